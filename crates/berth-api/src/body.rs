@@ -1,0 +1,53 @@
+//! Request bodies: JSON with a size limit, answered with docker-style 400s
+//! instead of panics or 500s when the client sends garbage.
+
+use axum::body::Body;
+use berth_engine::Error;
+use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+
+/// Largest JSON body accepted (create requests are ~2 KB).
+pub const MAX_JSON: usize = 4 << 20;
+
+pub async fn bytes(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
+    Limited::new(body, limit)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                Error::invalid(format!("request body is larger than {limit} bytes"))
+            } else {
+                Error::invalid(format!("error reading request body: {e}"))
+            }
+        })
+}
+
+/// Parses a JSON body; an empty body gives `T::default()`-like behaviour via `Option`.
+pub async fn json<T: DeserializeOwned>(body: Body) -> Result<Option<T>, Error> {
+    let data = bytes(body, MAX_JSON).await?;
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&data)
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("invalid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn limits_and_errors() {
+        let v: Option<serde_json::Value> = json(Body::from("{\"a\":1}")).await.unwrap();
+        assert_eq!(v.unwrap()["a"], 1);
+        let v: Option<serde_json::Value> = json(Body::from("  ")).await.unwrap();
+        assert!(v.is_none());
+        let e = json::<serde_json::Value>(Body::from("{bad")).await.unwrap_err();
+        assert_eq!(e.kind, berth_engine::ErrorKind::InvalidParameter);
+        let big = vec![b' '; MAX_JSON + 1];
+        let e = json::<serde_json::Value>(Body::from(big)).await.unwrap_err();
+        assert!(e.message.contains("larger than"));
+    }
+}

@@ -1,0 +1,59 @@
+//! The one place that turns engine errors into HTTP responses: status from
+//! the error kind, body `{"message": ...}` as docker sends it.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use berth_engine::{Error, ErrorKind};
+
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
+        ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
+        ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An engine error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.0.kind);
+        if status == StatusCode::NOT_MODIFIED {
+            return status.into_response();
+        }
+        if status.is_server_error() {
+            tracing::warn!("{}", self.0.message);
+        }
+        let mut body = serde_json::to_vec(&serde_json::json!({ "message": self.0.message }))
+            .unwrap_or_default();
+        body.push(b'\n');
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_become_docker_json() {
+        let resp = ApiError(Error::not_found("No such container: x")).into_response();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"{\"message\":\"No such container: x\"}\n");
+        let resp = ApiError(Error::not_modified()).into_response();
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(status_of(ErrorKind::Conflict), StatusCode::CONFLICT);
+        assert_eq!(status_of(ErrorKind::InvalidParameter), StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,432 @@
+//! start, stop, kill, restart, pause, unpause, wait, remove, and what happens
+//! when a container exits.
+
+use std::fs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_shim::exit_record::ExitRecord;
+use berth_shim::protocol;
+
+use super::record::Status;
+use super::stdio::Output;
+use super::{Container, ContainerService, Progress};
+use crate::error::{Error, Result};
+use crate::{ids, image_error, signal, timefmt};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<WaitCondition> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(Error::invalid(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+fn not_running(id: &str) -> Error {
+    Error::conflict(format!("Container {id} is not running"))
+}
+
+/// Docker's exit code for a start that failed before the process ran.
+fn start_failure_code(msg: &str) -> i64 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") || msg.contains("is a directory") {
+        126
+    } else {
+        128
+    }
+}
+
+impl ContainerService {
+    pub async fn start(self: &Arc<Self>, name_or_id: &str) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        match c.status() {
+            Status::Running | Status::Paused | Status::Restarting => return Err(Error::not_modified()),
+            Status::Removing | Status::Dead => {
+                return Err(Error::conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    c.id
+                )))
+            }
+            Status::Created | Status::Exited => {}
+        }
+        // A previous run's cleanup may still be in flight.
+        self.wait_cleaned(&c).await;
+        match self.start_locked(&c).await {
+            Ok(pid) => {
+                c.update(|r| {
+                    r.state.status = Status::Running;
+                    r.state.pid = pid;
+                    r.state.started_at = timefmt::now_rfc3339();
+                    r.state.exit_code = 0;
+                    r.state.oom_killed = false;
+                    r.state.error.clear();
+                })?;
+                self.event(&c.snapshot(), "start", &[]);
+                Ok(())
+            }
+            Err(e) => {
+                let code = start_failure_code(&e.message);
+                let _ = c.update(|r| {
+                    r.state.error = e.message.clone();
+                    r.state.exit_code = code;
+                });
+                self.teardown(&c).await;
+                c.progress.send_modify(|p| {
+                    p.exits += 1;
+                    p.cleaned = p.exits;
+                    p.exit_code = code;
+                });
+                let _ = c.output.send(Output::Exit(code));
+                if c.snapshot().auto_remove() {
+                    self.spawn_auto_remove(&c);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Mounts the rootfs, writes the bundle, spawns the shim and starts the
+    /// process. Returns the init pid.
+    async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<i64> {
+        let rec = c.snapshot();
+        let images = self.images.clone();
+        let image_id = rec.image_id.clone();
+        let key = c.id.clone();
+        let rootfs = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf> {
+            let image = images.resolve(&image_id).map_err(image_error)?;
+            let mount = images.rw_mount(&key, &image).map_err(image_error)?;
+            mount.mount().map_err(image_error)?;
+            Ok(mount.target.clone())
+        })
+        .await??;
+        let _ = fs::remove_file(c.paths.exit_file());
+        self.write_bundle(c, &rec, &rootfs).await?;
+        let pid = self.spawn_shim_and_start(c, &rec).await?;
+        Ok(pid)
+    }
+
+    pub async fn stop(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        self.stop_locked(&c, timeout).await
+    }
+
+    async fn stop_locked(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<()> {
+        let rec = c.snapshot();
+        if !rec.state.status.is_live() {
+            return Err(Error::not_modified());
+        }
+        if rec.state.status == Status::Paused {
+            self.resume_runtime(c).await?;
+        }
+        let sig = rec
+            .config
+            .stop_signal
+            .as_deref()
+            .and_then(signal::parse)
+            .unwrap_or(libc::SIGTERM);
+        let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        let target = c.progress.borrow().exits + 1;
+        self.event(&rec, "kill", &[("signal", sig.to_string())]);
+        self.signal(c, sig);
+        if timeout < 0 || self.wait_exit(c, target, Some(Duration::from_secs(timeout as u64))).await {
+            self.wait_cleaned(c).await;
+            return Ok(());
+        }
+        self.event(&rec, "kill", &[("signal", libc::SIGKILL.to_string())]);
+        self.signal(c, libc::SIGKILL);
+        self.wait_exit(c, target, None).await;
+        self.wait_cleaned(c).await;
+        Ok(())
+    }
+
+    pub async fn kill(self: &Arc<Self>, name_or_id: &str, signal: Option<&str>) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => signal::parse(s).ok_or_else(|| Error::invalid(format!("Invalid signal: {s}")))?,
+            None => libc::SIGKILL,
+        };
+        let rec = c.snapshot();
+        if !rec.state.status.is_live() {
+            return Err(not_running(&c.id));
+        }
+        if rec.state.status == Status::Paused && sig == libc::SIGKILL {
+            self.resume_runtime(&c).await?;
+        }
+        let target = c.progress.borrow().exits + 1;
+        self.event(&rec, "kill", &[("signal", sig.to_string())]);
+        self.signal(&c, sig);
+        if sig == libc::SIGKILL {
+            // docker kill returns once a SIGKILLed container is down.
+            self.wait_exit(&c, target, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+
+    pub async fn restart(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        {
+            let _op = c.op.lock().await;
+            match self.stop_locked(&c, timeout).await {
+                Ok(()) => {}
+                Err(e) if e.kind == crate::ErrorKind::NotModified => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.start(&c.id).await?;
+        self.event(&c.snapshot(), "restart", &[]);
+        Ok(())
+    }
+
+    pub async fn pause(self: &Arc<Self>, name_or_id: &str) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        match c.status() {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::conflict(format!("Container {} is already paused", c.id)))
+            }
+            _ => return Err(not_running(&c.id)),
+        }
+        let rt = self.runtime.clone();
+        let id = c.id.clone();
+        tokio::task::spawn_blocking(move || rt.pause(&id))
+            .await?
+            .map_err(|e| Error::system(e.to_string()))?;
+        c.update(|r| r.state.status = Status::Paused)?;
+        self.event(&c.snapshot(), "pause", &[]);
+        Ok(())
+    }
+
+    pub async fn unpause(self: &Arc<Self>, name_or_id: &str) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        if c.status() != Status::Paused {
+            return Err(Error::conflict(format!("Container {} is not paused", c.id)));
+        }
+        self.resume_runtime(&c).await?;
+        self.event(&c.snapshot(), "unpause", &[]);
+        Ok(())
+    }
+
+    async fn resume_runtime(&self, c: &Arc<Container>) -> Result<()> {
+        let rt = self.runtime.clone();
+        let id = c.id.clone();
+        tokio::task::spawn_blocking(move || rt.resume(&id))
+            .await?
+            .map_err(|e| Error::system(e.to_string()))?;
+        c.update(|r| {
+            if r.state.status == Status::Paused {
+                r.state.status = Status::Running;
+            }
+        })
+    }
+
+    /// Returns a future that resolves with the exit code once `condition`
+    /// holds. Lookup errors come back at once, so HTTP can answer 404 before
+    /// sending the headers of the long-poll.
+    pub fn wait(
+        self: &Arc<Self>,
+        name_or_id: &str,
+        condition: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = i64> + Send + 'static> {
+        let c = self.get(name_or_id)?;
+        let mut rx = c.progress.subscribe();
+        let start = rx.borrow().clone();
+        let live = c.status().is_live();
+        let current_code = c.snapshot().state.exit_code;
+        Ok(async move {
+            if condition == WaitCondition::NotRunning && !live {
+                return current_code;
+            }
+            let done = |p: &Progress| match condition {
+                WaitCondition::Removed => p.removed,
+                _ => p.exits > start.exits || p.removed,
+            };
+            loop {
+                {
+                    let p = rx.borrow_and_update();
+                    if done(&p) {
+                        return p.exit_code;
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    // The container is gone: report what we last knew.
+                    return rx.borrow().exit_code;
+                }
+            }
+        })
+    }
+
+    pub async fn remove(self: &Arc<Self>, name_or_id: &str, force: bool) -> Result<()> {
+        let c = self.get(name_or_id)?;
+        {
+            let _op = c.op.lock().await;
+            let status = c.status();
+            if status.is_live() {
+                if !force {
+                    let msg = if status == Status::Paused {
+                        format!("You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove", c.id)
+                    } else {
+                        format!("You cannot remove a running container {}. Stop the container before attempting removal or force remove", c.id)
+                    };
+                    return Err(Error::conflict(msg));
+                }
+                if status == Status::Paused {
+                    self.resume_runtime(&c).await?;
+                }
+                let target = c.progress.borrow().exits + 1;
+                self.signal(&c, libc::SIGKILL);
+                self.wait_exit(&c, target, None).await;
+            } else if status == Status::Removing {
+                return Err(Error::conflict(format!(
+                    "removal of container {} is already in progress",
+                    c.id
+                )));
+            }
+            self.wait_cleaned(&c).await;
+            c.update(|r| r.state.status = Status::Removing)?;
+        }
+        self.remove_container(&c).await
+    }
+
+    /// Deletes everything of a stopped container; idempotent.
+    pub(super) async fn remove_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let images = self.images.clone();
+        let key = c.id.clone();
+        tokio::task::spawn_blocking(move || images.remove_rw(&key))
+            .await?
+            .map_err(image_error)?;
+        let _ = fs::remove_dir_all(&c.paths.bundle);
+        fs::remove_dir_all(&c.paths.dir).or_else(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        self.forget(c);
+        self.event(&c.snapshot(), "destroy", &[]);
+        c.progress.send_modify(|p| p.removed = true);
+        Ok(())
+    }
+
+    fn spawn_auto_remove(self: &Arc<Self>, c: &Arc<Container>) {
+        let svc = self.clone();
+        let c = c.clone();
+        tokio::spawn(async move {
+            let _op = c.op.lock().await;
+            if c.status().is_live() || c.progress.borrow().removed {
+                return;
+            }
+            let _ = c.update(|r| r.state.status = Status::Removing);
+            if let Err(e) = svc.remove_container(&c).await {
+                tracing::warn!(id = %c.id, "auto-remove failed: {e}");
+            }
+        });
+    }
+
+    fn signal(&self, c: &Container, sig: i32) {
+        c.send_to_shim(protocol::frame(protocol::KILL, &sig.to_be_bytes()));
+    }
+
+    /// Waits until `exits >= target`; false on timeout.
+    async fn wait_exit(&self, c: &Container, target: u64, timeout: Option<Duration>) -> bool {
+        let mut rx = c.progress.subscribe();
+        let fut = rx.wait_for(|p| p.exits >= target || !c.status().is_live());
+        match timeout {
+            Some(t) => matches!(tokio::time::timeout(t, fut).await, Ok(Ok(_))),
+            None => fut.await.is_ok(),
+        }
+    }
+
+    /// Waits until every exit seen so far has been cleaned up.
+    async fn wait_cleaned(&self, c: &Container) {
+        let mut rx = c.progress.subscribe();
+        let _ = rx.wait_for(|p| p.cleaned >= p.exits).await;
+    }
+
+    /// The shim reported an exit (or vanished and left an exit record).
+    pub(super) fn on_exit(self: &Arc<Self>, c: &Arc<Container>, exit: ExitRecord) {
+        let code = exit.exit_code as i64;
+        let updated = c.update(|r| {
+            if !r.state.status.is_live() {
+                return false;
+            }
+            r.state.status = Status::Exited;
+            r.state.exit_code = code;
+            r.state.pid = 0;
+            r.state.oom_killed = exit.oom_killed;
+            r.state.finished_at = exit.finished_at.clone();
+            true
+        });
+        if !matches!(updated, Ok(true)) {
+            return;
+        }
+        let rec = c.snapshot();
+        if exit.oom_killed {
+            self.event(&rec, "oom", &[]);
+        }
+        self.event(&rec, "die", &[("exitCode", code.to_string())]);
+        let _ = c.output.send(Output::Exit(code));
+        c.progress.send_modify(|p| {
+            p.exits += 1;
+            p.exit_code = code;
+        });
+    }
+
+    /// The shim is gone: the runtime state is deleted. Unmount, drop the
+    /// bundle and, for `--rm`, remove the container.
+    pub(super) async fn on_shim_gone(self: &Arc<Self>, c: &Arc<Container>) {
+        *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if c.status().is_live() {
+            // No EXIT frame arrived: the exit record on disk says what happened.
+            let exit = fs::read_to_string(c.paths.exit_file())
+                .ok()
+                .and_then(|t| ExitRecord::parse(&t))
+                .unwrap_or_else(|| ExitRecord {
+                    exit_code: 255,
+                    oom_killed: false,
+                    finished_at: timefmt::now_rfc3339(),
+                });
+            self.on_exit(c, exit);
+        }
+        self.teardown(c).await;
+        c.progress.send_modify(|p| p.cleaned = p.exits);
+        if c.snapshot().auto_remove() {
+            self.spawn_auto_remove(c);
+        }
+    }
+
+    /// Unmounts the rootfs and removes the bundle; safe to repeat.
+    async fn teardown(&self, c: &Arc<Container>) {
+        let images = self.images.clone();
+        let image_id = c.snapshot().image_id;
+        let key = c.id.clone();
+        let res = tokio::task::spawn_blocking(move || -> Result<()> {
+            let image = images.resolve(&image_id).map_err(image_error)?;
+            images
+                .rw_mount(&key, &image)
+                .map_err(image_error)?
+                .unmount()
+                .map_err(image_error)
+        })
+        .await;
+        if let Ok(Err(e)) | Err(e) = res.map_err(Error::from) {
+            tracing::warn!(id = %ids::short(&c.id), "unmount failed: {e}");
+        }
+        let _ = fs::remove_dir_all(&c.paths.bundle);
+    }
+}

@@ -1,0 +1,244 @@
+//! Spawning a container's shim and the one task per live container that
+//! holds the connection to it.
+
+use std::fs;
+use std::sync::Arc;
+
+use berth_shim::exit_record::ExitRecord;
+use berth_shim::protocol::{self, frame, take_frame};
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::record::ContainerRecord;
+use super::stdio::Output;
+use super::{Container, ContainerService};
+use crate::error::{Error, Result};
+
+type StartReply = oneshot::Sender<std::result::Result<i64, String>>;
+
+impl ContainerService {
+    /// Spawns the shim, connects, subscribes, starts the process and
+    /// delivers stdin that arrived before the start.
+    pub(super) async fn spawn_shim_and_start(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        rec: &ContainerRecord,
+    ) -> Result<i64> {
+        let socket_dir = self.config.exec_root.join("shims");
+        fs::create_dir_all(&socket_dir)?;
+        let memory_limited = rec.host_config.memory.unwrap_or(0) > 0;
+        let mut cmd = tokio::process::Command::new(&self.config.shim);
+        cmd.arg("--id")
+            .arg(&c.id)
+            .arg("--bundle")
+            .arg(&c.paths.bundle)
+            .arg("--runtime")
+            .arg(&self.config.runtime)
+            .arg("--runtime-root")
+            .arg(self.config.runtime_root())
+            .arg("--socket")
+            .arg(&c.paths.socket)
+            .arg("--log-path")
+            .arg(c.paths.log(&c.id))
+            .arg("--exit-file")
+            .arg(c.paths.exit_file());
+        let (max_size, max_files) = log_rotation(rec);
+        if max_size > 0 {
+            cmd.arg("--log-max-size").arg(max_size.to_string());
+            cmd.arg("--log-max-files").arg(max_files.to_string());
+        }
+        if memory_limited || self.config.cgroup_version() == 2 {
+            cmd.arg("--oom-file").arg(self.config.oom_file(&c.id));
+        }
+        if rec.config.open_stdin.unwrap_or(false) {
+            cmd.arg("--stdin");
+        }
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::system(format!("spawn shim {}: {e}", self.config.shim.display())))?;
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            stdout.read_to_string(&mut out).await?;
+        }
+        let _ = child.wait().await;
+        let line = out.lines().next().unwrap_or("");
+        if line != "READY" {
+            return Err(Error::system(format!(
+                "shim failed to start: {}",
+                line.strip_prefix("ERROR ").unwrap_or(line)
+            )));
+        }
+        let stream = UnixStream::connect(&c.paths.socket)
+            .await
+            .map_err(|e| Error::system(format!("connect to shim: {e}")))?;
+        let (tx_started, rx_started) = oneshot::channel();
+        let tx = self.connect(c, stream, Some(tx_started));
+        let _ = tx.send(frame(protocol::START, b""));
+        self.flush_pending_stdin(c);
+        match rx_started.await {
+            Ok(Ok(pid)) => Ok(pid),
+            Ok(Err(msg)) => Err(Error::invalid(format!(
+                "failed to create shim task: OCI runtime create failed: {}: unknown",
+                runtime_message(&msg)
+            ))),
+            Err(_) => Err(Error::system("shim exited during start")),
+        }
+    }
+
+    /// Starts the connection task and returns the sender of frames to the shim.
+    fn connect(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        stream: UnixStream,
+        started: Option<StartReply>,
+    ) -> mpsc::UnboundedSender<Vec<u8>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(frame(protocol::ATTACH, b""));
+        *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
+        let svc = self.clone();
+        let c = c.clone();
+        tokio::spawn(async move {
+            connection(&svc, &c, stream, started, rx).await;
+            svc.on_shim_gone(&c).await;
+        });
+        tx
+    }
+
+    /// After a daemon restart: reattach to a live container's shim, or, if
+    /// it is gone, take the exit from its exit record.
+    pub(super) async fn reconnect(self: &Arc<Self>, c: &Arc<Container>) {
+        match UnixStream::connect(&c.paths.socket).await {
+            Ok(stream) => {
+                let tx = self.connect(c, stream, None);
+                let _ = tx.send(frame(protocol::STATUS_REQ, b""));
+            }
+            Err(_) => self.on_shim_gone(c).await,
+        }
+    }
+}
+
+async fn connection(
+    svc: &Arc<ContainerService>,
+    c: &Arc<Container>,
+    stream: UnixStream,
+    mut started: Option<StartReply>,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut rx_open = true;
+    loop {
+        tokio::select! {
+            msg = rx.recv(), if rx_open => match msg {
+                Some(bytes) => {
+                    if wr.write_all(&bytes).await.is_err() {
+                        rx_open = false;
+                    }
+                }
+                None => rx_open = false,
+            },
+            n = rd.read(&mut chunk) => {
+                let n = match n {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    match take_frame(&mut buf) {
+                        Ok(Some((kind, payload))) => on_frame(svc, c, kind, payload, &mut started),
+                        Ok(None) => break,
+                        Err(len) => {
+                            tracing::warn!(id = %c.id, "shim sent an oversized frame ({len} bytes)");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn on_frame(
+    svc: &Arc<ContainerService>,
+    c: &Arc<Container>,
+    kind: u8,
+    payload: Vec<u8>,
+    started: &mut Option<StartReply>,
+) {
+    match kind {
+        protocol::STDOUT | protocol::STDERR => {
+            let data = Bytes::from(payload);
+            let out = if kind == protocol::STDOUT {
+                Output::Stdout(data)
+            } else {
+                Output::Stderr(data)
+            };
+            let _ = c.output.send(out);
+            c.log_written.send_modify(|n| *n += 1);
+        }
+        protocol::STARTED => {
+            let pid = String::from_utf8_lossy(&payload).trim().parse().unwrap_or(0);
+            if let Some(tx) = started.take() {
+                let _ = tx.send(Ok(pid));
+            }
+        }
+        protocol::START_FAILED => {
+            if let Some(tx) = started.take() {
+                let _ = tx.send(Err(String::from_utf8_lossy(&payload).into_owned()));
+            }
+        }
+        protocol::EXIT => {
+            if let Some(exit) = ExitRecord::parse(&String::from_utf8_lossy(&payload)) {
+                svc.on_exit(c, exit);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// runc's json log line -> its message, with runc's own prefix removed.
+fn runtime_message(raw: &str) -> String {
+    let msg = serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_else(|| raw.trim().to_string());
+    let msg = msg.strip_prefix("runc run failed: ").unwrap_or(&msg);
+    format!("runc create failed: {msg}")
+}
+
+/// json-file `max-size` / `max-file` from the container's LogConfig.
+fn log_rotation(rec: &ContainerRecord) -> (u64, u32) {
+    let Some(cfg) = rec.host_config.log_config.as_ref().and_then(|l| l.config.as_ref()) else {
+        return (0, 1);
+    };
+    let size = cfg
+        .get("max-size")
+        .and_then(|s| crate::units::parse_size(s).ok())
+        .unwrap_or(0);
+    let files = cfg
+        .get("max-file")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    (size, files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_errors_read_like_docker() {
+        let raw = r#"{"level":"error","msg":"runc run failed: unable to start container process: exec: \"nope\": executable file not found in $PATH","time":"2026-01-01T00:00:00Z"}"#;
+        assert_eq!(
+            runtime_message(raw),
+            "runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
+        );
+        assert_eq!(runtime_message("plain text\n"), "runc create failed: plain text");
+    }
+}

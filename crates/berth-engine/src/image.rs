@@ -1,0 +1,260 @@
+//! ImageService: the image half of the API over the blocking image store,
+//! shaped as docker answers (list rows, inspect, history, delete items).
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::filters::Filters;
+use crate::{image_error, timefmt, Engine};
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn created_of(img: &berth_image::Image) -> String {
+    img.created.clone().unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+/// The `config` object of the raw image config, in docker's key casing.
+fn config_value(img: &berth_image::Image) -> (Value, Value) {
+    let raw: Value = serde_json::from_slice(&img.raw_config).unwrap_or(Value::Null);
+    let config = raw.get("config").cloned().unwrap_or(Value::Null);
+    (raw, config)
+}
+
+fn labels_of(img: &berth_image::Image) -> std::collections::HashMap<String, String> {
+    img.config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .unwrap_or_default()
+}
+
+fn summary(img: &berth_image::Image) -> Value {
+    json!({
+        "Containers": -1,
+        "Created": timefmt::unix(&created_of(img)),
+        "Id": img.id,
+        "Labels": labels_of(img),
+        "ParentId": "",
+        "RepoDigests": img.repo_digests,
+        "RepoTags": img.repo_tags,
+        "SharedSize": -1,
+        "Size": img.size,
+        "VirtualSize": img.size,
+    })
+}
+
+fn reference_matches(pattern: &str, tag: &str) -> bool {
+    // `busybox` matches `busybox:<any>`; `*` globs within the reference.
+    let (repo, _) = tag.rsplit_once(':').unwrap_or((tag, ""));
+    glob(pattern, tag) || glob(pattern, repo)
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len())
+                    .any(|i| glob(tail, &text[head.len() + i..]))
+        }
+    }
+}
+
+impl Engine {
+    pub async fn image_list(self: &Arc<Self>, all: bool, filters: Filters) -> Result<Vec<Value>> {
+        let _ = all;
+        filters.validate(&["dangling", "label", "reference", "before", "since"])?;
+        let images = self.images.clone();
+        blocking(move || {
+            let mut list = images.list().map_err(image_error)?;
+            list.sort_by_key(|i| std::cmp::Reverse(timefmt::unix(&created_of(i))));
+            let before = filters.get("before").first().map(|n| images.resolve(n)).transpose().map_err(image_error)?;
+            let since = filters.get("since").first().map(|n| images.resolve(n)).transpose().map_err(image_error)?;
+            let dangling = filters.get("dangling");
+            let refs = filters.get("reference");
+            let labels = filters.get("label");
+            Ok(list
+                .iter()
+                .filter(|i| match dangling.first().map(String::as_str) {
+                    Some("true") | Some("1") => i.repo_tags.is_empty(),
+                    Some("false") | Some("0") => !i.repo_tags.is_empty(),
+                    _ => true,
+                })
+                .filter(|i| refs.is_empty() || refs.iter().any(|r| i.repo_tags.iter().any(|t| reference_matches(r, t))))
+                .filter(|i| {
+                    let l = labels_of(i);
+                    labels.iter().all(|f| match f.split_once('=') {
+                        Some((k, v)) => l.get(k).map(String::as_str) == Some(v),
+                        None => l.contains_key(f.as_str()),
+                    })
+                })
+                .filter(|i| before.as_ref().is_none_or(|b| timefmt::unix(&created_of(i)) < timefmt::unix(&created_of(b))))
+                .filter(|i| since.as_ref().is_none_or(|s| timefmt::unix(&created_of(i)) > timefmt::unix(&created_of(s))))
+                .map(summary)
+                .collect())
+        })
+        .await
+    }
+
+    pub async fn image_inspect(self: &Arc<Self>, name: &str) -> Result<Value> {
+        let images = self.images.clone();
+        let name = name.to_string();
+        blocking(move || {
+            let img = images.resolve(&name).map_err(image_error)?;
+            let (raw, config) = config_value(&img);
+            Ok(json!({
+                "Id": img.id,
+                "RepoTags": img.repo_tags,
+                "RepoDigests": img.repo_digests,
+                "Parent": "",
+                "Comment": raw.get("comment").cloned().unwrap_or(json!("")),
+                "Created": created_of(&img),
+                "DockerVersion": raw.get("docker_version").cloned().unwrap_or(json!("")),
+                "Author": raw.get("author").cloned().unwrap_or(json!("")),
+                "Config": config,
+                "Architecture": raw.get("architecture").cloned().unwrap_or(json!("amd64")),
+                "Os": raw.get("os").cloned().unwrap_or(json!("linux")),
+                "Size": img.size,
+                "VirtualSize": img.size,
+                "GraphDriver": {"Name": "overlay2", "Data": null},
+                "RootFS": {"Type": "layers", "Layers": img.layers},
+                "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+            }))
+        })
+        .await
+    }
+
+    pub async fn image_history(self: &Arc<Self>, name: &str) -> Result<Vec<Value>> {
+        let images = self.images.clone();
+        let name = name.to_string();
+        blocking(move || {
+            let items = images.history(&name).map_err(image_error)?;
+            Ok(items
+                .into_iter()
+                .map(|h| {
+                    json!({
+                        "Id": h.id,
+                        "Created": timefmt::unix(&h.created),
+                        "CreatedBy": h.created_by,
+                        "Tags": h.tags,
+                        "Size": h.size,
+                        "Comment": h.comment,
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
+    pub async fn image_tag(self: &Arc<Self>, name: &str, repo: &str, tag: &str) -> Result<()> {
+        let images = self.images.clone();
+        let (name, repo, tag) = (name.to_string(), repo.to_string(), tag.to_string());
+        let id = blocking(move || {
+            images.tag(&name, &repo, &tag).map_err(image_error)?;
+            Ok(images.resolve(&name).map_err(image_error)?.id)
+        })
+        .await?;
+        self.events.publish("image", "tag", &id, Default::default());
+        Ok(())
+    }
+
+    pub async fn image_remove(self: &Arc<Self>, name: &str, force: bool) -> Result<Vec<Value>> {
+        let images = self.images.clone();
+        let containers = self.containers.clone();
+        let name = name.to_string();
+        let items = blocking(move || {
+            images
+                .remove(&name, force, &|id| containers.image_user(id))
+                .map_err(image_error)
+        })
+        .await?;
+        let mut out = Vec::new();
+        for item in items {
+            let v = serde_json::to_value(&item)?;
+            if let Some(id) = v.get("Deleted").and_then(Value::as_str) {
+                self.events.publish("image", "delete", id, Default::default());
+            } else if let Some(r) = v.get("Untagged").and_then(Value::as_str) {
+                self.events.publish("image", "untag", r, Default::default());
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// Loads a `docker save` tar; `progress` gets docker's message lines.
+    pub async fn image_load(
+        self: &Arc<Self>,
+        reader: impl Read + Send + 'static,
+        mut progress: impl FnMut(&str) + Send + 'static,
+    ) -> Result<()> {
+        let images = self.images.clone();
+        let loaded = blocking(move || {
+            images
+                .load(reader, &mut |line: &str| progress(line))
+                .map_err(image_error)
+        })
+        .await?;
+        for msg in loaded {
+            self.events.publish("image", "load", msg.rsplit(' ').next().unwrap_or(""), Default::default());
+        }
+        Ok(())
+    }
+
+    pub async fn image_import(
+        self: &Arc<Self>,
+        reader: impl Read + Send + 'static,
+        reference: Option<String>,
+        changes: Vec<String>,
+        message: String,
+    ) -> Result<String> {
+        let images = self.images.clone();
+        let id = blocking(move || {
+            images
+                .import(reader, reference.as_deref(), &changes, &message)
+                .map_err(image_error)
+        })
+        .await?;
+        self.events.publish("image", "import", &id, Default::default());
+        Ok(id)
+    }
+
+    /// Checks that every name resolves, so a missing one is a 404 before streaming.
+    pub async fn image_check(self: &Arc<Self>, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Err(Error::invalid("no images specified"));
+        }
+        let images = self.images.clone();
+        let names = names.to_vec();
+        blocking(move || {
+            for n in &names {
+                images.resolve(n).map_err(image_error)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn image_save(self: &Arc<Self>, names: Vec<String>, writer: impl Write + Send + 'static) -> Result<()> {
+        let images = self.images.clone();
+        blocking(move || images.save(&names, writer).map_err(image_error)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filter_globs() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busybox*", "busybox:latest"));
+        assert!(reference_matches("busybox:lat*", "busybox:latest"));
+        assert!(!reference_matches("alpine", "busybox:latest"));
+        assert!(reference_matches("*/tools/*", "example.com/tools/bb:v1"));
+    }
+}

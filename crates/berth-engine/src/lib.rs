@@ -1,0 +1,134 @@
+//! berth-engine: the daemon's core, with no HTTP in it. Services for
+//! containers and images, the event bus, and the reconcile-on-start that
+//! reattaches to the shims of containers that outlived a previous daemon.
+
+pub mod container;
+pub mod error;
+pub mod events;
+pub mod filters;
+pub mod ids;
+pub mod image;
+pub mod signal;
+pub mod system;
+pub mod timefmt;
+pub mod units;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_image::ImageStore;
+use berth_runtime::runtime::{OciRuntime, Runc};
+
+pub use error::{Error, ErrorKind, Result};
+
+/// Where things live and which binaries to use.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Persistent state (`--root`, default /var/lib/berth).
+    pub root: PathBuf,
+    /// Runtime state that dies with a reboot (`--exec-root`, default /run/berth).
+    pub exec_root: PathBuf,
+    /// The OCI runtime binary (runc).
+    pub runtime: PathBuf,
+    /// The berth-shim binary.
+    pub shim: PathBuf,
+    /// Parent of every container cgroup (`/<parent>/<id>`).
+    pub cgroup_parent: String,
+}
+
+impl Config {
+    pub fn runtime_root(&self) -> PathBuf {
+        self.exec_root.join("runc")
+    }
+
+    pub fn cgroups_path(&self, id: &str) -> String {
+        format!("/{}/{id}", self.cgroup_parent.trim_matches('/'))
+    }
+
+    pub fn cgroup_version(&self) -> u8 {
+        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The cgroup file whose `oom_kill N` line tells whether the kernel OOM-killed.
+    pub fn oom_file(&self, id: &str) -> PathBuf {
+        let rel = self.cgroups_path(id);
+        let rel = rel.trim_start_matches('/');
+        if self.cgroup_version() == 2 {
+            Path::new("/sys/fs/cgroup").join(rel).join("memory.events")
+        } else {
+            Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control")
+        }
+    }
+
+    /// Every pid in the container's cgroup (for `top`).
+    pub fn cgroup_pids(&self, id: &str) -> Vec<i32> {
+        let rel = self.cgroups_path(id);
+        let rel = rel.trim_start_matches('/');
+        let file = if self.cgroup_version() == 2 {
+            Path::new("/sys/fs/cgroup").join(rel).join("cgroup.procs")
+        } else {
+            Path::new("/sys/fs/cgroup/pids").join(rel).join("cgroup.procs")
+        };
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+pub struct Engine {
+    pub config: Config,
+    pub images: Arc<ImageStore>,
+    pub containers: Arc<container::ContainerService>,
+    pub events: Arc<events::EventBus>,
+    pub started: std::time::Instant,
+}
+
+impl Engine {
+    /// Opens the stores and reconciles containers left by a previous daemon.
+    pub async fn open(config: Config) -> Result<Arc<Engine>> {
+        for dir in [&config.root, &config.exec_root] {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(config.root.join("containers"))?;
+        let image_root = config.root.join("image");
+        let images = tokio::task::spawn_blocking(move || ImageStore::open(&image_root))
+            .await?
+            .map_err(image_error)?;
+        let images = Arc::new(images);
+        let runtime: Arc<dyn OciRuntime> =
+            Arc::new(Runc::new(config.runtime.clone(), config.runtime_root()));
+        let events = Arc::new(events::EventBus::default());
+        let containers = container::ContainerService::new(
+            config.clone(),
+            images.clone(),
+            runtime,
+            events.clone(),
+        );
+        containers.restore().await?;
+        Ok(Arc::new(Engine {
+            config,
+            images,
+            containers,
+            events,
+            started: std::time::Instant::now(),
+        }))
+    }
+}
+
+/// Maps the image store's errors onto the engine's kinds.
+pub fn image_error(e: berth_image::Error) -> Error {
+    use berth_image::ErrorKind as K;
+    let kind = match e.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::Conflict => ErrorKind::Conflict,
+        K::InvalidArgument => ErrorKind::InvalidParameter,
+        K::Other => ErrorKind::System,
+    };
+    Error::new(kind, e.to_string())
+}

@@ -1,0 +1,103 @@
+//! Compression detection by magic bytes: gzip, zstd or plain.
+
+use std::io::{self, BufReader, Read};
+
+/// The compression of a stream, detected from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+impl Compression {
+    pub fn detect(head: &[u8]) -> Compression {
+        if head.starts_with(GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(ZSTD_MAGIC) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Wraps `reader` in the decompressor its first bytes call for. Reads are
+/// streamed; nothing is buffered beyond the decoders' windows.
+pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let kind = Compression::detect(&head[..n]);
+    let source =
+        BufReader::with_capacity(64 * 1024, io::Cursor::new(head[..n].to_vec()).chain(reader));
+    Ok(match kind {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
+        Compression::None => Box::new(source),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn read_all(r: impl Read) -> Vec<u8> {
+        let mut out = Vec::new();
+        decompress(r).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    /// Returns one byte per read call, to exercise short first reads.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() || buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = self.0[0];
+            self.0 = &self.0[1..];
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn detects_and_decodes() {
+        let data = b"hello layer data".repeat(100);
+        assert_eq!(read_all(&data[..]), data);
+        assert_eq!(read_all(&gz(&data)[..]), data);
+        let z = zstd::encode_all(&data[..], 3).unwrap();
+        assert_eq!(read_all(&z[..]), data);
+        assert_eq!(read_all(Trickle(&gz(&data))), data);
+        assert_eq!(read_all(Trickle(&z)), data);
+        assert_eq!(read_all(Trickle(&data)), data);
+        assert_eq!(read_all(&b""[..]), b"");
+        assert_eq!(read_all(&b"ab"[..]), b"ab");
+    }
+
+    #[test]
+    fn corrupt_gzip_is_an_error() {
+        let mut bad = gz(b"some data here");
+        let n = bad.len();
+        bad[n / 2] ^= 0xff;
+        let mut out = Vec::new();
+        assert!(decompress(&bad[..]).unwrap().read_to_end(&mut out).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! berth-image: images on disk.
+//!
+//! - [`apply_layer`]: safe, streaming layer tar apply (gzip/zstd/plain) with
+//!   overlay whiteouts; hostile archives cannot write outside the target.
+//! - [`Snapshotter`] / [`OverlayMount`]: layers unpacked once per chain id,
+//!   container rw layers, overlay mount descriptions (the caller mounts).
+//! - [`ImageStore`]: load / save / import / tag / remove / resolve / history
+//!   over the content store and metadata db of `berth-store`.
+
+mod apply;
+mod changes;
+mod compress;
+mod error;
+pub mod reference;
+mod snapshot;
+mod store;
+mod tarstream;
+#[cfg(test)]
+mod testutil;
+
+pub use apply::{apply_layer, LayerStats};
+pub use compress::{decompress, Compression};
+pub use error::{Error, ErrorKind, Result};
+pub use snapshot::{chain_ids, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
+pub use store::{DeleteItem, HistoryItem, Image, ImageStore};

@@ -1,0 +1,17 @@
+//! berth-runtime: what berth hands to the OCI runtime and how it drives it.
+//!
+//! - [`spec`]: a container's settings -> the OCI `config.json` dockerd would
+//!   write (docker's defaults, capabilities, mounts, seccomp, resources), and
+//!   `--user` resolution inside the image's rootfs.
+//! - [`runtime`]: the [`runtime::OciRuntime`] trait, the runc driver and a
+//!   recording test double.
+//! - [`cgroups`]: a container's cgroup on v1 or v2 (pids, OOM kills, stats,
+//!   removal) behind [`cgroups::CgroupManager`].
+
+pub mod cgroups;
+mod error;
+mod fsutil;
+pub mod runtime;
+pub mod spec;
+
+pub use error::{Error, Result};

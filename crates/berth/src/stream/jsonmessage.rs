@@ -1,0 +1,400 @@
+//! JSON message streams (pull, load, import, ...): one JSON object per message,
+//! shown the way docker's `jsonmessage.DisplayJSONMessagesStream` does.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::format::units::human_size;
+
+/// One message of the stream.
+#[derive(Debug, Default, Deserialize)]
+pub struct JsonMessage {
+    #[serde(default)]
+    pub stream: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub progress: String,
+    #[serde(rename = "progressDetail")]
+    pub progress_detail: Option<ProgressDetail>,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub time: i64,
+    #[serde(rename = "timeNano", default)]
+    pub time_nano: i64,
+    #[serde(rename = "errorDetail")]
+    pub error_detail: Option<ErrorDetail>,
+    #[serde(default)]
+    pub error: String,
+    pub aux: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ProgressDetail {
+    #[serde(default)]
+    pub current: i64,
+    #[serde(default)]
+    pub total: i64,
+    #[serde(default)]
+    pub start: i64,
+    #[serde(default)]
+    pub units: String,
+    #[serde(rename = "hidecounts", default)]
+    pub hide_counts: bool,
+}
+
+impl ProgressDetail {
+    /// docker's `JSONProgress.String()` for a terminal `width` columns wide.
+    pub fn render(&self, width: usize, now: i64) -> String {
+        if self.current <= 0 && self.total <= 0 {
+            return String::new();
+        }
+        if self.total <= 0 {
+            return if self.units.is_empty() {
+                format!("{:>8}", human_size(self.current as f64))
+            } else {
+                format!("{} {}", self.current, self.units)
+            };
+        }
+        let percentage = (((self.current as f64 / self.total as f64) * 100.0) as i64 / 2).min(50);
+        let mut bar = String::new();
+        if width > 110 {
+            let spaces = (50 - percentage).max(0) as usize;
+            bar = format!(
+                "[{}>{}] ",
+                "=".repeat(percentage.max(0) as usize),
+                " ".repeat(spaces)
+            );
+        }
+        let numbers = if self.hide_counts {
+            String::new()
+        } else if self.units.is_empty() {
+            let current = human_size(self.current as f64);
+            if self.current > self.total {
+                format!("{current:>8}")
+            } else {
+                format!("{current:>8}/{}", human_size(self.total as f64))
+            }
+        } else if self.current > self.total {
+            format!("{} {}", self.current, self.units)
+        } else {
+            format!("{}/{} {}", self.current, self.total, self.units)
+        };
+        let mut left = String::new();
+        if self.current > 0 && self.start > 0 && width > 50 {
+            let elapsed = (now - self.start).max(0) as f64;
+            let per_entry = elapsed / self.current as f64;
+            let remaining = ((self.total - self.current) as f64 * per_entry).round() as i64;
+            left = format!(" {}", go_duration_secs(remaining));
+        }
+        format!("{bar}{numbers}{left}")
+    }
+}
+
+/// Go's `time.Duration.String()` for whole seconds (`0s`, `1m30s`, `2h0m5s`).
+fn go_duration_secs(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub message: String,
+}
+
+/// An error reported inside the stream (`errorDetail` or `error`).
+#[derive(Debug)]
+pub struct StreamError {
+    pub message: String,
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+impl JsonMessage {
+    fn has_progress(&self) -> bool {
+        self.progress_detail
+            .as_ref()
+            .is_some_and(|p| p.current > 0 || p.total > 0)
+    }
+
+    /// Renders one message; `Err` for an error message. `width` is the
+    /// terminal width progress bars are drawn for.
+    pub fn display(
+        &self,
+        out: &mut dyn Write,
+        is_terminal: bool,
+        width: usize,
+    ) -> Result<(), StreamError> {
+        if let Some(e) = &self.error_detail {
+            return Err(StreamError {
+                message: if e.message.is_empty() {
+                    self.error.clone()
+                } else {
+                    e.message.clone()
+                },
+            });
+        }
+        if !self.error.is_empty() {
+            return Err(StreamError {
+                message: self.error.clone(),
+            });
+        }
+        let mut text = String::new();
+        let mut endl = "";
+        if is_terminal && self.stream.is_empty() && self.progress_detail.is_some() {
+            text.push_str("\x1b[2K\r");
+            endl = "\r";
+        } else if self.has_progress() && !is_terminal {
+            return Ok(());
+        }
+        if self.time_nano != 0 || self.time != 0 {
+            let t = if self.time_nano != 0 {
+                chrono::DateTime::from_timestamp_nanos(self.time_nano)
+            } else {
+                chrono::DateTime::from_timestamp(self.time, 0).unwrap_or_default()
+            };
+            let local = t.with_timezone(&chrono::Local);
+            text.push_str(&local.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+            text.push(' ');
+        }
+        if !self.id.is_empty() {
+            text.push_str(&format!("{}: ", self.id));
+        }
+        if !self.from.is_empty() {
+            text.push_str(&format!("(from {}) ", self.from));
+        }
+        if let (Some(p), true) = (&self.progress_detail, is_terminal) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            text.push_str(&format!("{} {}{endl}", self.status, p.render(width, now)));
+        } else if !self.progress.is_empty() {
+            text.push_str(&format!("{} {}{endl}", self.status, self.progress));
+        } else if !self.stream.is_empty() {
+            text.push_str(&format!("{}{endl}", self.stream));
+        } else {
+            text.push_str(&format!("{}{endl}\n", self.status));
+        }
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        Ok(())
+    }
+}
+
+/// Failure while showing a stream: a message inside it, or a broken stream.
+#[derive(Debug)]
+pub enum DisplayError {
+    Message(StreamError),
+    Io(std::io::Error),
+    Decode(serde_json::Error),
+}
+
+impl fmt::Display for DisplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisplayError::Message(e) => e.fmt(f),
+            DisplayError::Io(e) => e.fmt(f),
+            DisplayError::Decode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DisplayError {}
+
+/// Reads the stream to its end, showing each message on `out`. Messages with
+/// an `aux` field go to `on_aux` instead.
+pub async fn display_stream<R: AsyncRead + Unpin>(
+    mut reader: R,
+    out: &mut dyn Write,
+    is_terminal: bool,
+    mut on_aux: impl FnMut(&serde_json::Value),
+) -> Result<(), DisplayError> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 32 * 1024];
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    loop {
+        let n = reader.read(&mut chunk).await.map_err(DisplayError::Io)?;
+        if n == 0 {
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                return Ok(());
+            }
+        } else {
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let mut consumed = 0;
+        {
+            let mut iter = serde_json::Deserializer::from_slice(&buf).into_iter::<JsonMessage>();
+            loop {
+                match iter.next() {
+                    Some(Ok(jm)) => {
+                        consumed = iter.byte_offset();
+                        if let Some(aux) = &jm.aux {
+                            on_aux(aux);
+                            continue;
+                        }
+                        show(&jm, out, is_terminal, &mut ids).map_err(DisplayError::Message)?;
+                    }
+                    Some(Err(e)) if e.is_eof() && n != 0 => break,
+                    Some(Err(e)) => return Err(DisplayError::Decode(e)),
+                    None => {
+                        consumed = buf.len();
+                        break;
+                    }
+                }
+            }
+        }
+        buf.drain(..consumed);
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn show(
+    jm: &JsonMessage,
+    out: &mut dyn Write,
+    is_terminal: bool,
+    ids: &mut HashMap<String, usize>,
+) -> Result<(), StreamError> {
+    let mut diff = 0;
+    if !jm.id.is_empty() && (jm.progress_detail.is_some() || !jm.progress.is_empty()) {
+        let line = match ids.get(&jm.id) {
+            Some(l) => *l,
+            None => {
+                let l = ids.len();
+                ids.insert(jm.id.clone(), l);
+                if is_terminal {
+                    let _ = out.write_all(b"\n");
+                }
+                l
+            }
+        };
+        diff = ids.len() - line;
+        if is_terminal && diff > 0 {
+            let _ = write!(out, "\x1b[{diff}A");
+        }
+    } else {
+        ids.clear();
+    }
+    let width = crate::stream::terminal::tty_size()
+        .map(|(_, cols)| cols as usize)
+        .unwrap_or(200);
+    let result = jm.display(out, is_terminal, width);
+    if !jm.id.is_empty() && is_terminal && diff > 0 {
+        let _ = write!(out, "\x1b[{diff}B");
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn render(input: &str) -> (String, Result<(), DisplayError>) {
+        let mut out = Vec::new();
+        let r = display_stream(input.as_bytes(), &mut out, false, |_| {}).await;
+        (String::from_utf8(out).unwrap(), r)
+    }
+
+    #[tokio::test]
+    async fn load_stream() {
+        let (out, r) = render("{\"stream\":\"Loaded image: busybox:latest\\n\"}\n").await;
+        assert!(r.is_ok());
+        assert_eq!(out, "Loaded image: busybox:latest\n");
+    }
+
+    #[tokio::test]
+    async fn pull_stream_skips_progress_when_not_a_terminal() {
+        let input = r#"{"status":"Pulling from library/busybox","id":"latest"}
+{"status":"Pulling fs layer","progressDetail":{},"id":"a1b2"}
+{"status":"Downloading","progressDetail":{"current":1,"total":2},"progress":"[==>  ] 1B/2B","id":"a1b2"}
+{"status":"Digest: sha256:abc"}
+{"status":"Status: Downloaded newer image for busybox:latest"}
+"#;
+        let (out, r) = render(input).await;
+        assert!(r.is_ok());
+        assert_eq!(
+            out,
+            "latest: Pulling from library/busybox\na1b2: Pulling fs layer\nDigest: sha256:abc\nStatus: Downloaded newer image for busybox:latest\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn error_in_stream() {
+        let input = r#"{"status":"x"}{"errorDetail":{"code":3,"message":"boom"},"error":"boom"}"#;
+        let (out, r) = render(input).await;
+        assert_eq!(out, "x\n");
+        match r {
+            Err(DisplayError::Message(e)) => {
+                assert_eq!(e.message, "boom");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn progress_rendering() {
+        let p = ProgressDetail {
+            current: 10240,
+            total: 10240,
+            ..Default::default()
+        };
+        assert_eq!(p.render(80, 0), " 10.24kB/10.24kB");
+        assert_eq!(
+            p.render(200, 0),
+            format!("[{}>]  10.24kB/10.24kB", "=".repeat(50))
+        );
+        let p = ProgressDetail {
+            current: 50,
+            total: 100,
+            start: 100,
+            ..Default::default()
+        };
+        assert_eq!(p.render(80, 110), "     50B/100B 10s");
+        let p = ProgressDetail {
+            current: 3,
+            units: "items".into(),
+            ..Default::default()
+        };
+        assert_eq!(p.render(80, 0), "3 items");
+        assert_eq!(go_duration_secs(90), "1m30s");
+        assert_eq!(go_duration_secs(3605), "1h0m5s");
+    }
+
+    #[tokio::test]
+    async fn aux_messages_go_to_callback() {
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        display_stream(
+            &br#"{"aux":{"ID":"sha256:1"}}{"stream":"ok\n"}"#[..],
+            &mut out,
+            false,
+            |v| seen.push(v.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, b"ok\n");
+        assert_eq!(seen.len(), 1);
+    }
+}

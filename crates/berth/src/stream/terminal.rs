@@ -1,0 +1,56 @@
+//! The local terminal: TTY checks, window size and raw mode.
+
+use std::io::IsTerminal;
+use std::os::fd::AsRawFd;
+
+use nix::sys::termios::{self, SetArg, Termios};
+
+/// Is stdin a terminal?
+pub fn stdin_is_tty() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Is stdout a terminal?
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// The window size of the terminal on stdout as (rows, columns), if any.
+pub fn tty_size() -> Option<(u16, u16)> {
+    if !stdout_is_tty() {
+        return None;
+    }
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a `winsize` into the valid pointer we pass.
+    let rc = unsafe { libc::ioctl(std::io::stdout().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// Puts the terminal on stdin into raw mode; the previous mode comes back when
+/// this guard is dropped.
+pub struct RawMode {
+    saved: Termios,
+}
+
+impl RawMode {
+    /// Switches stdin to raw mode (no echo, no line editing, no signals).
+    pub fn enable() -> nix::Result<RawMode> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin)?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw)?;
+        Ok(RawMode { saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
+    }
+}

@@ -1,0 +1,89 @@
+//! berthd: the berth daemon. Serves the Docker Engine API on a unix socket
+//! and owns all state; containers run under their own shims and outlive it.
+
+mod routes;
+mod server;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "berthd", version, about = "berth daemon: a Docker Engine API compatible container engine")]
+struct Args {
+    /// Socket to listen on (unix:///path)
+    #[arg(short = 'H', long = "host", default_value = "unix:///run/berth/berth.sock")]
+    host: Vec<String>,
+    /// Root directory of persistent state
+    #[arg(long, default_value = "/var/lib/berth")]
+    root: PathBuf,
+    /// Root directory of execution state
+    #[arg(long = "exec-root", default_value = "/run/berth")]
+    exec_root: PathBuf,
+    /// OCI runtime binary
+    #[arg(long, default_value = "runc")]
+    runtime: String,
+    /// Log level (trace, debug, info, warn, error)
+    #[arg(short = 'l', long = "log-level", default_value = "info")]
+    log_level: String,
+    /// Parent cgroup of all containers
+    #[arg(long = "cgroup-parent", default_value = "berth")]
+    cgroup_parent: String,
+    /// The berth-shim binary (default: next to berthd, then $PATH)
+    #[arg(long)]
+    shim: Option<PathBuf>,
+}
+
+fn find_binary(name: &str) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.components().count() > 1 {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|c| c.is_file())
+    })
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = find_binary(&args.runtime)
+        .with_context(|| format!("runtime {} not found", args.runtime))?;
+    let shim = match args.shim.clone() {
+        Some(s) => s,
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("berth-shim")))
+            .filter(|p| p.is_file())
+            .or_else(|| find_binary("berth-shim"))
+            .context("berth-shim not found next to berthd or in $PATH")?,
+    };
+    let mut sockets = Vec::new();
+    for host in &args.host {
+        match host.strip_prefix("unix://") {
+            Some(path) => sockets.push(PathBuf::from(path)),
+            None => bail!("unsupported host {host}: only unix:// sockets are supported"),
+        }
+    }
+    let config = berth_engine::Config {
+        root: args.root,
+        exec_root: args.exec_root,
+        runtime,
+        shim,
+        cgroup_parent: args.cgroup_parent,
+    };
+    // One thread serves the API; blocking work (tar, fs, runc) goes to the
+    // blocking pool. This keeps the idle daemon small.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(32)
+        .thread_keep_alive(std::time::Duration::from_secs(5))
+        .build()?;
+    rt.block_on(server::run(config, sockets))
+}

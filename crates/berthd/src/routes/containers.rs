@@ -1,0 +1,150 @@
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Extension;
+use berth_api::query::{self, flag, flag_or};
+use berth_api::{framing, ApiVersion};
+use berth_engine::container::{CreateRequest, ListOptions, LogOptions, WaitCondition};
+use berth_engine::filters::Filters;
+use berth_engine::Error;
+use bollard_stubs::models::{ContainerConfig, HostConfig};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{empty, json, receiver_stream, stream, ApiResult};
+use crate::server::AppState;
+
+type Q = Query<HashMap<String, String>>;
+
+/// The create body: the container config with HostConfig and
+/// NetworkingConfig beside its fields.
+#[derive(Deserialize)]
+struct CreateBody {
+    #[serde(flatten)]
+    config: ContainerConfig,
+    #[serde(rename = "HostConfig", default)]
+    host_config: Option<HostConfig>,
+}
+
+pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiResult {
+    let body: CreateBody = berth_api::body::json(body)
+        .await?
+        .ok_or_else(|| Error::invalid("Config cannot be empty in order to create a container"))?;
+    let (id, warnings) = e
+        .containers
+        .create(CreateRequest {
+            name: q.get("name").cloned(),
+            config: body.config,
+            host_config: body.host_config.unwrap_or_default(),
+        })
+        .await?;
+    Ok(json(StatusCode::CREATED, &json!({"Id": id, "Warnings": warnings})))
+}
+
+pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
+    let opts = ListOptions {
+        all: flag(&q, "all"),
+        limit: query::int(&q, "limit")?.filter(|l| *l > 0).map(|l| l as usize),
+        size: flag(&q, "size"),
+        filters: Filters::parse(q.get("filters").map(String::as_str))?,
+    };
+    Ok(json(StatusCode::OK, &e.containers.list(&opts)?))
+}
+
+pub async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    Ok(json(StatusCode::OK, &e.containers.inspect(&id)?))
+}
+
+pub async fn remove(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    e.containers.remove(&id, flag(&q, "force")).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn start(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    e.containers.start(&id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn stop(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    e.containers.stop(&id, query::int(&q, "t")?).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn restart(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    e.containers.restart(&id, query::int(&q, "t")?).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn kill(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    e.containers.kill(&id, query::string(&q, "signal")).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn pause(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    e.containers.pause(&id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn unpause(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    e.containers.unpause(&id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn rename(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    let name = query::string(&q, "name").ok_or_else(|| Error::invalid("name is required"))?;
+    e.containers.rename(&id, name)?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn resize(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    let h = query::int(&q, "h")?.unwrap_or(0);
+    let w = query::int(&q, "w")?.unwrap_or(0);
+    e.containers.resize(&id, h, w)?;
+    Ok(empty(StatusCode::OK))
+}
+
+pub async fn top(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    let top = e.containers.top(&id, query::string(&q, "ps_args")).await?;
+    Ok(json(StatusCode::OK, &top))
+}
+
+/// Long-poll: the headers go out at once, the body when the condition holds.
+pub async fn wait(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    let condition = WaitCondition::parse(query::string(&q, "condition"))?;
+    let done = e.containers.wait(&id, condition)?;
+    let body = futures_util::stream::once(async move {
+        let code = done.await;
+        framing::json_line(&json!({"Error": null, "StatusCode": code}))
+    });
+    Ok(stream(Some("application/json"), body))
+}
+
+pub async fn logs(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Extension(version): Extension<ApiVersion>,
+    Query(q): Q,
+) -> ApiResult {
+    let opts = LogOptions {
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        follow: flag(&q, "follow"),
+        tail: match query::string(&q, "tail") {
+            None | Some("all") => None,
+            Some(n) => Some(n.parse::<i64>().map(|n| n.max(0) as usize).unwrap_or(usize::MAX)),
+        },
+        since: query::unix_nanos(&q, "since")?.filter(|s| *s > 0),
+        until: query::unix_nanos(&q, "until")?.filter(|u| *u > 0),
+        timestamps: flag_or(&q, "timestamps", false),
+    };
+    if !opts.stdout && !opts.stderr {
+        return Err(Error::invalid("Bad parameters: you must choose at least one stream").into());
+    }
+    let (tty, rx) = e.containers.logs(&id, opts).await?;
+    let body = receiver_stream(rx).map(move |c| framing::frame_output(tty, c.stream, &c.data));
+    let ct = version.at_least(1, 42).then(|| framing::stream_content_type(version, tty));
+    Ok(stream(ct, body))
+}

@@ -1,0 +1,157 @@
+//! Image routes. Image references contain `/` and `:`, so `/images/{*rest}`
+//! is matched from the right (`/json`, `/history`, `/get`, `/tag`, `/push`).
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use berth_api::query::{self, flag};
+use berth_api::framing;
+use berth_engine::filters::Filters;
+use berth_engine::Error;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use serde_json::json;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::{empty, json, receiver_stream, stream, ApiResult};
+use crate::server::AppState;
+
+type Q = Query<HashMap<String, String>>;
+
+/// The request body as a blocking reader for the image store.
+fn body_reader(body: Body) -> impl std::io::Read + Send + 'static {
+    let s = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    SyncIoBridge::new(StreamReader::new(s))
+}
+
+/// A blocking writer whose bytes become a streamed response body.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
+    let filters = Filters::parse(q.get("filters").map(String::as_str))?;
+    Ok(json(StatusCode::OK, &e.image_list(flag(&q, "all"), filters).await?))
+}
+
+pub async fn load(State(e): State<AppState>, body: Body) -> ApiResult {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let reader = body_reader(body);
+    tokio::spawn(async move {
+        let progress_tx = tx.clone();
+        let result = e
+            .image_load(reader, move |line: &str| {
+                let _ = progress_tx.blocking_send(framing::json_line(&json!({"stream": format!("{line}\n")})));
+            })
+            .await;
+        if let Err(err) = result {
+            let _ = tx.send(framing::json_error(&err.message)).await;
+        }
+    });
+    Ok(stream(Some("application/json"), receiver_stream(rx)))
+}
+
+fn names_from(raw: Option<&str>) -> Vec<String> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "names")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+pub async fn save(State(e): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult {
+    save_names(e, names_from(raw.as_deref())).await
+}
+
+async fn save_names(e: AppState, names: Vec<String>) -> ApiResult {
+    e.image_check(&names).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        if let Err(err) = e.image_save(names, ChannelWriter(tx)).await {
+            tracing::warn!("save failed mid-stream: {err}");
+        }
+    });
+    Ok(stream(Some("application/x-tar"), receiver_stream(rx)))
+}
+
+/// `POST /images/create`: `fromSrc` imports a rootfs tar; `fromImage` pulls.
+pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Body) -> ApiResult {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    if let Some(src) = get("fromSrc") {
+        if src != "-" {
+            return Err(Error::invalid("importing from a URL is not supported; send the tar as the request body (fromSrc=-)").into());
+        }
+        let reference = get("repo").map(|repo| match get("tag") {
+            Some(tag) => format!("{repo}:{tag}"),
+            None => repo,
+        });
+        let changes: Vec<String> = pairs.iter().filter(|(k, _)| k == "changes").map(|(_, v)| v.clone()).collect();
+        let message = get("message").unwrap_or_default();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let reader = body_reader(body);
+        tokio::spawn(async move {
+            let line = match e.image_import(reader, reference, changes, message).await {
+                Ok(id) => framing::json_line(&json!({"status": id})),
+                Err(err) => framing::json_error(&err.message),
+            };
+            let _ = tx.send(line).await;
+        });
+        return Ok(stream(Some("application/json"), receiver_stream(rx)));
+    }
+    if let Some(image) = get("fromImage") {
+        let tag = get("tag").unwrap_or_else(|| "latest".into());
+        return Err(Error::not_found(format!(
+            "pull access denied for {image}:{tag}: berth has no registry client yet; load the image with `docker load`"
+        ))
+        .into());
+    }
+    Err(Error::invalid("fromSrc or fromImage is required").into())
+}
+
+fn split_suffix<'a>(rest: &'a str, suffixes: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    suffixes
+        .iter()
+        .find_map(|s| rest.strip_suffix(&format!("/{s}")).map(|name| (name, *s)))
+}
+
+pub async fn by_name_get(State(e): State<AppState>, Path(rest): Path<String>) -> ApiResult {
+    match split_suffix(&rest, &["json", "history", "get"]) {
+        Some((name, "json")) => Ok(json(StatusCode::OK, &e.image_inspect(name).await?)),
+        Some((name, "history")) => Ok(json(StatusCode::OK, &e.image_history(name).await?)),
+        Some((name, "get")) => save_names(e, vec![name.to_string()]).await,
+        _ => Err(Error::not_found("page not found").into()),
+    }
+}
+
+pub async fn by_name_post(State(e): State<AppState>, Path(rest): Path<String>, Query(q): Q) -> ApiResult {
+    match split_suffix(&rest, &["tag", "push"]) {
+        Some((name, "tag")) => {
+            let repo = query::string(&q, "repo").ok_or_else(|| Error::invalid("repo is required"))?;
+            let tag = query::string(&q, "tag").unwrap_or("latest");
+            e.image_tag(name, repo, tag).await?;
+            Ok(empty(StatusCode::CREATED))
+        }
+        Some((_, "push")) => Err(Error::system("push is not supported yet: berth has no registry client").into()),
+        _ => Err(Error::not_found("page not found").into()),
+    }
+}
+
+pub async fn remove(State(e): State<AppState>, Path(name): Path<String>, Query(q): Q) -> ApiResult {
+    Ok(json(StatusCode::OK, &e.image_remove(&name, flag(&q, "force")).await?))
+}

@@ -1,0 +1,39 @@
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::json;
+use crate::server::AppState;
+
+fn ping_response(body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn ping() -> Response {
+    ping_response("OK")
+}
+
+pub async fn ping_head() -> Response {
+    ping_response("")
+}
+
+pub async fn version(State(engine): State<AppState>) -> Response {
+    json(StatusCode::OK, &berth_engine::system::version(&engine))
+}
+
+pub async fn info(State(engine): State<AppState>) -> Response {
+    let e = engine.clone();
+    let info = tokio::task::spawn_blocking(move || berth_engine::system::info(&e))
+        .await
+        .unwrap_or_default();
+    json(StatusCode::OK, &info)
+}

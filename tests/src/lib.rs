@@ -1,0 +1,330 @@
+//! Test harness: a private berthd per test (own root, exec root, socket and
+//! cgroup parent), the busybox test image, and helpers to run the docker CLI
+//! and berth against it. Everything is torn down on drop, even when the test
+//! failed: container processes, shims, mounts, cgroups and directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace's target directory (binaries are built before the tests).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // target/<profile>/deps/<test binary>
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Builds (once per machine, atomically) the busybox docker-save tar.
+pub fn busybox_tar() -> PathBuf {
+    let dir = workspace_root().join("target").join("test-images");
+    let tar = dir.join("busybox.tar");
+    if tar.exists() {
+        return tar;
+    }
+    std::fs::create_dir_all(&dir).expect("mkdir test-images");
+    let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
+    let status = Command::new("python3")
+        .arg(workspace_root().join("tests/images/mkbusybox.py"))
+        .arg(&tmp)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run mkbusybox.py");
+    assert!(status.success(), "mkbusybox.py failed");
+    std::fs::rename(&tmp, &tar).expect("rename test image");
+    tar
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub socket: PathBuf,
+    pub cgroup_parent: String,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        // Short paths: the shim socket must fit in sun_path.
+        let dir = tempfile::Builder::new().prefix("bt").tempdir_in("/tmp").expect("tempdir");
+        let root = dir.path().join("root");
+        let exec_root = dir.path().join("run");
+        let socket = dir.path().join("berth.sock");
+        let cgroup_parent = format!("berth-test-{:08x}", rand::random::<u32>());
+        let mut d = Daemon {
+            dir,
+            root,
+            exec_root,
+            socket,
+            cgroup_parent,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .expect("daemon log");
+        let child = Command::new(bin_dir().join("berthd"))
+            .arg("--host")
+            .arg(format!("unix://{}", self.socket.display()))
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
+            .arg("--cgroup-parent")
+            .arg(&self.cgroup_parent)
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn berthd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.socket.exists() {
+            assert!(Instant::now() < deadline, "berthd did not start:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Kills berthd with SIGKILL, leaving its containers to their shims.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_stdin(args, None)
+    }
+
+    pub fn docker_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        run_with(Command::new("/usr/local/bin/docker").env("DOCKER_HOST", self.host()).args(args), stdin)
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_stdin(args, None)
+    }
+
+    pub fn berth_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        run_with(Command::new(bin_dir().join("berth")).arg("-H").arg(self.host()).args(args), stdin)
+    }
+
+    pub fn load_busybox(&self) {
+        let out = self.docker(&["load", "-i", busybox_tar().to_str().unwrap()]);
+        assert!(out.status.success(), "load failed: {}", text(&out.stderr));
+    }
+
+    /// Raw HTTP over the daemon's socket: (status, headers, body).
+    pub fn http(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&self.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let body = body.unwrap_or(b"");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(body).expect("write body");
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp);
+        let split = resp
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(resp.len());
+        let headers = String::from_utf8_lossy(&resp[..split]).to_string();
+        let status = headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut body = resp.get(split + 4..).unwrap_or_default().to_vec();
+        if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            body = dechunk(&body);
+        }
+        (status, headers, body)
+    }
+
+    fn cleanup(&mut self) {
+        self.kill9();
+        // Container processes: kill through runc, then the shims.
+        let runc_root = self.exec_root.join("runc");
+        if let Ok(entries) = std::fs::read_dir(&runc_root) {
+            for e in entries.flatten() {
+                let id = e.file_name();
+                let _ = Command::new("runc")
+                    .arg("--root")
+                    .arg(&runc_root)
+                    .args(["delete", "--force"])
+                    .arg(&id)
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let marker = self.exec_root.to_string_lossy().to_string();
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            for p in procs.flatten() {
+                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                    // SAFETY: signalling a process we started.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        for mnt in mounts_under(self.dir.path()) {
+            let c = std::ffi::CString::new(mnt).unwrap();
+            // SAFETY: unmounting a path under our own temp dir.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        for dir in cgroup_dirs(&self.cgroup_parent) {
+            remove_cgroup_tree(&dir);
+        }
+    }
+
+    /// Cgroup directories of this daemon's parent that still exist.
+    pub fn leftover_cgroups(&self) -> Vec<PathBuf> {
+        cgroup_dirs(&self.cgroup_parent)
+            .into_iter()
+            .flat_map(|d| {
+                std::fs::read_dir(&d)
+                    .map(|r| r.flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    pub fn leftover_mounts(&self) -> Vec<String> {
+        mounts_under(self.dir.path())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.cleanup();
+        if std::thread::panicking() {
+            eprintln!("---- berthd log ----\n{}", self.log());
+        }
+    }
+}
+
+fn run_with(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn client");
+    if let Some(data) = stdin {
+        let mut s = child.stdin.take().unwrap();
+        s.write_all(data).ok();
+    }
+    child.wait_with_output().expect("client output")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+pub fn stdout(o: &Output) -> String {
+    text(&o.stdout)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..end]).unwrap_or("0").trim(), 16).unwrap_or(0);
+        if size == 0 || b.len() < end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[end + 2..end + 2 + size]);
+        b = &b[(end + 4 + size).min(b.len())..];
+    }
+    out
+}
+
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().to_string();
+    let mut found: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    // Deepest first.
+    found.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    found
+}
+
+fn cgroup_dirs(parent: &str) -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    if base.join("cgroup.controllers").exists() {
+        return vec![base.join(parent)].into_iter().filter(|p| p.exists()).collect();
+    }
+    std::fs::read_dir(base)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path().join(parent))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Polls `f` until it returns true or `timeout` passes (test helper only).
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
