@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import subprocess
 import tarfile
 
@@ -135,6 +136,7 @@ def main():
         "RepoTags": [f"{repo}:{tag}"],
         "Layers": [layer_dir + "/layer.tar"],
     }]
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with tarfile.open(args.output, "w", format=tarfile.USTAR_FORMAT) as out:
         out.addfile(info(layer_dir + "/", tarfile.DIRTYPE, 0o755))
         add_bytes(out, layer_dir + "/VERSION", b"1.0")

@@ -59,7 +59,10 @@ pub struct Daemon {
 impl Daemon {
     pub fn start() -> Daemon {
         // Short paths: the shim socket must fit in sun_path.
-        let dir = tempfile::Builder::new().prefix("bt").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("bt")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let root = dir.path().join("root");
         let exec_root = dir.path().join("run");
         let socket = dir.path().join("berth.sock");
@@ -101,7 +104,11 @@ impl Daemon {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.socket.exists() {
-            assert!(Instant::now() < deadline, "berthd did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not start:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -133,7 +140,12 @@ impl Daemon {
     }
 
     pub fn docker_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        run_with(Command::new("/usr/local/bin/docker").env("DOCKER_HOST", self.host()).args(args), stdin)
+        run_with(
+            Command::new("/usr/local/bin/docker")
+                .env("DOCKER_HOST", self.host())
+                .args(args),
+            stdin,
+        )
     }
 
     pub fn berth(&self, args: &[&str]) -> Output {
@@ -141,7 +153,13 @@ impl Daemon {
     }
 
     pub fn berth_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        run_with(Command::new(bin_dir().join("berth")).arg("-H").arg(self.host()).args(args), stdin)
+        run_with(
+            Command::new(bin_dir().join("berth"))
+                .arg("-H")
+                .arg(self.host())
+                .args(args),
+            stdin,
+        )
     }
 
     pub fn load_busybox(&self) {
@@ -160,7 +178,8 @@ impl Daemon {
             body.len()
         );
         s.write_all(head.as_bytes()).expect("write");
-        s.write_all(body).expect("write body");
+        // A server that rejects a huge body may answer before reading it all.
+        let _ = s.write_all(body);
         let mut resp = Vec::new();
         let _ = s.read_to_end(&mut resp);
         let split = resp
@@ -174,7 +193,10 @@ impl Daemon {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let mut body = resp.get(split + 4..).unwrap_or_default().to_vec();
-        if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        if headers
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             body = dechunk(&body);
         }
         (status, headers, body)
@@ -199,7 +221,9 @@ impl Daemon {
         let marker = self.exec_root.to_string_lossy().to_string();
         if let Ok(procs) = std::fs::read_dir("/proc") {
             for p in procs.flatten() {
-                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
                 let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
                 if String::from_utf8_lossy(&cmdline).contains(&marker) {
                     // SAFETY: signalling a process we started.
@@ -223,7 +247,12 @@ impl Daemon {
             .into_iter()
             .flat_map(|d| {
                 std::fs::read_dir(&d)
-                    .map(|r| r.flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect::<Vec<_>>())
+                    .map(|r| {
+                        r.flatten()
+                            .filter(|e| e.path().is_dir())
+                            .map(|e| e.path())
+                            .collect::<Vec<_>>()
+                    })
                     .unwrap_or_default()
             })
             .collect()
@@ -245,9 +274,13 @@ impl Drop for Daemon {
 
 fn run_with(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
     use std::io::Write;
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn client");
     if let Some(data) = stdin {
         let mut s = child.stdin.take().unwrap();
@@ -266,9 +299,9 @@ pub fn stdout(o: &Output) -> String {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(end) = b.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..end]).unwrap_or("0").trim(), 16).unwrap_or(0);
+    while let Some(end) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..end]).unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
         if size == 0 || b.len() < end + 2 + size {
             break;
         }
@@ -294,7 +327,10 @@ fn mounts_under(dir: &Path) -> Vec<String> {
 fn cgroup_dirs(parent: &str) -> Vec<PathBuf> {
     let base = Path::new("/sys/fs/cgroup");
     if base.join("cgroup.controllers").exists() {
-        return vec![base.join(parent)].into_iter().filter(|p| p.exists()).collect();
+        return vec![base.join(parent)]
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect();
     }
     std::fs::read_dir(base)
         .map(|r| {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use berth_tests::Daemon;
 
 fn json(body: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
 #[test]
@@ -39,29 +40,66 @@ fn malformed_requests_get_4xx_json() {
     let d = Daemon::start();
     d.load_busybox();
     let cases: Vec<(&str, &str, Option<Vec<u8>>, u16)> = vec![
-        ("POST", "/containers/create", Some(b"{not json".to_vec()), 400),
+        (
+            "POST",
+            "/containers/create",
+            Some(b"{not json".to_vec()),
+            400,
+        ),
         ("POST", "/containers/create", Some(b"[]".to_vec()), 400),
         ("POST", "/containers/create", Some(b"".to_vec()), 400),
-        ("POST", "/containers/create", Some(br#"{"Image":"nosuchimage"}"#.to_vec()), 404),
-        ("POST", "/containers/create", Some(br#"{"Image":"busybox","HostConfig":{"Memory":"lots"}}"#.to_vec()), 400),
-        ("POST", "/containers/create?name=a/b", Some(br#"{"Image":"busybox"}"#.to_vec()), 400),
-        ("POST", "/containers/create", Some(br#"{"Image":"busybox","HostConfig":{"Memory":1024}}"#.to_vec()), 400),
+        (
+            "POST",
+            "/containers/create",
+            Some(br#"{"Image":"nosuchimage"}"#.to_vec()),
+            404,
+        ),
+        (
+            "POST",
+            "/containers/create",
+            Some(br#"{"Image":"busybox","HostConfig":{"Memory":"lots"}}"#.to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/containers/create?name=a/b",
+            Some(br#"{"Image":"busybox"}"#.to_vec()),
+            400,
+        ),
+        (
+            "POST",
+            "/containers/create",
+            Some(br#"{"Image":"busybox","HostConfig":{"Memory":1024}}"#.to_vec()),
+            400,
+        ),
         ("POST", "/containers/create", Some(vec![b' '; 5 << 20]), 400),
         ("GET", "/containers/deadbeef/json", None, 404),
         ("POST", "/containers/deadbeef/start", None, 404),
         ("DELETE", "/containers/deadbeef", None, 404),
         ("GET", "/containers/json?filters=%7Bbad", None, 400),
-        ("GET", "/containers/json?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", None, 400),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D",
+            None,
+            400,
+        ),
         ("POST", "/containers/deadbeef/wait", None, 404),
         ("POST", "/containers/deadbeef/kill?signal=NOPE", None, 404),
         ("GET", "/images/nosuch:tag/json", None, 404),
         ("DELETE", "/images/nosuch:tag", None, 404),
         ("POST", "/images/busybox/tag?repo=UPPER&tag=x", None, 400),
-        ("GET", "/containers/x/logs", None, 404),
+        ("GET", "/containers/x/logs?stdout=1", None, 404),
+        // dockerd checks the streams before it looks the container up.
+        ("GET", "/containers/x/logs", None, 400),
     ];
     for (method, path, body, want) in cases {
         let (status, _, resp) = d.http(method, path, body.as_deref());
-        assert_eq!(status, want, "{method} {path}: {}", String::from_utf8_lossy(&resp));
+        assert_eq!(
+            status,
+            want,
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&resp)
+        );
         assert!(json(&resp)["message"].is_string(), "{method} {path}");
     }
     // Still serving.
@@ -72,13 +110,24 @@ fn malformed_requests_get_4xx_json() {
 fn create_errors_and_conflicts() {
     let d = Daemon::start();
     d.load_busybox();
-    let (status, _, body) = d.http("POST", "/containers/create?name=dup", Some(br#"{"Image":"busybox","Cmd":["true"]}"#));
+    let (status, _, body) = d.http(
+        "POST",
+        "/containers/create?name=dup",
+        Some(br#"{"Image":"busybox","Cmd":["true"]}"#),
+    );
     assert_eq!(status, 201);
     let id = json(&body)["Id"].as_str().unwrap().to_string();
-    let (status, _, body) = d.http("POST", "/containers/create?name=dup", Some(br#"{"Image":"busybox","Cmd":["true"]}"#));
+    let (status, _, body) = d.http(
+        "POST",
+        "/containers/create?name=dup",
+        Some(br#"{"Image":"busybox","Cmd":["true"]}"#),
+    );
     assert_eq!(status, 409);
     let msg = json(&body)["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("is already in use by container") && msg.contains(&id), "{msg}");
+    assert!(
+        msg.contains("is already in use by container") && msg.contains(&id),
+        "{msg}"
+    );
     let (status, _, body) = d.http("POST", &format!("/containers/{}/kill", &id[..12]), None);
     assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
     let (status, _, _) = d.http("POST", &format!("/containers/{id}/stop"), None);
@@ -91,7 +140,11 @@ fn create_errors_and_conflicts() {
 fn wait_sends_headers_before_the_exit() {
     let d = Daemon::start();
     d.load_busybox();
-    let (_, _, body) = d.http("POST", "/containers/create", Some(br#"{"Image":"busybox","Cmd":["sh","-c","sleep 1; exit 9"]}"#));
+    let (_, _, body) = d.http(
+        "POST",
+        "/containers/create",
+        Some(br#"{"Image":"busybox","Cmd":["sh","-c","sleep 1; exit 9"]}"#),
+    );
     let id = json(&body)["Id"].as_str().unwrap().to_string();
     let mut s = UnixStream::connect(&d.socket).unwrap();
     s.write_all(format!("POST /v1.47/containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes()).unwrap();
@@ -100,7 +153,10 @@ fn wait_sends_headers_before_the_exit() {
     let n = s.read(&mut head).unwrap();
     let head = String::from_utf8_lossy(&head[..n]).to_string();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(!head.contains("StatusCode"), "body came before the container even started: {head}");
+    assert!(
+        !head.contains("StatusCode"),
+        "body came before the container even started: {head}"
+    );
     let (status, _, _) = d.http("POST", &format!("/containers/{id}/start"), None);
     assert_eq!(status, 204);
     let (status, _, _) = d.http("POST", &format!("/containers/{id}/start"), None);
@@ -125,17 +181,42 @@ fn hostile_tars_are_contained() {
     let v = victim.display().to_string();
     // Each is a layer tar (import) and wrapped as a docker-save tar (load).
     let layers: Vec<(&str, Vec<u8>)> = vec![
-        ("traversal", tar_of(&[Entry::File(&format!("../../../../../..{v}/escaped"), b"x")])),
-        ("absolute", tar_of(&[Entry::File(&format!("{v}/absolute"), b"x")])),
-        ("symlink", tar_of(&[Entry::Symlink("evil", &v), Entry::File("evil/through-symlink", b"x")])),
-        ("symlink-rel", tar_of(&[Entry::Symlink("up", "../../../../../../../.."), Entry::File(&format!("up{v}/rel"), b"x")])),
+        (
+            "traversal",
+            tar_of(&[Entry::File(&format!("../../../../../..{v}/escaped"), b"x")]),
+        ),
+        (
+            "absolute",
+            tar_of(&[Entry::File(&format!("{v}/absolute"), b"x")]),
+        ),
+        (
+            "symlink",
+            tar_of(&[
+                Entry::Symlink("evil", &v),
+                Entry::File("evil/through-symlink", b"x"),
+            ]),
+        ),
+        (
+            "symlink-rel",
+            tar_of(&[
+                Entry::Symlink("up", "../../../../../../../.."),
+                Entry::File(&format!("up{v}/rel"), b"x"),
+            ]),
+        ),
         ("hardlink", tar_of(&[Entry::Hardlink("hl", "/etc/passwd")])),
-        ("hardlink-rel", tar_of(&[Entry::Hardlink("hl", "../../../../../../etc/passwd")])),
+        (
+            "hardlink-rel",
+            tar_of(&[Entry::Hardlink("hl", "../../../../../../etc/passwd")]),
+        ),
     ];
     use std::os::unix::fs::MetadataExt;
     let links_before = std::fs::metadata("/etc/passwd").unwrap().nlink();
     for (name, layer) in &layers {
-        let (status, _, body) = d.http("POST", &format!("/images/create?fromSrc=-&repo=hostile-{name}"), Some(layer));
+        let (status, _, body) = d.http(
+            "POST",
+            &format!("/images/create?fromSrc=-&repo=hostile-{name}"),
+            Some(layer),
+        );
         assert_eq!(status, 200, "{name}");
         let _ = body;
         let save = docker_save_of(layer, &format!("hostile-load-{name}:latest"));
@@ -176,7 +257,10 @@ fn tar_of(entries: &[Entry]) -> Vec<u8> {
 fn header(name: &str, kind: u8, link: &str, size: usize) -> Vec<u8> {
     let mut h = vec![0u8; 512];
     let (prefix, name) = if name.len() > 100 {
-        let split = name[..name.len() - 1].rfind('/').filter(|&i| name.len() - i - 1 <= 100 && i <= 155).expect("path too long");
+        let split = name[..name.len() - 1]
+            .rfind('/')
+            .filter(|&i| name.len() - i - 1 <= 100 && i <= 155)
+            .expect("path too long");
         (&name[..split], &name[split + 1..])
     } else {
         ("", name)
@@ -205,7 +289,9 @@ fn docker_save_of(layer: &[u8], tag: &str) -> Vec<u8> {
         r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
     );
     let config_hex = sha256_hex(config.as_bytes());
-    let manifest = format!(r#"[{{"Config":"{config_hex}.json","RepoTags":["{tag}"],"Layers":["{diff}/layer.tar"]}}]"#);
+    let manifest = format!(
+        r#"[{{"Config":"{config_hex}.json","RepoTags":["{tag}"],"Layers":["{diff}/layer.tar"]}}]"#
+    );
     let mut out = Vec::new();
     for (name, data) in [
         (format!("{diff}/layer.tar"), layer.to_vec()),
@@ -231,6 +317,10 @@ mod sha2_free {
             .unwrap();
         child.stdin.take().unwrap().write_all(data).unwrap();
         let out = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
     }
 }

@@ -23,7 +23,14 @@ fn run_echo_and_exit_codes() {
     assert_eq!(ok(&out), "hi\n");
     let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3));
-    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
     assert_eq!(stdout(&out), "out\n");
     assert_eq!(text(&out.stderr), "err\n");
     // --rm removed them all.
@@ -37,7 +44,10 @@ fn run_echo_and_exit_codes() {
 fn stdin_is_delivered_before_start() {
     let d = Daemon::start();
     d.load_busybox();
-    let out = d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], Some(b"line1\nline2\n"));
+    let out = d.docker_stdin(
+        &["run", "-i", "--rm", "busybox", "cat"],
+        Some(b"line1\nline2\n"),
+    );
     assert_eq!(ok(&out), "line1\nline2\n");
 }
 
@@ -45,18 +55,34 @@ fn stdin_is_delivered_before_start() {
 fn detached_lifecycle() {
     let d = Daemon::start();
     d.load_busybox();
-    let id = ok(&d.docker(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "trap 'exit 0' TERM; echo started; while true; do sleep 0.1; done"]));
+    let id = ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo started; while true; do sleep 0.1; done",
+    ]));
     let id = id.trim().to_string();
     assert_eq!(id.len(), 64);
     let ps = ok(&d.docker(&["ps"]));
     assert!(ps.contains("web") && ps.contains("Up "), "{ps}");
-    assert!(eventually(Duration::from_secs(5), || stdout(&d.docker(&["logs", "web"])) == "started\n"));
+    assert!(eventually(Duration::from_secs(5), || stdout(
+        &d.docker(&["logs", "web"])
+    ) == "started\n"));
     ok(&d.docker(&["pause", "web"]));
     let state = ok(&d.docker(&["inspect", "-f", "{{.State.Status}}", "web"]));
     assert_eq!(state.trim(), "paused");
     ok(&d.docker(&["unpause", "web"]));
     ok(&d.docker(&["stop", "web"]));
-    let state = ok(&d.docker(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web"]));
+    let state = ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "web",
+    ]));
     assert_eq!(state.trim(), "exited 0");
     // stop of a stopped container is a success (304).
     ok(&d.docker(&["stop", "web"]));
@@ -73,20 +99,36 @@ fn detached_lifecycle() {
     ok(&d.docker(&["rm", "-f", "web2"]));
     assert_eq!(ok(&d.docker(&["ps", "-aq"])), "");
     assert!(d.leftover_mounts().is_empty(), "{:?}", d.leftover_mounts());
-    assert!(eventually(Duration::from_secs(5), || d.leftover_cgroups().is_empty()), "{:?}", d.leftover_cgroups());
+    assert!(
+        eventually(Duration::from_secs(5), || d.leftover_cgroups().is_empty()),
+        "{:?}",
+        d.leftover_cgroups()
+    );
 }
 
 #[test]
 fn logs_follow_and_wait() {
     let d = Daemon::start();
     d.load_busybox();
-    ok(&d.docker(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done; exit 7"]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done; exit 7",
+    ]));
     let out = d.docker(&["logs", "-f", "counter"]);
     assert_eq!(ok(&out), "1\n2\n3\n");
     assert_eq!(ok(&d.docker(&["wait", "counter"])).trim(), "7");
     assert_eq!(ok(&d.docker(&["logs", "--tail", "1", "counter"])), "3\n");
     let ts = ok(&d.docker(&["logs", "-t", "counter"]));
-    assert!(ts.lines().all(|l| l.contains('T') && l.contains("Z ")), "{ts}");
+    assert!(
+        ts.lines().all(|l| l.contains('T') && l.contains("Z ")),
+        "{ts}"
+    );
     let ps = ok(&d.docker(&["ps", "-a", "--filter", "status=exited"]));
     assert!(ps.contains("Exited (7)"), "{ps}");
 }
@@ -96,7 +138,15 @@ fn isolation_and_defaults() {
     let d = Daemon::start();
     d.load_busybox();
     // PID 1 is the command; hostname is the short id.
-    let out = ok(&d.docker(&["run", "--name", "iso", "busybox", "sh", "-c", "echo $$; hostname; ps -o pid,comm | wc -l"]));
+    let out = ok(&d.docker(&[
+        "run",
+        "--name",
+        "iso",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; hostname; ps -o pid,comm | wc -l",
+    ]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1");
     let id = ok(&d.docker(&["inspect", "-f", "{{.Id}}", "iso"]));
@@ -107,12 +157,37 @@ fn isolation_and_defaults() {
     let out = d.docker(&["run", "--rm", "busybox", "ls", "/root/.cargo"]);
     assert!(!out.status.success());
     // Docker's default capability set.
-    let caps = ok(&d.docker(&["run", "--rm", "busybox", "grep", "CapEff", "/proc/self/status"]));
-    assert_eq!(caps.split_whitespace().nth(1), Some("00000000a80425fb"), "{caps}");
+    let caps = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]));
+    assert_eq!(
+        caps.split_whitespace().nth(1),
+        Some("00000000a80425fb"),
+        "{caps}"
+    );
     // A user from the image's passwd.
-    assert_eq!(ok(&d.docker(&["run", "--rm", "-u", "nobody", "busybox", "id", "-u"])).trim(), "65534");
+    assert_eq!(
+        ok(&d.docker(&["run", "--rm", "-u", "nobody", "busybox", "id", "-u"])).trim(),
+        "65534"
+    );
     // Working dir and env.
-    let out = ok(&d.docker(&["run", "--rm", "-w", "/tmp", "-e", "FOO=bar", "busybox", "sh", "-c", "pwd; echo $FOO"]));
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "-w",
+        "/tmp",
+        "-e",
+        "FOO=bar",
+        "busybox",
+        "sh",
+        "-c",
+        "pwd; echo $FOO",
+    ]));
     assert_eq!(out, "/tmp\nbar\n");
     // Only loopback networking.
     let out = ok(&d.docker(&["run", "--rm", "busybox", "ls", "/sys/class/net"]));
@@ -124,12 +199,43 @@ fn limits_are_enforced() {
     let d = Daemon::start();
     d.load_busybox();
     // A fork bomb hits the pids limit instead of the host.
-    let out = d.docker(&["run", "--rm", "--pids-limit", "20", "busybox", "sh", "-c", "for i in $(seq 1 50); do sleep 5 & done; wait"]);
-    assert!(text(&out.stderr).contains("can't fork") || text(&out.stderr).contains("Resource temporarily unavailable"), "{}", text(&out.stderr));
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 1 50); do sleep 5 & done; wait",
+    ]);
+    assert!(
+        text(&out.stderr).contains("can't fork")
+            || text(&out.stderr).contains("Resource temporarily unavailable"),
+        "{}",
+        text(&out.stderr)
+    );
     // An allocation past the memory limit is OOM-killed and inspect says so.
-    let out = d.docker(&["run", "--name", "oom", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived"]);
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "oom",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived",
+    ]);
     assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
-    let state = ok(&d.docker(&["inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom"]));
+    let state = ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.OOMKilled}} {{.State.ExitCode}}",
+        "oom",
+    ]));
     assert_eq!(state.trim(), "true 137");
 }
 
@@ -138,27 +244,57 @@ fn containers_survive_daemon_kill9() {
     let mut d = Daemon::start();
     d.load_busybox();
     ok(&d.docker(&["run", "-d", "--name", "survivor", "busybox", "sh", "-c", "trap 'echo bye; exit 5' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"]));
-    ok(&d.docker(&["run", "-d", "--name", "shortlived", "busybox", "sh", "-c", "sleep 1; exit 4"]));
-    assert!(eventually(Duration::from_secs(5), || stdout(&d.docker(&["logs", "survivor"])).contains("tick 3")));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "shortlived",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 4",
+    ]));
+    assert!(eventually(Duration::from_secs(5), || stdout(
+        &d.docker(&["logs", "survivor"])
+    )
+    .contains("tick 3")));
     d.kill9();
     // While the daemon is down, the container keeps running and logging.
     std::thread::sleep(Duration::from_millis(1500));
     d.restart();
     let state = ok(&d.docker(&["inspect", "-f", "{{.State.Status}}", "survivor"]));
     assert_eq!(state.trim(), "running");
-    let state = ok(&d.docker(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "shortlived"]));
+    let state = ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "shortlived",
+    ]));
     assert_eq!(state.trim(), "exited 4");
     let logs = stdout(&d.docker(&["logs", "survivor"]));
-    let ticks: Vec<u32> = logs.lines().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect();
+    let ticks: Vec<u32> = logs
+        .lines()
+        .filter_map(|l| l.strip_prefix("tick ")?.parse().ok())
+        .collect();
     assert!(ticks.len() > 15, "logs lost while berthd was down: {logs}");
-    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "gap in logs: {logs}");
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        "gap in logs: {logs}"
+    );
     ok(&d.docker(&["stop", "survivor"]));
-    let state = ok(&d.docker(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "survivor"]));
+    let state = ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "survivor",
+    ]));
     assert_eq!(state.trim(), "exited 5");
     assert!(stdout(&d.docker(&["logs", "survivor"])).ends_with("bye\n"));
     ok(&d.docker(&["rm", "survivor", "shortlived"]));
     assert!(d.leftover_mounts().is_empty());
-    assert!(eventually(Duration::from_secs(5), || d.leftover_cgroups().is_empty()));
+    assert!(eventually(Duration::from_secs(5), || d
+        .leftover_cgroups()
+        .is_empty()));
 }
 
 #[test]
@@ -166,25 +302,43 @@ fn images_tag_save_load_rmi() {
     let d = Daemon::start();
     d.load_busybox();
     let images = ok(&d.docker(&["images"]));
-    assert!(images.contains("busybox") && images.contains("latest"), "{images}");
+    assert!(
+        images.contains("busybox") && images.contains("latest"),
+        "{images}"
+    );
     ok(&d.docker(&["tag", "busybox", "example.com/tools/bb:v1"]));
     let images = ok(&d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
     assert!(images.contains("example.com/tools/bb:v1"), "{images}");
     let dir = tempfile::tempdir().unwrap();
     let tar = dir.path().join("bb.tar");
-    ok(&d.docker(&["save", "-o", tar.to_str().unwrap(), "example.com/tools/bb:v1"]));
+    ok(&d.docker(&[
+        "save",
+        "-o",
+        tar.to_str().unwrap(),
+        "example.com/tools/bb:v1",
+    ]));
     let out = ok(&d.docker(&["rmi", "example.com/tools/bb:v1"]));
     assert!(out.contains("Untagged: example.com/tools/bb:v1"), "{out}");
     let out = ok(&d.docker(&["load", "-i", tar.to_str().unwrap()]));
-    assert!(out.contains("Loaded image: example.com/tools/bb:v1"), "{out}");
-    assert_eq!(ok(&d.docker(&["run", "--rm", "example.com/tools/bb:v1", "echo", "ok"])), "ok\n");
+    assert!(
+        out.contains("Loaded image: example.com/tools/bb:v1"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&d.docker(&["run", "--rm", "example.com/tools/bb:v1", "echo", "ok"])),
+        "ok\n"
+    );
     let hist = ok(&d.docker(&["history", "busybox"]));
     assert!(hist.contains("IMAGE") && hist.contains("CMD"), "{hist}");
     let inspect = ok(&d.docker(&["image", "inspect", "-f", "{{.Id}}", "busybox"]));
     assert!(inspect.starts_with("sha256:"));
     let out = d.docker(&["rmi", "nope:latest"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("No such image"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("No such image"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -204,7 +358,13 @@ fn import_rootfs_tar() {
         .status()
         .unwrap();
     assert!(layer.success());
-    let id = ok(&d.docker(&["import", "-c", "CMD [\"echo\", \"imported\"]", tar.to_str().unwrap(), "imported:v1"]));
+    let id = ok(&d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"echo\", \"imported\"]",
+        tar.to_str().unwrap(),
+        "imported:v1",
+    ]));
     assert!(id.trim().starts_with("sha256:"), "{id}");
     assert_eq!(ok(&d.docker(&["run", "--rm", "imported:v1"])), "imported\n");
 }
@@ -218,7 +378,11 @@ fn version_info_and_errors() {
     assert!(info.contains("Containers: 0"), "{info}");
     let out = d.docker(&["inspect", "nosuchthing"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("No such object: nosuchthing"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("No such object: nosuchthing"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = d.docker(&["stop", "nosuch"]);
     assert!(text(&out.stderr).contains("No such container: nosuch"));
     let out = d.docker(&["run", "--rm", "notloaded:latest", "true"]);

@@ -15,7 +15,9 @@ pub async fn bytes(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
         .await
         .map(|c| c.to_bytes())
         .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 Error::invalid(format!("request body is larger than {limit} bytes"))
             } else {
                 Error::invalid(format!("error reading request body: {e}"))
@@ -44,10 +46,14 @@ mod tests {
         assert_eq!(v.unwrap()["a"], 1);
         let v: Option<serde_json::Value> = json(Body::from("  ")).await.unwrap();
         assert!(v.is_none());
-        let e = json::<serde_json::Value>(Body::from("{bad")).await.unwrap_err();
+        let e = json::<serde_json::Value>(Body::from("{bad"))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind, berth_engine::ErrorKind::InvalidParameter);
         let big = vec![b' '; MAX_JSON + 1];
-        let e = json::<serde_json::Value>(Body::from(big)).await.unwrap_err();
+        let e = json::<serde_json::Value>(Body::from(big))
+            .await
+            .unwrap_err();
         assert!(e.message.contains("larger than"));
     }
 }

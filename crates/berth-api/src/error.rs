@@ -54,6 +54,9 @@ mod tests {
         let resp = ApiError(Error::not_modified()).into_response();
         assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(status_of(ErrorKind::Conflict), StatusCode::CONFLICT);
-        assert_eq!(status_of(ErrorKind::InvalidParameter), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status_of(ErrorKind::InvalidParameter),
+            StatusCode::BAD_REQUEST
+        );
     }
 }

@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn mux_header_matches_docker() {
-        assert_eq!(&mux(STDOUT, b"hi\n")[..], b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n");
+        assert_eq!(
+            &mux(STDOUT, b"hi\n")[..],
+            b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+        );
         assert_eq!(&mux(STDERR, b"")[..], b"\x02\x00\x00\x00\x00\x00\x00\x00");
         assert_eq!(&frame_output(true, STDERR, b"x")[..], b"x");
         assert_eq!(&json_line(&serde_json::json!({"a":1}))[..], b"{\"a\":1}\n");

@@ -39,7 +39,9 @@ pub fn string<'a>(q: &'a Query, key: &str) -> Option<&'a str> {
 /// Docker's `since`/`until` for logs and events: unix seconds with an
 /// optional fraction (`1700000000.123456789`), as nanoseconds.
 pub fn unix_nanos(q: &Query, key: &str) -> Result<Option<i64>, Error> {
-    let Some(v) = string(q, key) else { return Ok(None) };
+    let Some(v) = string(q, key) else {
+        return Ok(None);
+    };
     let bad = || Error::invalid(format!("invalid value for {key}: {v}"));
     let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
     let secs: i64 = secs.parse().map_err(|_| bad())?;
@@ -58,12 +60,22 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Query {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn flags_and_numbers() {
-        let q = q(&[("all", "1"), ("x", "0"), ("t", "true"), ("n", "5"), ("bad", "z"), ("s", "10.5")]);
+        let q = q(&[
+            ("all", "1"),
+            ("x", "0"),
+            ("t", "true"),
+            ("n", "5"),
+            ("bad", "z"),
+            ("s", "10.5"),
+        ]);
         assert!(flag(&q, "all"));
         assert!(!flag(&q, "x"));
         assert!(flag(&q, "t"));

@@ -55,7 +55,10 @@ impl Filters {
     }
 
     pub fn insert(&mut self, key: &str, value: &str) {
-        self.0.entry(key.to_string()).or_default().push(value.to_string());
+        self.0
+            .entry(key.to_string())
+            .or_default()
+            .push(value.to_string());
     }
 }
 
@@ -65,7 +68,10 @@ mod tests {
 
     #[test]
     fn parses_both_forms() {
-        let f = Filters::parse(Some(r#"{"name":{"web":true,"db":true},"status":{"running":true}}"#)).unwrap();
+        let f = Filters::parse(Some(
+            r#"{"name":{"web":true,"db":true},"status":{"running":true}}"#,
+        ))
+        .unwrap();
         assert_eq!(f.get("name"), vec!["db", "web"]);
         assert_eq!(f.get("status"), vec!["running"]);
         let f = Filters::parse(Some(r#"{"label":["a=b"]}"#)).unwrap();

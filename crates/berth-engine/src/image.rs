@@ -15,7 +15,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 fn created_of(img: &berth_image::Image) -> String {
-    img.created.clone().unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+    img.created
+        .clone()
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
 /// The `config` object of the raw image config, in docker's key casing.
@@ -59,8 +61,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         None => pattern == text,
         Some((head, tail)) => {
             text.starts_with(head)
-                && (0..=text.len() - head.len())
-                    .any(|i| glob(tail, &text[head.len() + i..]))
+                && (0..=text.len() - head.len()).any(|i| glob(tail, &text[head.len() + i..]))
         }
     }
 }
@@ -73,8 +74,18 @@ impl Engine {
         blocking(move || {
             let mut list = images.list().map_err(image_error)?;
             list.sort_by_key(|i| std::cmp::Reverse(timefmt::unix(&created_of(i))));
-            let before = filters.get("before").first().map(|n| images.resolve(n)).transpose().map_err(image_error)?;
-            let since = filters.get("since").first().map(|n| images.resolve(n)).transpose().map_err(image_error)?;
+            let before = filters
+                .get("before")
+                .first()
+                .map(|n| images.resolve(n))
+                .transpose()
+                .map_err(image_error)?;
+            let since = filters
+                .get("since")
+                .first()
+                .map(|n| images.resolve(n))
+                .transpose()
+                .map_err(image_error)?;
             let dangling = filters.get("dangling");
             let refs = filters.get("reference");
             let labels = filters.get("label");
@@ -85,7 +96,12 @@ impl Engine {
                     Some("false") | Some("0") => !i.repo_tags.is_empty(),
                     _ => true,
                 })
-                .filter(|i| refs.is_empty() || refs.iter().any(|r| i.repo_tags.iter().any(|t| reference_matches(r, t))))
+                .filter(|i| {
+                    refs.is_empty()
+                        || refs
+                            .iter()
+                            .any(|r| i.repo_tags.iter().any(|t| reference_matches(r, t)))
+                })
                 .filter(|i| {
                     let l = labels_of(i);
                     labels.iter().all(|f| match f.split_once('=') {
@@ -93,8 +109,16 @@ impl Engine {
                         None => l.contains_key(f.as_str()),
                     })
                 })
-                .filter(|i| before.as_ref().is_none_or(|b| timefmt::unix(&created_of(i)) < timefmt::unix(&created_of(b))))
-                .filter(|i| since.as_ref().is_none_or(|s| timefmt::unix(&created_of(i)) > timefmt::unix(&created_of(s))))
+                .filter(|i| {
+                    before.as_ref().is_none_or(|b| {
+                        timefmt::unix(&created_of(i)) < timefmt::unix(&created_of(b))
+                    })
+                })
+                .filter(|i| {
+                    since.as_ref().is_none_or(|s| {
+                        timefmt::unix(&created_of(i)) > timefmt::unix(&created_of(s))
+                    })
+                })
                 .map(summary)
                 .collect())
         })
@@ -177,7 +201,8 @@ impl Engine {
         for item in items {
             let v = serde_json::to_value(&item)?;
             if let Some(id) = v.get("Deleted").and_then(Value::as_str) {
-                self.events.publish("image", "delete", id, Default::default());
+                self.events
+                    .publish("image", "delete", id, Default::default());
             } else if let Some(r) = v.get("Untagged").and_then(Value::as_str) {
                 self.events.publish("image", "untag", r, Default::default());
             }
@@ -200,7 +225,12 @@ impl Engine {
         })
         .await?;
         for msg in loaded {
-            self.events.publish("image", "load", msg.rsplit(' ').next().unwrap_or(""), Default::default());
+            self.events.publish(
+                "image",
+                "load",
+                msg.rsplit(' ').next().unwrap_or(""),
+                Default::default(),
+            );
         }
         Ok(())
     }
@@ -219,7 +249,8 @@ impl Engine {
                 .map_err(image_error)
         })
         .await?;
-        self.events.publish("image", "import", &id, Default::default());
+        self.events
+            .publish("image", "import", &id, Default::default());
         Ok(id)
     }
 
@@ -239,7 +270,11 @@ impl Engine {
         .await
     }
 
-    pub async fn image_save(self: &Arc<Self>, names: Vec<String>, writer: impl Write + Send + 'static) -> Result<()> {
+    pub async fn image_save(
+        self: &Arc<Self>,
+        names: Vec<String>,
+        writer: impl Write + Send + 'static,
+    ) -> Result<()> {
         let images = self.images.clone();
         blocking(move || images.save(&names, writer).map_err(image_error)).await
     }

@@ -2,6 +2,8 @@
 //! containers and images, the event bus, and the reconcile-on-start that
 //! reattaches to the shims of containers that outlived a previous daemon.
 
+#![recursion_limit = "256"]
+
 pub mod container;
 pub mod error;
 pub mod events;
@@ -60,7 +62,9 @@ impl Config {
         if self.cgroup_version() == 2 {
             Path::new("/sys/fs/cgroup").join(rel).join("memory.events")
         } else {
-            Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control")
+            Path::new("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("memory.oom_control")
         }
     }
 
@@ -71,7 +75,9 @@ impl Config {
         let file = if self.cgroup_version() == 2 {
             Path::new("/sys/fs/cgroup").join(rel).join("cgroup.procs")
         } else {
-            Path::new("/sys/fs/cgroup/pids").join(rel).join("cgroup.procs")
+            Path::new("/sys/fs/cgroup/pids")
+                .join(rel)
+                .join("cgroup.procs")
         };
         std::fs::read_to_string(file)
             .unwrap_or_default()

@@ -19,7 +19,10 @@ fn os_release(key: &str) -> String {
     std::fs::read_to_string("/etc/os-release")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(|v| v.trim_matches('"').to_string()))
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
         .unwrap_or_default()
 }
 
@@ -65,7 +68,8 @@ pub fn version(engine: &Engine) -> Value {
 
 pub fn info(engine: &Engine) -> Value {
     let containers = engine.containers.all();
-    let count = |pred: &dyn Fn(Status) -> bool| containers.iter().filter(|c| pred(c.status())).count();
+    let count =
+        |pred: &dyn Fn(Status) -> bool| containers.iter().filter(|c| pred(c.status())).count();
     let images = engine.images.list().map(|l| l.len()).unwrap_or(0);
     let cgroup_version = engine.config.cgroup_version().to_string();
     json!({

@@ -8,7 +8,9 @@ pub fn now_rfc3339() -> String {
 }
 
 pub fn parse(ts: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(ts).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 pub fn unix(ts: &str) -> i64 {
@@ -68,7 +70,10 @@ mod tests {
 
     #[test]
     fn human_durations_match_go_units() {
-        assert_eq!(human_duration(Duration::milliseconds(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::milliseconds(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::seconds(1)), "1 second");
         assert_eq!(human_duration(Duration::seconds(45)), "45 seconds");
         assert_eq!(human_duration(Duration::seconds(90)), "About a minute");

@@ -77,7 +77,10 @@ pub mod protocol {
             let mut buf = frame(STDOUT, b"hello");
             buf.extend(frame(EXIT, b"{}"));
             buf.extend_from_slice(&[STDERR, 0, 0]);
-            assert_eq!(take_frame(&mut buf).unwrap(), Some((STDOUT, b"hello".to_vec())));
+            assert_eq!(
+                take_frame(&mut buf).unwrap(),
+                Some((STDOUT, b"hello".to_vec()))
+            );
             assert_eq!(take_frame(&mut buf).unwrap(), Some((EXIT, b"{}".to_vec())));
             assert_eq!(take_frame(&mut buf).unwrap(), None);
             assert_eq!(buf.len(), 3);
@@ -187,8 +190,14 @@ pub mod timefmt {
         #[test]
         fn formats_like_go() {
             assert_eq!(rfc3339_nano(0, 0), "1970-01-01T00:00:00Z");
-            assert_eq!(rfc3339_nano(1_795_374_669, 877_847_377), "2026-11-22T19:11:09.877847377Z");
-            assert_eq!(rfc3339_nano(951_782_400, 500_000_000), "2000-02-29T00:00:00.5Z");
+            assert_eq!(
+                rfc3339_nano(1_795_374_669, 877_847_377),
+                "2026-11-22T19:11:09.877847377Z"
+            );
+            assert_eq!(
+                rfc3339_nano(951_782_400, 500_000_000),
+                "2000-02-29T00:00:00.5Z"
+            );
         }
     }
 }

@@ -135,7 +135,9 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 out.extend_from_slice(format!("\\u{:04x}", ch as u32).as_bytes())
             }
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
             c => {
                 let mut b = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
@@ -180,7 +182,10 @@ mod tests {
     fn escapes_like_go() {
         let mut out = Vec::new();
         json_string(&mut out, "a\"b\\<\u{1}>");
-        assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\\u003c\u0001\u003e""#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a\"b\\\u003c\u0001\u003e""#
+        );
     }
 
     #[test]

@@ -73,7 +73,11 @@ fn main() {
 
 /// Points fds 0-2 at /dev/null so berthd's pipe closes and stray writes go nowhere.
 fn detach_stdio() {
-    if let Ok(null) = fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         for fd in 0..3 {
             // SAFETY: dup2 onto the standard descriptors.
             unsafe { libc::dup2(null.as_raw_fd(), fd) };
@@ -83,9 +87,14 @@ fn detach_stdio() {
 
 enum State {
     Created,
-    Running { pid: i32 },
+    Running {
+        pid: i32,
+    },
     /// init was reaped; waiting for the pipes to drain before reporting.
-    Exiting { code: i32, since: Instant },
+    Exiting {
+        code: i32,
+        since: Instant,
+    },
 }
 
 /// The container's ends of its stdio, handed to runc at START.
@@ -201,7 +210,11 @@ impl Shim {
             fds.push(poll(self.listener.as_raw_fd(), libc::POLLIN));
             fds.push(poll(raw_or_neg(&self.stdout_r), libc::POLLIN));
             fds.push(poll(raw_or_neg(&self.stderr_r), libc::POLLIN));
-            let stdin_events = if self.stdin_pending.is_empty() { 0 } else { libc::POLLOUT };
+            let stdin_events = if self.stdin_pending.is_empty() {
+                0
+            } else {
+                libc::POLLOUT
+            };
             fds.push(poll(raw_or_neg(&self.stdin_w), stdin_events));
             for c in &self.clients {
                 let mut ev = libc::POLLIN;
@@ -244,7 +257,9 @@ impl Shim {
                 }
             }
             let readable: Vec<usize> = (0..self.clients.len())
-                .filter(|&i| fds[5 + i].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+                .filter(|&i| {
+                    fds[5 + i].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+                })
                 .collect();
             for i in readable {
                 self.on_client_readable(i);
@@ -429,7 +444,11 @@ impl Shim {
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         loop {
             let n = unsafe {
-                libc::read(self.sigfd.as_raw_fd(), &mut info as *mut _ as *mut libc::c_void, size)
+                libc::read(
+                    self.sigfd.as_raw_fd(),
+                    &mut info as *mut _ as *mut libc::c_void,
+                    size,
+                )
             };
             if n != size as isize {
                 break;
@@ -474,7 +493,13 @@ impl Shim {
         let Some(fd) = slot.as_ref() else { return };
         let mut buf = [0u8; 32 * 1024];
         // SAFETY: reading into a stack buffer of the given size.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
         if n == 0 || (n < 0 && !would_block()) {
             *slot = None;
             self.log.flush_partial(stream);
@@ -550,8 +575,12 @@ impl Shim {
     }
 
     fn oom_killed(&self) -> bool {
-        let Some(path) = &self.args.oom_file else { return false };
-        let Ok(text) = fs::read_to_string(path) else { return false };
+        let Some(path) = &self.args.oom_file else {
+            return false;
+        };
+        let Ok(text) = fs::read_to_string(path) else {
+            return false;
+        };
         text.lines()
             .filter_map(|l| l.strip_prefix("oom_kill "))
             .any(|n| n.trim().parse::<u64>().map(|n| n > 0).unwrap_or(false))

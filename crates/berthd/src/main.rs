@@ -10,10 +10,18 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "berthd", version, about = "berth daemon: a Docker Engine API compatible container engine")]
+#[command(
+    name = "berthd",
+    version,
+    about = "berth daemon: a Docker Engine API compatible container engine"
+)]
 struct Args {
     /// Socket to listen on (unix:///path)
-    #[arg(short = 'H', long = "host", default_value = "unix:///run/berth/berth.sock")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        default_value = "unix:///run/berth/berth.sock"
+    )]
     host: Vec<String>,
     /// Root directory of persistent state
     #[arg(long, default_value = "/var/lib/berth")]

@@ -27,7 +27,8 @@ pub async fn run(config: berth_engine::Config, sockets: Vec<PathBuf>) -> Result<
             std::fs::create_dir_all(dir)?;
         }
         let _ = std::fs::remove_file(path);
-        let l = UnixListener::bind(path).with_context(|| format!("listen on {}", path.display()))?;
+        let l =
+            UnixListener::bind(path).with_context(|| format!("listen on {}", path.display()))?;
         tracing::info!("API listening on {}", path.display());
         listeners.push(l);
     }
@@ -62,7 +63,10 @@ async fn accept_loop(listener: UnixListener, app: axum::Router) {
                 let app = app.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(app, req).await) }
             });
+            // Title-case header names, as Go (dockerd) sends them: some
+            // clients compare them case-sensitively.
             let _ = hyper::server::conn::http1::Builder::new()
+                .title_case_headers(true)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades()
                 .await;

@@ -92,7 +92,9 @@ impl ContainerService {
 
     fn reserve_name(&self, requested: Option<&str>, id: &str) -> Result<String> {
         let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
-        let requested = requested.map(|n| n.trim_start_matches('/')).filter(|n| !n.is_empty());
+        let requested = requested
+            .map(|n| n.trim_start_matches('/'))
+            .filter(|n| !n.is_empty());
         let name = match requested {
             Some(n) => {
                 if !ids::valid_name(n) {
@@ -142,9 +144,13 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     }
     let cpus = hc.nano_cpus.unwrap_or(0);
     if cpus < 0 {
-        return Err(Error::invalid("Range of CPUs is from 0.01 to the number of CPUs"));
+        return Err(Error::invalid(
+            "Range of CPUs is from 0.01 to the number of CPUs",
+        ));
     }
-    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
     if cpus > online * 1_000_000_000 {
         return Err(Error::invalid(format!(
             "Range of CPUs is from 0.01 to {online}.00, as there are only {online} CPUs available"
@@ -180,7 +186,11 @@ fn merge_image_defaults(config: &mut ContainerConfig, image: &oci_spec::image::I
         config.cmd = img.cmd().clone();
     } else if empty(&config.entrypoint) {
         config.entrypoint = img.entrypoint().clone();
-    } else if config.entrypoint.as_ref().is_some_and(|e| e.len() == 1 && e[0].is_empty()) {
+    } else if config
+        .entrypoint
+        .as_ref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
+    {
         // `--entrypoint ""` resets the image's entrypoint.
         config.entrypoint = None;
     }
@@ -251,7 +261,10 @@ mod tests {
             ..Default::default()
         };
         merge_image_defaults(&mut c, &image(Some(vec!["/entry"]), vec!["sh"]));
-        assert_eq!(c.env, Some(vec!["PATH=/bin".into(), "A=mine".into(), "B=1".into()]));
+        assert_eq!(
+            c.env,
+            Some(vec!["PATH=/bin".into(), "A=mine".into(), "B=1".into()])
+        );
         assert_eq!(c.entrypoint, Some(vec!["/entry".to_string()]));
         assert_eq!(c.cmd, Some(vec!["true".to_string()]));
     }

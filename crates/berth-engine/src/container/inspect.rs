@@ -51,7 +51,11 @@ pub fn status_text(rec: &ContainerRecord) -> String {
             if s.finished_at == super::record::ZERO_TIME {
                 "Created".into()
             } else {
-                format!("Exited ({}) {} ago", s.exit_code, timefmt::since(&s.finished_at))
+                format!(
+                    "Exited ({}) {} ago",
+                    s.exit_code,
+                    timefmt::since(&s.finished_at)
+                )
             }
         }
     }
@@ -117,11 +121,19 @@ impl ContainerService {
         let mut recs: Vec<ContainerRecord> = self.all().iter().map(|c| c.snapshot()).collect();
         // Newest first, like docker.
         recs.sort_by(|a, b| b.created.cmp(&a.created));
-        let created_of = |name: &str| -> Result<String> {
-            Ok(self.get(name)?.snapshot().created)
-        };
-        let before = opts.filters.get("before").first().map(|n| created_of(n)).transpose()?;
-        let since = opts.filters.get("since").first().map(|n| created_of(n)).transpose()?;
+        let created_of = |name: &str| -> Result<String> { Ok(self.get(name)?.snapshot().created) };
+        let before = opts
+            .filters
+            .get("before")
+            .first()
+            .map(|n| created_of(n))
+            .transpose()?;
+        let since = opts
+            .filters
+            .get("since")
+            .first()
+            .map(|n| created_of(n))
+            .transpose()?;
         let filter_status = !opts.filters.get("status").is_empty();
         let mut out = Vec::new();
         for rec in recs {
@@ -179,7 +191,11 @@ impl ContainerService {
                 rec.image == v
                     || rec.image_id == v
                     || rec.image_id.trim_start_matches("sha256:").starts_with(v)
-                    || self.images.resolve(v).map(|i| i.id == rec.image_id).unwrap_or(false)
+                    || self
+                        .images
+                        .resolve(v)
+                        .map(|i| i.id == rec.image_id)
+                        .unwrap_or(false)
             })
             && f.get("label").iter().all(|v| match v.split_once('=') {
                 Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
@@ -187,13 +203,23 @@ impl ContainerService {
             })
     }
 
-    pub async fn top(self: &Arc<Self>, name_or_id: &str, ps_args: Option<&str>) -> Result<ContainerTopResponse> {
+    pub async fn top(
+        self: &Arc<Self>,
+        name_or_id: &str,
+        ps_args: Option<&str>,
+    ) -> Result<ContainerTopResponse> {
         let c = self.get(name_or_id)?;
         if !c.status().is_live() {
-            return Err(Error::conflict(format!("Container {} is not running", c.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         let pids = self.config.cgroup_pids(&c.id);
-        let args = ps_args.filter(|a| !a.is_empty()).unwrap_or("-ef").to_string();
+        let args = ps_args
+            .filter(|a| !a.is_empty())
+            .unwrap_or("-ef")
+            .to_string();
         let out = tokio::process::Command::new("ps")
             .args(args.split_whitespace())
             .output()
@@ -224,12 +250,17 @@ fn parse_ps(output: &str, pids: &[i32]) -> Result<ContainerTopResponse> {
         if fields.len() <= pid_col {
             continue;
         }
-        let Ok(pid) = fields[pid_col].parse::<i32>() else { continue };
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
         // The last column (the command) may contain spaces.
-        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         row.push(fields[titles.len() - 1..].join(" "));
         processes.push(row);
     }

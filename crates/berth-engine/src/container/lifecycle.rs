@@ -52,7 +52,9 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let _op = c.op.lock().await;
         match c.status() {
-            Status::Running | Status::Paused | Status::Restarting => return Err(Error::not_modified()),
+            Status::Running | Status::Paused | Status::Restarting => {
+                return Err(Error::not_modified())
+            }
             Status::Removing | Status::Dead => {
                 return Err(Error::conflict(format!(
                     "container {} is marked for removal and cannot be started",
@@ -141,7 +143,11 @@ impl ContainerService {
         let target = c.progress.borrow().exits + 1;
         self.event(&rec, "kill", &[("signal", sig.to_string())]);
         self.signal(c, sig);
-        if timeout < 0 || self.wait_exit(c, target, Some(Duration::from_secs(timeout as u64))).await {
+        if timeout < 0
+            || self
+                .wait_exit(c, target, Some(Duration::from_secs(timeout as u64)))
+                .await
+        {
             self.wait_cleaned(c).await;
             return Ok(());
         }
@@ -155,7 +161,9 @@ impl ContainerService {
     pub async fn kill(self: &Arc<Self>, name_or_id: &str, signal: Option<&str>) -> Result<()> {
         let c = self.get(name_or_id)?;
         let sig = match signal.filter(|s| !s.is_empty()) {
-            Some(s) => signal::parse(s).ok_or_else(|| Error::invalid(format!("Invalid signal: {s}")))?,
+            Some(s) => {
+                signal::parse(s).ok_or_else(|| Error::invalid(format!("Invalid signal: {s}")))?
+            }
             None => libc::SIGKILL,
         };
         let rec = c.snapshot();
@@ -170,7 +178,8 @@ impl ContainerService {
         self.signal(&c, sig);
         if sig == libc::SIGKILL {
             // docker kill returns once a SIGKILLed container is down.
-            self.wait_exit(&c, target, Some(Duration::from_secs(10))).await;
+            self.wait_exit(&c, target, Some(Duration::from_secs(10)))
+                .await;
         }
         Ok(())
     }
@@ -196,7 +205,10 @@ impl ContainerService {
         match c.status() {
             Status::Running => {}
             Status::Paused => {
-                return Err(Error::conflict(format!("Container {} is already paused", c.id)))
+                return Err(Error::conflict(format!(
+                    "Container {} is already paused",
+                    c.id
+                )))
             }
             _ => return Err(not_running(&c.id)),
         }

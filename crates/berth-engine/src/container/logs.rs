@@ -3,7 +3,7 @@
 //! output, until the container has exited and its log is drained. No polling.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,7 +134,11 @@ impl ContainerService {
     }
 
     /// The whole log, without following (for attach with `logs=1`).
-    pub(super) async fn read_logs(&self, c: &Arc<Container>, opts: &LogOptions) -> Result<Vec<LogChunk>> {
+    pub(super) async fn read_logs(
+        &self,
+        c: &Arc<Container>,
+        opts: &LogOptions,
+    ) -> Result<Vec<LogChunk>> {
         let path = c.paths.log(&c.id);
         let opts = opts.clone();
         Ok(tokio::task::spawn_blocking(move || {
@@ -249,7 +253,8 @@ mod tests {
         let mut seen = Vec::new();
         cur.read_lines(|e| seen.push(e.log));
         assert_eq!(seen, vec!["a\n"]);
-        f.write_all(b"\\n\",\"stream\":\"stderr\",\"time\":\"2026-01-01T00:00:01Z\"}\n").unwrap();
+        f.write_all(b"\\n\",\"stream\":\"stderr\",\"time\":\"2026-01-01T00:00:01Z\"}\n")
+            .unwrap();
         cur.read_lines(|e| seen.push(e.log));
         assert_eq!(seen, vec!["a\n", "b\n"]);
     }

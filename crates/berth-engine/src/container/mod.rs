@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::error::{Error, Result};
@@ -83,7 +82,10 @@ impl Container {
 
     /// A copy of the record; cheap enough for every read path.
     pub fn snapshot(&self) -> ContainerRecord {
-        self.record.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn update<T>(&self, f: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T> {
@@ -94,7 +96,11 @@ impl Container {
     }
 
     pub fn status(&self) -> Status {
-        self.record.lock().unwrap_or_else(|e| e.into_inner()).state.status
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .status
     }
 
     fn send_to_shim(&self, frame: Vec<u8>) -> bool {
@@ -172,7 +178,12 @@ impl ContainerService {
         if let Some(c) = map.get(key) {
             return Ok(c.clone());
         }
-        if let Some(id) = self.names.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+        if let Some(id) = self
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
             if let Some(c) = map.get(id) {
                 return Ok(c.clone());
             }

@@ -118,7 +118,9 @@ impl ContainerPaths {
             dir: root.join("containers").join(id),
             bundle: exec_root.join("containers").join(id),
             // sun_path holds 108 bytes: keep the socket path short.
-            socket: exec_root.join("shims").join(format!("{}.sock", &id[..16.min(id.len())])),
+            socket: exec_root
+                .join("shims")
+                .join(format!("{}.sock", &id[..16.min(id.len())])),
         }
     }
     pub fn record(&self) -> PathBuf {

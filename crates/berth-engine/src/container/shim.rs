@@ -58,9 +58,9 @@ impl ContainerService {
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| Error::system(format!("spawn shim {}: {e}", self.config.shim.display())))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::system(format!("spawn shim {}: {e}", self.config.shim.display()))
+        })?;
         let mut out = String::new();
         if let Some(mut stdout) = child.stdout.take() {
             stdout.read_to_string(&mut out).await?;
@@ -183,7 +183,10 @@ fn on_frame(
             c.log_written.send_modify(|n| *n += 1);
         }
         protocol::STARTED => {
-            let pid = String::from_utf8_lossy(&payload).trim().parse().unwrap_or(0);
+            let pid = String::from_utf8_lossy(&payload)
+                .trim()
+                .parse()
+                .unwrap_or(0);
             if let Some(tx) = started.take() {
                 let _ = tx.send(Ok(pid));
             }
@@ -214,7 +217,12 @@ fn runtime_message(raw: &str) -> String {
 
 /// json-file `max-size` / `max-file` from the container's LogConfig.
 fn log_rotation(rec: &ContainerRecord) -> (u64, u32) {
-    let Some(cfg) = rec.host_config.log_config.as_ref().and_then(|l| l.config.as_ref()) else {
+    let Some(cfg) = rec
+        .host_config
+        .log_config
+        .as_ref()
+        .and_then(|l| l.config.as_ref())
+    else {
         return (0, 1);
     };
     let size = cfg
@@ -239,6 +247,9 @@ mod tests {
             runtime_message(raw),
             "runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
         );
-        assert_eq!(runtime_message("plain text\n"), "runc create failed: plain text");
+        assert_eq!(
+            runtime_message("plain text\n"),
+            "runc create failed: plain text"
+        );
     }
 }

@@ -1,12 +1,11 @@
 //! From a container record to an OCI bundle: the files docker bind-mounts
 //! (hostname, hosts, resolv.conf) and the runtime's `config.json`.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_runtime::spec::{self as rtspec, BindMount, ContainerSpec, NetNs, Ulimit};
+use berth_runtime::spec::{self as rtspec, BindMount, ContainerSpec, NetNs, Propagation, Ulimit};
 
 use super::record::ContainerRecord;
 use super::{Container, ContainerService};
@@ -46,7 +45,11 @@ fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
         let (src, dst, mode) = match parts.as_slice() {
             [s, d] => (*s, *d, ""),
             [s, d, m] => (*s, *d, *m),
-            _ => return Err(Error::invalid(format!("invalid volume specification: '{b}'"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid volume specification: '{b}'"
+                )))
+            }
         };
         if !src.starts_with('/') {
             return Err(Error::invalid(format!(
@@ -63,9 +66,26 @@ fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
             source: PathBuf::from(src),
             destination: dst.to_string(),
             readonly: mode.split(',').any(|m| m == "ro"),
+            propagation: propagation(mode),
         });
     }
     Ok(out)
+}
+
+/// The propagation option of a bind's mode (`ro,rshared`); docker's default
+/// is rprivate.
+fn propagation(mode: &str) -> Propagation {
+    mode.split(',')
+        .find_map(|m| match m {
+            "private" => Some(Propagation::Private),
+            "rprivate" => Some(Propagation::Rprivate),
+            "shared" => Some(Propagation::Shared),
+            "rshared" => Some(Propagation::Rshared),
+            "slave" => Some(Propagation::Slave),
+            "rslave" => Some(Propagation::Rslave),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 impl ContainerService {
@@ -84,7 +104,10 @@ impl ContainerService {
         let hc = &rec.host_config;
         let mut env = rec.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
         }
         env.insert(1.min(env.len()), format!("HOSTNAME={hostname}"));
         if rec.tty() && !env.iter().any(|e| e.starts_with("TERM=")) {
@@ -102,7 +125,12 @@ impl ContainerService {
             rootfs: rootfs.to_path_buf(),
             args,
             env,
-            cwd: rec.config.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            cwd: rec
+                .config
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
             user: Default::default(),
             hostname,
             domainname: rec.config.domainname.clone().unwrap_or_default(),
@@ -114,7 +142,9 @@ impl ContainerService {
             cap_add: hc.cap_add.clone().unwrap_or_default(),
             cap_drop: hc.cap_drop.clone().unwrap_or_default(),
             privileged: hc.privileged.unwrap_or(false),
-            no_new_privileges: security.iter().any(|s| s == "no-new-privileges" || s == "no-new-privileges:true"),
+            no_new_privileges: security
+                .iter()
+                .any(|s| s == "no-new-privileges" || s == "no-new-privileges:true"),
             memory: hc.memory.filter(|m| *m > 0),
             memory_swap: hc.memory_swap.filter(|m| *m != 0),
             memory_reservation: hc.memory_reservation.filter(|m| *m > 0),
@@ -151,16 +181,14 @@ impl ContainerService {
         let rootfs = rootfs.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut input = input;
-            input.user = rtspec::resolve_user(&rootfs, &user).map_err(|e| Error::invalid(e.to_string()))?;
+            input.user =
+                rtspec::resolve_user(&rootfs, &user).map_err(|e| Error::invalid(e.to_string()))?;
             let spec = rtspec::generate(&input).map_err(|e| Error::invalid(e.to_string()))?;
             rtspec::write_bundle(&bundle, &spec).map_err(|e| Error::system(e.to_string()))
         })
         .await?
     }
 }
-
-#[allow(dead_code)]
-fn _assert_types(_: HashMap<String, String>) {}
 
 #[cfg(test)]
 mod tests {
@@ -171,5 +199,12 @@ mod tests {
         let r = resolv_conf();
         assert!(!r.lines().any(|l| l.trim().starts_with("nameserver 127.")));
         assert!(r.contains("nameserver"));
+    }
+
+    #[test]
+    fn bind_mode_propagation() {
+        assert_eq!(propagation(""), Propagation::Rprivate);
+        assert_eq!(propagation("ro,rshared"), Propagation::Rshared);
+        assert_eq!(propagation("z,slave"), Propagation::Slave);
     }
 }

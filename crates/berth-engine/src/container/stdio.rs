@@ -51,7 +51,11 @@ pub struct StdinWriter {
 
 impl StdinWriter {
     pub fn write(&self, data: &[u8]) {
-        let mut pending = self.container.pending_stdin.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self
+            .container
+            .pending_stdin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if pending.close {
             return;
         }
@@ -66,7 +70,11 @@ impl StdinWriter {
         if !self.close_on_eof {
             return;
         }
-        let mut pending = self.container.pending_stdin.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self
+            .container
+            .pending_stdin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         pending.close = true;
         flush_locked(&self.container, &mut pending);
     }
@@ -134,7 +142,10 @@ impl ContainerService {
     pub fn resize(&self, name_or_id: &str, height: i64, width: i64) -> Result<()> {
         let c = self.get(name_or_id)?;
         if !c.status().is_live() {
-            return Err(crate::Error::conflict(format!("Container {} is not running", c.id)));
+            return Err(crate::Error::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         let mut payload = Vec::with_capacity(4);
         payload.extend_from_slice(&(height.clamp(0, u16::MAX as i64) as u16).to_be_bytes());

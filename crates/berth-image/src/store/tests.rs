@@ -993,7 +993,9 @@ fn concurrent_loads_of_the_same_image() {
 fn limits() {
     let (_t, s) = store();
     // docker's layer depth limit, checked before anything is unpacked
-    let layers: Vec<Vec<u8>> = (0..126).map(|i| layer(&[(&format!("f{i}"), "x")])).collect();
+    let layers: Vec<Vec<u8>> = (0..126)
+        .map(|i| layer(&[(&format!("f{i}"), "x")]))
+        .collect();
     let deep = Img::new(layers, "x", vec!["deep:1"]);
     let err = load(&s, &legacy_archive(&[&deep])).unwrap_err();
     assert!(err.to_string().contains("max depth exceeded"), "{err}");
@@ -1007,6 +1009,9 @@ fn limits() {
 
     // a malformed full id is looked up as a name, like docker does
     let bad = format!("sha256:{}", "z".repeat(64));
-    assert_eq!(s.resolve(&bad).unwrap_err().to_string(), format!("No such image: {bad}"));
+    assert_eq!(
+        s.resolve(&bad).unwrap_err().to_string(),
+        format!("No such image: {bad}")
+    );
     assert!(tmp_is_empty(&s));
 }

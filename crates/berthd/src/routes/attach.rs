@@ -13,6 +13,7 @@ use berth_api::query::flag;
 use berth_api::{framing, ApiVersion};
 use berth_engine::container::{Attach, AttachOptions, Output};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
@@ -43,12 +44,13 @@ pub async fn attach(
         .is_some_and(|v| v.eq_ignore_ascii_case("tcp"));
     if !wants_upgrade {
         // No hijack possible: send the output as a plain streamed body.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        let (mut sink, source) = tokio::io::duplex(64 * 1024);
         tokio::spawn(async move {
-            let mut sink = ChannelWriter(tx);
             pump_output(&mut sink, attach, opts).await;
         });
-        let mut resp = super::stream(None, super::receiver_stream(rx));
+        let body = tokio_util::io::ReaderStream::new(source)
+            .filter_map(|chunk: std::io::Result<Bytes>| std::future::ready(chunk.ok()));
+        let mut resp = super::stream(None, body);
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         return Ok(resp);
@@ -69,7 +71,11 @@ pub async fn attach(
     Ok(resp)
 }
 
-async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(io: S, mut attach: Attach, opts: AttachOptions) {
+async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
+    io: S,
+    mut attach: Attach,
+    opts: AttachOptions,
+) {
     let (mut rd, mut wr) = tokio::io::split(io);
     let stdin_task = attach.stdin.take().map(|writer| {
         tokio::spawn(async move {
@@ -96,7 +102,11 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(io: S, mut attach: Atta
 async fn pump_output<W: AsyncWrite + Unpin>(wr: &mut W, attach: Attach, opts: AttachOptions) {
     let tty = attach.tty;
     for chunk in &attach.replay {
-        if wr.write_all(&framing::frame_output(tty, chunk.stream, &chunk.data)).await.is_err() {
+        if wr
+            .write_all(&framing::frame_output(tty, chunk.stream, &chunk.data))
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -115,41 +125,5 @@ async fn pump_output<W: AsyncWrite + Unpin>(wr: &mut W, attach: Attach, opts: At
         if wr.write_all(&frame).await.is_err() {
             return;
         }
-    }
-}
-
-/// AsyncWrite into an mpsc channel, for the non-hijacked fallback.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
-
-impl AsyncWrite for ChannelWriter {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let permit = std::pin::pin!(this.0.reserve());
-        match permit.poll(cx) {
-            std::task::Poll::Ready(Ok(p)) => {
-                p.send(Bytes::copy_from_slice(buf));
-                std::task::Poll::Ready(Ok(buf.len()))
-            }
-            std::task::Poll::Ready(Err(_)) => {
-                std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()))
-            }
-            std::task::Poll::Pending => std::task::Poll::Pending,
-        }
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
     }
 }

@@ -41,13 +41,18 @@ pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiRe
             host_config: body.host_config.unwrap_or_default(),
         })
         .await?;
-    Ok(json(StatusCode::CREATED, &json!({"Id": id, "Warnings": warnings})))
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({"Id": id, "Warnings": warnings}),
+    ))
 }
 
 pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     let opts = ListOptions {
         all: flag(&q, "all"),
-        limit: query::int(&q, "limit")?.filter(|l| *l > 0).map(|l| l as usize),
+        limit: query::int(&q, "limit")?
+            .filter(|l| *l > 0)
+            .map(|l| l as usize),
         size: flag(&q, "size"),
         filters: Filters::parse(q.get("filters").map(String::as_str))?,
     };
@@ -134,7 +139,11 @@ pub async fn logs(
         follow: flag(&q, "follow"),
         tail: match query::string(&q, "tail") {
             None | Some("all") => None,
-            Some(n) => Some(n.parse::<i64>().map(|n| n.max(0) as usize).unwrap_or(usize::MAX)),
+            Some(n) => Some(
+                n.parse::<i64>()
+                    .map(|n| n.max(0) as usize)
+                    .unwrap_or(usize::MAX),
+            ),
         },
         since: query::unix_nanos(&q, "since")?.filter(|s| *s > 0),
         until: query::unix_nanos(&q, "until")?.filter(|u| *u > 0),
@@ -145,6 +154,8 @@ pub async fn logs(
     }
     let (tty, rx) = e.containers.logs(&id, opts).await?;
     let body = receiver_stream(rx).map(move |c| framing::frame_output(tty, c.stream, &c.data));
-    let ct = version.at_least(1, 42).then(|| framing::stream_content_type(version, tty));
+    let ct = version
+        .at_least(1, 42)
+        .then(|| framing::stream_content_type(version, tty));
     Ok(stream(ct, body))
 }

@@ -16,11 +16,15 @@ fn matches(f: &Filters, e: &Event) -> bool {
     };
     let attr = |k: &str| e.actor.attributes.get(k).map(String::as_str).unwrap_or("");
     any("type", &|v| v == e.kind)
-        && any("event", &|v| v == e.action || e.action.starts_with(&format!("{v}:")))
+        && any("event", &|v| {
+            v == e.action || e.action.starts_with(&format!("{v}:"))
+        })
         && any("container", &|v| {
             e.kind == "container" && (e.actor.id.starts_with(v) || attr("name") == v)
         })
-        && any("image", &|v| attr("image") == v || (e.kind == "image" && e.actor.id == v))
+        && any("image", &|v| {
+            attr("image") == v || (e.kind == "image" && e.actor.id == v)
+        })
         && f.get("label").iter().all(|v| match v.split_once('=') {
             Some((k, val)) => attr(k) == val,
             None => e.actor.attributes.contains_key(v.as_str()),
@@ -29,17 +33,32 @@ fn matches(f: &Filters, e: &Event) -> bool {
 
 /// `GET /events`: past events in [since, until], then live ones unless
 /// `until` is given. Headers go out at once.
-pub async fn events(State(e): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+pub async fn events(
+    State(e): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     let since = query::unix_nanos(&q, "since")?;
     let until = query::unix_nanos(&q, "until")?;
     let filters = Filters::parse(q.get("filters").map(String::as_str))?;
-    filters.validate(&["type", "event", "container", "image", "label", "network", "volume", "scope", "daemon"])?;
+    filters.validate(&[
+        "type",
+        "event",
+        "container",
+        "image",
+        "label",
+        "network",
+        "volume",
+        "scope",
+        "daemon",
+    ])?;
     let (past, rx) = e.events.subscribe();
     let in_range = move |ev: &Event| {
         since.is_none_or(|s| ev.time_nano >= s) && until.is_none_or(|u| ev.time_nano <= u)
     };
     let replay: Vec<_> = if since.is_some() || until.is_some() {
-        past.into_iter().filter(|ev| in_range(ev) && matches(&filters, ev)).collect()
+        past.into_iter()
+            .filter(|ev| in_range(ev) && matches(&filters, ev))
+            .collect()
     } else {
         Vec::new()
     };

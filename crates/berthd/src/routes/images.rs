@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use berth_api::query::{self, flag};
 use berth_api::framing;
+use berth_api::query::{self, flag};
 use berth_engine::filters::Filters;
 use berth_engine::Error;
 use bytes::Bytes;
@@ -45,7 +45,10 @@ impl std::io::Write for ChannelWriter {
 
 pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     let filters = Filters::parse(q.get("filters").map(String::as_str))?;
-    Ok(json(StatusCode::OK, &e.image_list(flag(&q, "all"), filters).await?))
+    Ok(json(
+        StatusCode::OK,
+        &e.image_list(flag(&q, "all"), filters).await?,
+    ))
 }
 
 pub async fn load(State(e): State<AppState>, body: Body) -> ApiResult {
@@ -55,7 +58,8 @@ pub async fn load(State(e): State<AppState>, body: Body) -> ApiResult {
         let progress_tx = tx.clone();
         let result = e
             .image_load(reader, move |line: &str| {
-                let _ = progress_tx.blocking_send(framing::json_line(&json!({"stream": format!("{line}\n")})));
+                let _ = progress_tx
+                    .blocking_send(framing::json_line(&json!({"stream": format!("{line}\n")})));
             })
             .await;
         if let Err(err) = result {
@@ -89,10 +93,17 @@ async fn save_names(e: AppState, names: Vec<String>) -> ApiResult {
 
 /// `POST /images/create`: `fromSrc` imports a rootfs tar; `fromImage` pulls.
 pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Body) -> ApiResult {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
     if let Some(src) = get("fromSrc") {
         if src != "-" {
             return Err(Error::invalid("importing from a URL is not supported; send the tar as the request body (fromSrc=-)").into());
@@ -101,7 +112,11 @@ pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Bo
             Some(tag) => format!("{repo}:{tag}"),
             None => repo,
         });
-        let changes: Vec<String> = pairs.iter().filter(|(k, _)| k == "changes").map(|(_, v)| v.clone()).collect();
+        let changes: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "changes")
+            .map(|(_, v)| v.clone())
+            .collect();
         let message = get("message").unwrap_or_default();
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let reader = body_reader(body);
@@ -139,19 +154,29 @@ pub async fn by_name_get(State(e): State<AppState>, Path(rest): Path<String>) ->
     }
 }
 
-pub async fn by_name_post(State(e): State<AppState>, Path(rest): Path<String>, Query(q): Q) -> ApiResult {
+pub async fn by_name_post(
+    State(e): State<AppState>,
+    Path(rest): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
     match split_suffix(&rest, &["tag", "push"]) {
         Some((name, "tag")) => {
-            let repo = query::string(&q, "repo").ok_or_else(|| Error::invalid("repo is required"))?;
+            let repo =
+                query::string(&q, "repo").ok_or_else(|| Error::invalid("repo is required"))?;
             let tag = query::string(&q, "tag").unwrap_or("latest");
             e.image_tag(name, repo, tag).await?;
             Ok(empty(StatusCode::CREATED))
         }
-        Some((_, "push")) => Err(Error::system("push is not supported yet: berth has no registry client").into()),
+        Some((_, "push")) => {
+            Err(Error::system("push is not supported yet: berth has no registry client").into())
+        }
         _ => Err(Error::not_found("page not found").into()),
     }
 }
 
 pub async fn remove(State(e): State<AppState>, Path(name): Path<String>, Query(q): Q) -> ApiResult {
-    Ok(json(StatusCode::OK, &e.image_remove(&name, flag(&q, "force")).await?))
+    Ok(json(
+        StatusCode::OK,
+        &e.image_remove(&name, flag(&q, "force")).await?,
+    ))
 }
