@@ -1,0 +1,281 @@
+//! End-to-end: berth's own CLI against a private berthd, and its output
+//! compared with the stock docker CLI's on the same daemon.
+
+use std::process::Output;
+use std::time::Duration;
+
+use berth_tests::{busybox_tar, eventually, stdout, text, Daemon};
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({:?}): stdout={} stderr={}",
+        out.status.code(),
+        stdout(out),
+        text(&out.stderr)
+    );
+    stdout(out)
+}
+
+fn load(d: &Daemon) {
+    let out = ok(&d.berth(&["load", "-i", busybox_tar().to_str().unwrap()]));
+    assert!(out.contains("Loaded image: busybox:latest"), "{out}");
+}
+
+/// The first line of a table: its column headers, spacing included.
+fn header(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn run_output_and_exit_codes() {
+    let d = Daemon::start();
+    load(&d);
+    assert_eq!(
+        ok(&d.berth(&["run", "--rm", "busybox", "echo", "hello from berth"])),
+        "hello from berth\n"
+    );
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(text(&out.stderr), "err\n");
+    // Docker's exit codes: 127 not found, 126 cannot invoke, 125 daemon error.
+    let out = d.berth(&["run", "--rm", "busybox", "nonexistentcmd"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
+    let out = d.berth(&["run", "--rm", "busybox", "/etc"]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    let out = d.berth(&["run", "--rm", "notloaded:latest", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    let out = d.berth(&["run", "--bogus-flag", "busybox"]);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    // Flags of `run` reach the container.
+    let env_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(env_file.path(), "# comment\nFROM_FILE=yes\n").unwrap();
+    let out = ok(&d.berth(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "--env-file",
+        env_file.path().to_str().unwrap(),
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "--hostname",
+        "boat",
+        "--entrypoint",
+        "sh",
+        "busybox",
+        "-c",
+        "echo $A $FROM_FILE; pwd; id -u; hostname",
+    ]));
+    assert_eq!(out, "1 yes\n/tmp\n65534\nboat\n");
+    let out = ok(&d.berth_stdin(&["run", "-i", "--rm", "busybox", "cat"], Some(b"piped\n")));
+    assert_eq!(out, "piped\n");
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+}
+
+#[test]
+fn detached_lifecycle_matches_docker() {
+    let d = Daemon::start();
+    load(&d);
+    let id = ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "-l",
+        "tier=web",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo up; while true; do sleep 0.1; done",
+    ]));
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let ps = ok(&d.berth(&["ps"]));
+    assert_eq!(header(&ps), header(&ok(&d.docker(&["ps"]))));
+    assert!(ps.contains("svc") && ps.contains("Up "), "{ps}");
+    assert_eq!(ok(&d.berth(&["ps", "-q"])).trim(), &id[..12]);
+    assert!(eventually(Duration::from_secs(5), || stdout(
+        &d.berth(&["logs", "svc"])
+    ) == "up\n"));
+    let inspect = ok(&d.berth(&["inspect", "-f", "{{.Config.Labels}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "svc"]));
+    assert_eq!(inspect.trim(), "map[tier:web] 67108864 500000000 50");
+    ok(&d.berth(&["pause", "svc"]));
+    assert_eq!(
+        ok(&d.berth(&["inspect", "-f", "{{.State.Status}}", "svc"])).trim(),
+        "paused"
+    );
+    ok(&d.berth(&["unpause", "svc"]));
+    let top = ok(&d.berth(&["top", "svc"]));
+    assert!(top.contains("PID") && top.contains("sleep"), "{top}");
+    ok(&d.berth(&["stop", "svc"]));
+    assert_eq!(ok(&d.berth(&["wait", "svc"])).trim(), "0");
+    assert_eq!(
+        ok(&d.berth(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "svc"
+        ]))
+        .trim(),
+        "exited 0"
+    );
+    ok(&d.berth(&["start", "svc"]));
+    ok(&d.berth(&["restart", "-t", "1", "svc"]));
+    ok(&d.berth(&["rename", "svc", "svc2"]));
+    let out = d.berth(&["rm", "svc2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let docker_out = d.docker(&["rm", "svc2"]);
+    assert_eq!(text(&out.stderr), text(&docker_out.stderr));
+    ok(&d.berth(&["kill", "-s", "KILL", "svc2"]));
+    assert_eq!(ok(&d.berth(&["wait", "svc2"])).trim(), "137");
+    let created = ok(&d.berth(&["create", "--name", "later", "busybox", "echo", "created"]))
+        .trim()
+        .to_string();
+    assert_eq!(created.len(), 64);
+    ok(&d.berth(&["start", "later"]));
+    assert_eq!(ok(&d.berth(&["wait", "later"])).trim(), "0");
+    assert_eq!(ok(&d.berth(&["logs", "later"])), "created\n");
+    let ps = ok(&d.berth(&["ps", "-a", "--filter", "status=exited"]));
+    assert!(
+        ps.contains("Exited (137)") && ps.contains("Exited (0)"),
+        "{ps}"
+    );
+    ok(&d.berth(&["rm", "-f", "svc2", "later"]));
+    assert_eq!(ok(&d.berth(&["ps", "-aq"])), "");
+    assert!(d.leftover_mounts().is_empty(), "{:?}", d.leftover_mounts());
+}
+
+#[test]
+fn logs_follow_tail_and_timestamps() {
+    let d = Daemon::start();
+    load(&d);
+    ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4; do echo $i; sleep 0.2; done; echo done >&2",
+    ]));
+    let out = d.berth(&["logs", "-f", "ticker"]);
+    assert_eq!(ok(&out), "1\n2\n3\n4\n");
+    assert_eq!(text(&out.stderr), "done\n");
+    // --tail counts lines of both streams, as docker's does.
+    let out = d.berth(&["logs", "--tail", "2", "ticker"]);
+    assert_eq!(
+        (ok(&out).as_str(), text(&out.stderr).as_str()),
+        ("4\n", "done\n")
+    );
+    assert_eq!(
+        ok(&d.berth(&["logs", "--tail", "3", "ticker"])),
+        ok(&d.docker(&["logs", "--tail", "3", "ticker"]))
+    );
+    let ts = ok(&d.berth(&["logs", "-t", "ticker"]));
+    assert_eq!(ts, ok(&d.docker(&["logs", "-t", "ticker"])));
+    assert_eq!(ts.lines().count(), 4);
+}
+
+#[test]
+fn images_tag_save_import_rmi() {
+    let d = Daemon::start();
+    load(&d);
+    let images = ok(&d.berth(&["images"]));
+    assert_eq!(header(&images), header(&ok(&d.docker(&["images"]))));
+    assert!(
+        images.contains("busybox") && images.contains("latest"),
+        "{images}"
+    );
+    ok(&d.berth(&["tag", "busybox", "bb:v2"]));
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("bb.tar");
+    ok(&d.berth(&["save", "-o", tar.to_str().unwrap(), "bb:v2"]));
+    let out = ok(&d.berth(&["rmi", "bb:v2"]));
+    assert!(out.contains("Untagged: bb:v2"), "{out}");
+    let out = ok(&d.berth(&["load", "-i", tar.to_str().unwrap()]));
+    assert!(out.contains("Loaded image: bb:v2"), "{out}");
+    let hist = ok(&d.berth(&["history", "busybox"]));
+    assert_eq!(
+        header(&hist),
+        header(&ok(&d.docker(&["history", "busybox"])))
+    );
+    let rootfs = dir.path().join("rootfs.tar");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar xOf {} --wildcards '*/layer.tar' > {}",
+            busybox_tar().display(),
+            rootfs.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let id = ok(&d.berth(&[
+        "import",
+        "-c",
+        "CMD [\"echo\", \"imported\"]",
+        rootfs.to_str().unwrap(),
+        "imp:v1",
+    ]));
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(ok(&d.berth(&["run", "--rm", "imp:v1"])), "imported\n");
+    let out = d.berth(&["rmi", "nope:latest"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("No such image: nope:latest"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn version_info_and_host_selection() {
+    let d = Daemon::start();
+    let v = ok(&d.berth(&["version"]));
+    assert!(v.contains("Server:") && v.contains("API version:"), "{v}");
+    let info = ok(&d.berth(&["info"]));
+    assert!(info.contains("Containers: 0"), "{info}");
+    // DOCKER_HOST selects the daemon when -H is absent.
+    let out = std::process::Command::new(berth_tests::bin_dir().join("berth"))
+        .arg("version")
+        .env("DOCKER_HOST", d.host())
+        .env_remove("BERTH_HOST")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = d.berth(&["inspect", "nosuchthing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        text(&d.docker(&["inspect", "nosuchthing"]).stderr)
+    );
+    // No daemon at the address: docker's message and exit code.
+    let out = std::process::Command::new(berth_tests::bin_dir().join("berth"))
+        .args(["-H", "unix:///nonexistent/berth.sock", "ps"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Cannot connect to the"),
+        "{}",
+        text(&out.stderr)
+    );
+}
