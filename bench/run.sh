@@ -12,7 +12,7 @@ OUT=${OUT:-.bench-out}
 mkdir -p "$OUT"
 
 export DEBIAN_FRONTEND=noninteractive
-for pkg in hyperfine docker.io runc busybox-static; do
+for pkg in hyperfine docker.io runc busybox-static jq bc; do
     dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }
 done
 
@@ -32,6 +32,9 @@ cleanup() {
     sleep 2
     grep " $W" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
     rm -rf "$W"
+    for d in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench; do
+        [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
 }
 trap cleanup EXIT
 

@@ -33,8 +33,17 @@ fn run_echo_and_exit_codes() {
     ]);
     assert_eq!(stdout(&out), "out\n");
     assert_eq!(text(&out.stderr), "err\n");
-    // --rm removed them all.
+    // --rm removed them all; mounts and cgroups follow right after.
     assert_eq!(ok(&d.docker(&["ps", "-aq"])), "");
+    assert!(eventually(Duration::from_secs(5), || d
+        .leftover_mounts()
+        .is_empty()
+        && d.leftover_cgroups().is_empty()));
+    assert!(eventually(Duration::from_secs(5), || std::fs::read_dir(
+        d.root.join("containers")
+    )
+    .map(|mut r| r.next().is_none())
+    .unwrap_or(true)));
     let out = d.docker(&["run", "--rm", "busybox", "nonexistentcmd"]);
     assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("executable file not found"));
@@ -170,6 +179,27 @@ fn isolation_and_defaults() {
         Some("00000000a80425fb"),
         "{caps}"
     );
+    // Docker's default seccomp filter is on: a syscall outside it fails
+    // even for root (unshare of a user namespace needs CAP_SYS_ADMIN's rules).
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]));
+    assert_eq!(out.split_whitespace().nth(1), Some("2"), "{out}");
+    let out = d.docker(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert!(
+        !out.status.success(),
+        "unshare -U ran under the default profile"
+    );
+    assert!(
+        text(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        text(&out.stderr)
+    );
     // A user from the image's passwd.
     assert_eq!(
         ok(&d.docker(&["run", "--rm", "-u", "nobody", "busybox", "id", "-u"])).trim(),
@@ -254,6 +284,7 @@ fn containers_survive_daemon_kill9() {
         "-c",
         "sleep 1; exit 4",
     ]));
+    let autorm = ok(&d.docker(&["run", "-d", "--rm", "busybox", "sleep", "1"]));
     assert!(eventually(Duration::from_secs(5), || stdout(
         &d.docker(&["logs", "survivor"])
     )
@@ -271,6 +302,15 @@ fn containers_survive_daemon_kill9() {
         "shortlived",
     ]));
     assert_eq!(state.trim(), "exited 4");
+    // An --rm container that exited while the daemon was down is removed.
+    let gone = d.root.join("containers").join(autorm.trim());
+    assert!(
+        eventually(Duration::from_secs(5), || !gone.exists()),
+        "{} still there",
+        gone.display()
+    );
+    let filter = format!("id={}", autorm.trim());
+    assert_eq!(ok(&d.docker(&["ps", "-aq", "--filter", &filter])), "");
     let logs = stdout(&d.docker(&["logs", "survivor"]));
     let ticks: Vec<u32> = logs
         .lines()

@@ -75,6 +75,7 @@ async fn accept_loop(listener: UnixListener, app: axum::Router) {
 }
 
 async fn handle(mut app: axum::Router, req: Request<Incoming>) -> Response<Body> {
+    tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
     let mut req = req.map(Body::new);
     let mut resp = match rewrite(&mut req) {
         Ok(()) => match app.call(req).await {

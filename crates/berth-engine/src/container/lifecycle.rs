@@ -113,9 +113,12 @@ impl ContainerService {
             Ok(mount.target.clone())
         })
         .await??;
+        tracing::debug!(id = %ids::short(&c.id), "rootfs mounted");
         let _ = fs::remove_file(c.paths.exit_file());
         self.write_bundle(c, &rec, &rootfs).await?;
+        tracing::debug!(id = %ids::short(&c.id), "bundle written");
         let pid = self.spawn_shim_and_start(c, &rec).await?;
+        tracing::debug!(id = %ids::short(&c.id), pid, "started");
         Ok(pid)
     }
 
@@ -310,11 +313,12 @@ impl ContainerService {
             }
             self.wait_cleaned(&c).await;
             c.update(|r| r.state.status = Status::Removing)?;
+            self.remove_container(&c).await
         }
-        self.remove_container(&c).await
     }
 
-    /// Deletes everything of a stopped container; idempotent.
+    /// Deletes everything of a stopped container; idempotent. Callers hold
+    /// the container's op lock, so two removals never race on its files.
     pub(super) async fn remove_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
         let images = self.images.clone();
         let key = c.id.clone();
@@ -329,18 +333,49 @@ impl ContainerService {
                 Err(e)
             }
         })?;
-        self.forget(c);
-        self.event(&c.snapshot(), "destroy", &[]);
-        c.progress.send_modify(|p| p.removed = true);
+        self.retire(c);
+        tracing::debug!(id = %ids::short(&c.id), "removed");
         Ok(())
     }
 
+    /// Takes the container out of the API's view: its name is free, it is
+    /// gone from lists and lookups, and `wait?condition=removed` answers.
+    /// Idempotent; the `destroy` event is sent once.
+    fn retire(&self, c: &Container) {
+        if c.progress.borrow().removed {
+            return;
+        }
+        self.forget(c);
+        self.event(&c.snapshot(), "destroy", &[]);
+        c.progress.send_modify(|p| p.removed = true);
+    }
+
+    /// A removal a previous daemon left unfinished: let a shim that is still
+    /// deleting its runtime state finish, make sure that state is gone, then
+    /// remove the files.
+    pub(super) async fn finish_removal(self: &Arc<Self>, c: &Arc<Container>) {
+        use tokio::io::AsyncReadExt;
+        if let Ok(mut shim) = tokio::net::UnixStream::connect(&c.paths.socket).await {
+            let mut buf = [0u8; 4096];
+            while matches!(shim.read(&mut buf).await, Ok(n) if n > 0) {}
+        }
+        let rt = self.runtime.clone();
+        let id = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || rt.delete(&id, true)).await;
+        let _op = c.op.lock().await;
+        if let Err(e) = self.remove_container(c).await {
+            tracing::warn!(id = %c.id, "finishing an interrupted removal failed: {e}");
+        }
+    }
+
+    /// The physical half of an auto-removal, once the shim is gone.
     fn spawn_auto_remove(self: &Arc<Self>, c: &Arc<Container>) {
         let svc = self.clone();
         let c = c.clone();
         tokio::spawn(async move {
             let _op = c.op.lock().await;
-            if c.status().is_live() || c.progress.borrow().removed {
+            // Live again, or an explicit `rm -f` got there first.
+            if c.status().is_live() || !c.paths.dir.exists() {
                 return;
             }
             let _ = c.update(|r| r.state.status = Status::Removing);
@@ -388,6 +423,7 @@ impl ContainerService {
             return;
         }
         let rec = c.snapshot();
+        tracing::debug!(id = %ids::short(&c.id), code, "exited");
         if exit.oom_killed {
             self.event(&rec, "oom", &[]);
         }
@@ -397,6 +433,15 @@ impl ContainerService {
             p.exits += 1;
             p.exit_code = code;
         });
+        if rec.auto_remove() {
+            // `docker run --rm` waits for the removal: answer it now and let
+            // runc delete, the unmount and the file removal follow once the
+            // shim is gone. The record says Removing first, so a daemon
+            // crash in between is finished by restore, not resurrected.
+            if c.update(|r| r.state.status = Status::Removing).is_ok() {
+                self.retire(c);
+            }
+        }
     }
 
     /// The shim is gone: the runtime state is deleted. Unmount, drop the
@@ -415,7 +460,9 @@ impl ContainerService {
                 });
             self.on_exit(c, exit);
         }
+        tracing::debug!(id = %ids::short(&c.id), "shim gone");
         self.teardown(c).await;
+        tracing::debug!(id = %ids::short(&c.id), "torn down");
         c.progress.send_modify(|p| p.cleaned = p.exits);
         if c.snapshot().auto_remove() {
             self.spawn_auto_remove(c);

@@ -260,16 +260,18 @@ impl ContainerService {
         for rec in record::load_all(&self.config.root) {
             let paths = self.paths(&rec.id);
             let c = Arc::new(Container::new(rec, paths));
-            self.insert(c.clone());
-            if c.status().is_live() {
-                self.reconnect(&c).await;
-            } else if c.status() == Status::Removing {
-                // A removal was interrupted by a crash: finish it.
+            let status = c.status();
+            if status == Status::Removing || (!status.is_live() && c.snapshot().auto_remove()) {
+                // Removed from the API's view before the crash (or due to be,
+                // with --rm): finish it unseen.
+                c.progress.send_modify(|p| p.removed = true);
                 let svc = self.clone();
-                let c2 = c.clone();
-                tokio::spawn(async move {
-                    let _ = svc.remove_container(&c2).await;
-                });
+                tokio::spawn(async move { svc.finish_removal(&c).await });
+                continue;
+            }
+            self.insert(c.clone());
+            if status.is_live() {
+                self.reconnect(&c).await;
             }
         }
         Ok(())

@@ -73,6 +73,7 @@ impl ContainerService {
                 line.strip_prefix("ERROR ").unwrap_or(line)
             )));
         }
+        tracing::debug!(id = %crate::ids::short(&c.id), "shim ready");
         let stream = UnixStream::connect(&c.paths.socket)
             .await
             .map_err(|e| Error::system(format!("connect to shim: {e}")))?;

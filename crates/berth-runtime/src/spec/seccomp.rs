@@ -183,8 +183,36 @@ pub fn default_profile(caps: &[&str]) -> Result<LinuxSeccomp> {
     profile.set_syscalls(Some(out));
     if !cfg!(target_arch = "x86_64") {
         profile.set_architectures(Some(native_arches()));
+    } else if !x32_abi_enabled() {
+        without_x32(&mut profile);
     }
     Ok(profile)
+}
+
+/// Whether the kernel runs x32 syscalls. Debian's kernels build the ABI in
+/// but leave it off (`syscall.x32=n`), so such a syscall fails before it
+/// reaches a filter.
+pub(crate) fn x32_abi_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        const X32_SYSCALL_BIT: libc::c_long = 0x4000_0000;
+        // SAFETY: getpid through the x32 entry point; no arguments, no effects.
+        unsafe { libc::syscall(X32_SYSCALL_BIT | libc::SYS_getpid) >= 0 }
+    })
+}
+
+/// Drops SCMP_ARCH_X32 from docker's x86_64 architectures. On a kernel
+/// without the x32 ABI it changes nothing a process can do (an x32 syscall
+/// fails either way), but runc compiles the whole filter once per
+/// architecture: a third of its seccomp setup, ~6 ms of every start here.
+fn without_x32(profile: &mut LinuxSeccomp) {
+    if let Some(arches) = profile.architectures().clone() {
+        let kept: Vec<Arch> = arches
+            .into_iter()
+            .filter(|a| *a != Arch::ScmpArchX32)
+            .collect();
+        profile.set_architectures(Some(kept));
+    }
 }
 
 /// A profile in docker's format (what `--security-opt seccomp=FILE` sends:
@@ -399,9 +427,32 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn default_caps_give_the_embedded_profile() {
-        let p = default_profile(DEFAULT_CAPS).unwrap();
-        let embedded: serde_json::Value = serde_json::from_str(DEFAULT_PROFILE).unwrap();
-        assert_eq!(serde_json::to_value(&p).unwrap(), embedded);
+        let mut p = default_profile(DEFAULT_CAPS).unwrap();
+        let mut embedded: LinuxSeccomp = serde_json::from_str(DEFAULT_PROFILE).unwrap();
+        if !x32_abi_enabled() {
+            without_x32(&mut embedded);
+        }
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::to_value(&embedded).unwrap()
+        );
+        // Apart from x32, exactly docker's profile.
+        p.set_architectures(embedded.architectures().clone());
+        let docker: serde_json::Value = serde_json::from_str(DEFAULT_PROFILE).unwrap();
+        let mut ours = serde_json::to_value(&p).unwrap();
+        ours["architectures"] = docker["architectures"].clone();
+        assert_eq!(ours, docker);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn x32_is_dropped_and_only_x32() {
+        let mut p: LinuxSeccomp = serde_json::from_str(DEFAULT_PROFILE).unwrap();
+        without_x32(&mut p);
+        assert_eq!(
+            p.architectures().clone().unwrap(),
+            vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86]
+        );
     }
 
     #[test]

@@ -77,6 +77,13 @@ fn normalize_sample(name: &str) -> Value {
     // Deliberate difference: no libnetwork-setkey prestart hook (berth sets
     // up networking itself, not from inside runc).
     v.as_object_mut().unwrap().remove("hooks");
+    // Deliberate difference: no SCMP_ARCH_X32 on a kernel without the x32
+    // ABI (see seccomp::without_x32).
+    if !super::seccomp::x32_abi_enabled() {
+        if let Some(arches) = v["linux"]["seccomp"]["architectures"].as_array_mut() {
+            arches.retain(|a| a != "SCMP_ARCH_X32");
+        }
+    }
     normalize(v, &id, &rootfs, "/var/lib/docker/containers/", "/docker/")
 }
 
