@@ -428,3 +428,106 @@ fn version_info_and_errors() {
     let out = d.docker(&["run", "--rm", "notloaded:latest", "true"]);
     assert_eq!(out.status.code(), Some(125));
 }
+
+#[test]
+fn tty_run_logs_and_resize() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // -t: one stream through a pseudo-terminal, with its line endings.
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "tty; echo $TERM",
+    ]));
+    assert_eq!(out, "/dev/pts/0\r\nxterm\r\n");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo err >&2; exit 6",
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(stdout(&out), "err\r\n");
+    // The size set through the API is the one the container sees.
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "sized",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; stty size",
+    ]));
+    let (status, _, _) = d.http("POST", "/v1.47/containers/sized/resize?h=40&w=100", None);
+    assert_eq!(status, 200);
+    assert_eq!(ok(&d.docker(&["wait", "sized"])).trim(), "0");
+    assert_eq!(ok(&d.docker(&["logs", "sized"])), "40 100\r\n");
+    // -it from a terminal: input goes through the pty too (`script` gives the
+    // docker CLI a terminal).
+    let cmd = format!(
+        "DOCKER_HOST={} /usr/local/bin/docker run --rm -it busybox sh -c 'read x; echo got $x'",
+        d.host()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"hello\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("got hello"), "{}", stdout(&out));
+}
+
+#[test]
+fn json_file_logs_rotate() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = ok(&d.docker(&[
+        "run",
+        "-d",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 200); do echo line $i; done",
+    ]));
+    let id = id.trim();
+    assert_eq!(ok(&d.docker(&["wait", id])).trim(), "0");
+    let dir = d.root.join("containers").join(id);
+    let log = dir.join(format!("{id}-json.log"));
+    let rotated = dir.join(format!("{id}-json.log.1"));
+    assert!(std::fs::metadata(&log).unwrap().len() <= 1024);
+    assert!(std::fs::metadata(&rotated).unwrap().len() <= 1024);
+    assert!(
+        !dir.join(format!("{id}-json.log.2")).exists(),
+        "max-file=2 keeps two files"
+    );
+    // What is kept is the end of the output, in order.
+    let logs = ok(&d.docker(&["logs", id]));
+    let nums: Vec<u32> = logs
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
+        .collect();
+    assert_eq!(nums.last(), Some(&200), "{logs}");
+    assert!(
+        nums.len() > 5 && nums.windows(2).all(|w| w[1] == w[0] + 1),
+        "{logs}"
+    );
+}

@@ -18,6 +18,8 @@ pub struct Args {
     /// cgroup file with an `oom_kill N` line (memory.oom_control or memory.events).
     pub oom_file: Option<PathBuf>,
     pub stdin: bool,
+    /// The container gets a pseudo-terminal (`docker run -t`).
+    pub tty: bool,
 }
 
 impl Args {
@@ -33,11 +35,19 @@ impl Args {
         let mut log_max_size = 0;
         let mut log_max_files = 1;
         let mut stdin = false;
+        let mut tty = false;
         while let Some(flag) = it.next() {
             let flag = flag.to_string_lossy().into_owned();
-            if flag == "--stdin" {
-                stdin = true;
-                continue;
+            match flag.as_str() {
+                "--stdin" => {
+                    stdin = true;
+                    continue;
+                }
+                "--tty" => {
+                    tty = true;
+                    continue;
+                }
+                _ => {}
             }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let path = PathBuf::from(&value);
@@ -74,6 +84,7 @@ impl Args {
             log_max_size,
             log_max_files,
             stdin,
+            tty,
         })
     }
 }

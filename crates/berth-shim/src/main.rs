@@ -32,6 +32,8 @@ use log::{now_rfc3339, LogWriter, Stream};
 
 /// Clients that stop reading are dropped once this much output is queued.
 const MAX_CLIENT_BACKLOG: usize = 16 << 20;
+/// Niceness of the runtime cleanup after an exit.
+const CLEANUP_NICE: libc::c_int = 10;
 /// After init exits, how long other holders of the stdio pipes may keep them open.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
@@ -104,6 +106,22 @@ struct ChildStdio {
     stderr: OwnedFd,
 }
 
+impl ChildStdio {
+    fn null() -> io::Result<ChildStdio> {
+        let null = || {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+        };
+        Ok(ChildStdio {
+            stdin: null()?.into(),
+            stdout: null()?.into(),
+            stderr: null()?.into(),
+        })
+    }
+}
+
 struct Client {
     stream: UnixStream,
     rbuf: Vec<u8>,
@@ -153,6 +171,9 @@ struct Shim {
     stdin_w: Option<OwnedFd>,
     stdin_pending: Vec<u8>,
     stdin_close: bool,
+    /// The pty master, with `--tty`: runc hands it over a console socket.
+    pty: Option<OwnedFd>,
+    console: Option<UnixListener>,
     log: LogWriter,
     state: State,
     /// Exit statuses of children reaped before we knew the init pid.
@@ -165,9 +186,37 @@ impl Shim {
         let _ = fs::remove_file(&args.socket);
         let listener = UnixListener::bind(&args.socket)?;
         listener.set_nonblocking(true)?;
+        let log = LogWriter::open(&args.log_path, args.log_max_size, args.log_max_files)?;
+        let mut shim = Shim {
+            listener,
+            sigfd,
+            clients: Vec::new(),
+            child_stdio: None,
+            stdout_r: None,
+            stderr_r: None,
+            stdin_w: None,
+            stdin_pending: Vec::new(),
+            stdin_close: false,
+            pty: None,
+            console: None,
+            log,
+            state: State::Created,
+            early_reaped: HashMap::new(),
+            args,
+        };
+        if shim.args.tty {
+            // runc connects here and sends the pty master; the connection
+            // waits in the backlog until START has run runc.
+            let path = shim.console_socket();
+            let _ = fs::remove_file(&path);
+            let console = UnixListener::bind(&path)?;
+            console.set_nonblocking(true)?;
+            shim.console = Some(console);
+            return Ok(shim);
+        }
         let (stdout_r, stdout_w) = pipe()?;
         let (stderr_r, stderr_w) = pipe()?;
-        let (stdin_child, stdin_w) = if args.stdin {
+        let (stdin_child, stdin_w) = if shim.args.stdin {
             let (r, w) = pipe()?;
             set_nonblocking(w.as_raw_fd())?;
             (r, Some(w))
@@ -176,26 +225,19 @@ impl Shim {
         };
         set_nonblocking(stdout_r.as_raw_fd())?;
         set_nonblocking(stderr_r.as_raw_fd())?;
-        let log = LogWriter::open(&args.log_path, args.log_max_size, args.log_max_files)?;
-        Ok(Shim {
-            args,
-            listener,
-            sigfd,
-            clients: Vec::new(),
-            child_stdio: Some(ChildStdio {
-                stdin: stdin_child,
-                stdout: stdout_w,
-                stderr: stderr_w,
-            }),
-            stdout_r: Some(stdout_r),
-            stderr_r: Some(stderr_r),
-            stdin_w,
-            stdin_pending: Vec::new(),
-            stdin_close: false,
-            log,
-            state: State::Created,
-            early_reaped: HashMap::new(),
-        })
+        shim.child_stdio = Some(ChildStdio {
+            stdin: stdin_child,
+            stdout: stdout_w,
+            stderr: stderr_w,
+        });
+        shim.stdout_r = Some(stdout_r);
+        shim.stderr_r = Some(stderr_r);
+        shim.stdin_w = stdin_w;
+        Ok(shim)
+    }
+
+    fn console_socket(&self) -> std::path::PathBuf {
+        self.args.socket.with_extension("tty")
     }
 
     fn run(mut self) -> ! {
@@ -349,7 +391,7 @@ impl Shim {
                     unsafe { libc::kill(*pid, sig) };
                 }
             }
-            protocol::RESIZE => {}
+            protocol::RESIZE => self.resize(payload),
             protocol::STATUS_REQ => {
                 let status = match self.state {
                     State::Created => "created".to_string(),
@@ -372,8 +414,14 @@ impl Shim {
 
     /// `runc run --detach` with the pipes as the container's stdio.
     fn start(&mut self) -> Result<i32, String> {
-        let Some(stdio) = self.child_stdio.take() else {
+        if !matches!(self.state, State::Created) {
             return Err("container already started".into());
+        }
+        // With a terminal, runc gives the container the pty's slave side and
+        // its own stdio is unused.
+        let stdio = match self.child_stdio.take() {
+            Some(s) => s,
+            None => ChildStdio::null().map_err(|e| format!("open /dev/null: {e}"))?,
         };
         let bundle = &self.args.bundle;
         let pid_file = bundle.join("init.pid");
@@ -388,8 +436,11 @@ impl Shim {
             .arg("run")
             .arg("--detach")
             .arg("--pid-file")
-            .arg(&pid_file)
-            .arg("--bundle")
+            .arg(&pid_file);
+        if self.console.is_some() {
+            cmd.arg("--console-socket").arg(self.console_socket());
+        }
+        cmd.arg("--bundle")
             .arg(bundle)
             .arg(&self.args.id)
             .stdin(Stdio::from(stdio.stdin))
@@ -424,6 +475,12 @@ impl Shim {
             .trim()
             .parse()
             .map_err(|e| format!("bad pid file: {e}"))?;
+        if let Some(console) = self.console.take() {
+            let master = receive_pty_master(&console)
+                .map_err(|e| format!("receive the pty master from the runtime: {e}"))?;
+            let _ = fs::remove_file(self.console_socket());
+            self.adopt_pty(master).map_err(|e| format!("pty: {e}"))?;
+        }
         self.state = State::Running { pid };
         if let Some(status) = self.early_reaped.remove(&pid) {
             self.on_init_exit(status);
@@ -431,10 +488,37 @@ impl Shim {
         Ok(pid)
     }
 
+    /// The pty master is the container's output (one stream, logged as
+    /// stdout, like docker) and, with `-i`, its input.
+    fn adopt_pty(&mut self, master: OwnedFd) -> io::Result<()> {
+        set_nonblocking(master.as_raw_fd())?;
+        self.stdout_r = Some(master.try_clone()?);
+        if self.args.stdin {
+            self.stdin_w = Some(master.try_clone()?);
+        }
+        self.pty = Some(master);
+        Ok(())
+    }
+
+    fn resize(&self, payload: &[u8]) {
+        let (Some(pty), [r0, r1, c0, c1]) = (&self.pty, payload) else {
+            return;
+        };
+        let size = libc::winsize {
+            ws_row: u16::from_be_bytes([*r0, *r1]),
+            ws_col: u16::from_be_bytes([*c0, *c1]),
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+        unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    }
+
     /// A failed start leaves nothing behind: runc state removed, shim gone.
     fn abort_start(&mut self) {
         self.runtime_delete();
         let _ = fs::remove_file(&self.args.socket);
+        let _ = fs::remove_file(self.console_socket());
         std::process::exit(0);
     }
 
@@ -571,6 +655,7 @@ impl Shim {
         }
         self.runtime_delete();
         let _ = fs::remove_file(&self.args.socket);
+        let _ = fs::remove_file(self.console_socket());
         std::process::exit(0);
     }
 
@@ -586,18 +671,70 @@ impl Shim {
             .any(|n| n.trim().parse::<u64>().map(|n| n > 0).unwrap_or(false))
     }
 
+    /// Runs after the exit is reported, so nobody waits for it: at a lower
+    /// priority it leaves the CPU to whoever acts on that exit (the client
+    /// of `run --rm`, the next container's start).
     fn runtime_delete(&self) {
-        let _ = Command::new(&self.args.runtime)
-            .arg("--root")
+        let mut cmd = Command::new(&self.args.runtime);
+        cmd.arg("--root")
             .arg(&self.args.runtime_root)
             .arg("delete")
             .arg("--force")
             .arg(&self.args.id)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+            .stderr(Stdio::null());
+        // SAFETY: setpriority is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setpriority(libc::PRIO_PROCESS, 0, CLEANUP_NICE);
+                Ok(())
+            });
+        }
+        let _ = cmd.status();
     }
+}
+
+/// Accepts runc's connection on the console socket and takes the pty
+/// master it sends as SCM_RIGHTS. runc has exited by now, so the
+/// connection is already waiting.
+fn receive_pty_master(console: &UnixListener) -> io::Result<OwnedFd> {
+    console.set_nonblocking(false)?;
+    let (conn, _) = console.accept()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut name = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: name.as_mut_ptr() as *mut libc::c_void,
+        iov_len: name.len(),
+    };
+    // Room for one fd's control message, aligned for cmsghdr.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr points at live buffers of the sizes given.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: recvmsg into the buffers described by msg.
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: walking the control messages the kernel wrote into `control`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+                return Ok(OwnedFd::from_raw_fd(fd));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no file descriptor in the message",
+    ))
 }
 
 fn raw_or_neg(fd: &Option<OwnedFd>) -> RawFd {

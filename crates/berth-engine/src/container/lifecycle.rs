@@ -348,6 +348,7 @@ impl ContainerService {
         self.forget(c);
         self.event(&c.snapshot(), "destroy", &[]);
         c.progress.send_modify(|p| p.removed = true);
+        tracing::debug!(id = %ids::short(&c.id), "retired");
     }
 
     /// A removal a previous daemon left unfinished: let a shim that is still

@@ -55,6 +55,9 @@ impl ContainerService {
         if rec.config.open_stdin.unwrap_or(false) {
             cmd.arg("--stdin");
         }
+        if rec.tty() {
+            cmd.arg("--tty");
+        }
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());

@@ -122,6 +122,7 @@ pub async fn wait(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q
     let done = e.containers.wait(&id, condition)?;
     let body = futures_util::stream::once(async move {
         let code = done.await;
+        tracing::debug!(code, "wait answered");
         framing::json_line(&json!({"Error": null, "StatusCode": code}))
     });
     Ok(stream(Some("application/json"), body))
