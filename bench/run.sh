@@ -60,6 +60,10 @@ DOCKERD_IDLE=$(rss_kb $DOCKERD_PID)
 hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/run.json" \
     -n berth "$B run --rm busybox true" \
     -n docker "$D run --rm --network none busybox true" >"$OUT/run.txt"
+# berth's own CLI (Rust, ~3 ms to start) against the same daemon: the
+# engine's cost without the Go docker CLI's start-up.
+hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/run-berth-cli.json" \
+    -n berth-cli "target/release/berth -H unix://$BERTH_SOCK run --rm busybox true" >"$OUT/run-berth-cli.txt"
 hyperfine -N -w 2 -r "$RUNS" --export-json "$OUT/lifecycle.json" \
     -n berth "sh -c 'id=\$($B create busybox true) && $B start \$id >/dev/null && $B rm -f \$id >/dev/null'" \
     -n docker "sh -c 'id=\$($D create --network none busybox true) && $D start \$id >/dev/null && $D rm -f \$id >/dev/null'" >"$OUT/lifecycle.txt"
@@ -83,11 +87,13 @@ DOCKERD_20=$(rss_kb $DOCKERD_PID)
 mean() { jq -r ".results[] | select(.command==\"$2\") | .mean * 1000" "$1"; }
 RB=$(mean "$OUT/run.json" berth); RD=$(mean "$OUT/run.json" docker)
 LB=$(mean "$OUT/lifecycle.json" berth); LD=$(mean "$OUT/lifecycle.json" docker)
+RC=$(mean "$OUT/run-berth-cli.json" berth-cli)
 ratio() { echo "scale=1; $1 / $2" | bc; }
 {
 echo "| measure | berth | docker | docker / berth |"
 echo "|---|---|---|---|"
 printf "| \`run --rm busybox true\` (mean of %s) | %.1f ms | %.1f ms | %s× |\n" "$RUNS" "$RB" "$RD" "$(ratio "$RD" "$RB")"
+printf "| \`run --rm busybox true\`, berth's own CLI | %.1f ms | (docker CLI: %.1f ms) | %s× |\n" "$RC" "$RD" "$(ratio "$RD" "$RC")"
 printf "| create + start + rm -f | %.1f ms | %.1f ms | %s× |\n" "$LB" "$LD" "$(ratio "$LD" "$LB")"
 printf "| 20 parallel \`run -d\` | %.2f s | %.2f s | %s× |\n" "$P_BERTH" "$P_DOCKER" "$(ratio "$P_DOCKER" "$P_BERTH")"
 printf "| idle daemon RSS | %.1f MB | %.1f MB | %s× |\n" "$(echo "$BERTHD_IDLE/1024" | bc -l)" "$(echo "$DOCKERD_IDLE/1024" | bc -l)" "$(ratio "$DOCKERD_IDLE" "$BERTHD_IDLE")"

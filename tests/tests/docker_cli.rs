@@ -78,6 +78,24 @@ fn detached_lifecycle() {
     assert_eq!(id.len(), 64);
     let ps = ok(&d.docker(&["ps"]));
     assert!(ps.contains("web") && ps.contains("Up "), "{ps}");
+    // The overlay dirs of its writable layer, as docker reports them.
+    let gd = ok(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Name}} {{.GraphDriver.Data.MergedDir}} {{.GraphDriver.Data.UpperDir}}",
+        "web",
+    ]));
+    let gd: Vec<&str> = gd.split_whitespace().collect();
+    assert_eq!(gd[0], "overlay2");
+    assert!(
+        std::path::Path::new(gd[1]).join("bin/sh").exists(),
+        "{gd:?}"
+    );
+    assert!(std::path::Path::new(gd[2]).is_dir(), "{gd:?}");
+    assert_eq!(
+        ok(&d.docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"])).trim(),
+        "{}"
+    );
     assert!(eventually(Duration::from_secs(5), || stdout(
         &d.docker(&["logs", "web"])
     ) == "started\n"));
@@ -162,6 +180,38 @@ fn isolation_and_defaults() {
     assert_eq!(lines[1], &id.trim()[..12]);
     // Only sh, ps and wc (plus the header) are visible: not the host's processes.
     assert!(lines[2].trim().parse::<u32>().unwrap() <= 4, "{out}");
+    // The host's mounts are invisible: only the container's own, as docker
+    // sets them up.
+    let mounts = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "cut",
+        "-d ",
+        "-f5",
+        "/proc/self/mountinfo",
+    ]));
+    let allowed = [
+        "/",
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/mqueue",
+        "/dev/shm",
+        "/sys",
+        "/etc/resolv.conf",
+        "/etc/hostname",
+        "/etc/hosts",
+    ];
+    for m in mounts.lines() {
+        assert!(
+            allowed.contains(&m)
+                || m.starts_with("/proc/")
+                || m.starts_with("/sys/fs/cgroup")
+                || m == "/sys/firmware",
+            "host mount {m} visible in the container:\n{mounts}"
+        );
+    }
     // Host files are invisible; the rootfs is the image.
     let out = d.docker(&["run", "--rm", "busybox", "ls", "/root/.cargo"]);
     assert!(!out.status.success());

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bollard_stubs::models::{
     ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary,
-    ContainerSummaryHostConfig, ContainerTopResponse,
+    ContainerSummaryHostConfig, ContainerTopResponse, DriverData, NetworkSettings,
 };
 
 use super::record::{ContainerRecord, Status};
@@ -108,10 +108,50 @@ impl ContainerService {
             app_armor_profile: Some(String::new()),
             exec_ids: None,
             host_config: Some(rec.host_config.clone()),
+            graph_driver: Some(self.graph_driver(&rec)),
             mounts: Some(Vec::new()),
             config: Some(config),
+            // Until networking lands a container has only its loopback.
+            network_settings: Some(NetworkSettings {
+                bridge: Some(String::new()),
+                sandbox_id: Some(String::new()),
+                sandbox_key: Some(String::new()),
+                ports: Some(Default::default()),
+                networks: Some(Default::default()),
+                ..Default::default()
+            }),
             ..Default::default()
         })
+    }
+
+    /// docker's `GraphDriver`: the overlay dirs of the container's rw layer.
+    fn graph_driver(&self, rec: &ContainerRecord) -> DriverData {
+        let join = |dirs: &[std::path::PathBuf]| {
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        let data = self
+            .images
+            .resolve(&rec.image_id)
+            .and_then(|image| self.images.rw_mount(&rec.id, &image))
+            .map(|m| {
+                [
+                    ("LowerDir", join(&m.lowerdirs)),
+                    ("MergedDir", m.target.display().to_string()),
+                    ("UpperDir", m.upperdir.display().to_string()),
+                    ("WorkDir", m.workdir.display().to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
+            })
+            .unwrap_or_default();
+        DriverData {
+            name: "overlay2".into(),
+            data,
+        }
     }
 
     pub fn list(self: &Arc<Self>, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
