@@ -64,6 +64,21 @@ hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/run.json" \
 # engine's cost without the Go docker CLI's start-up.
 hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/run-berth-cli.json" \
     -n berth-cli "target/release/berth -H unix://$BERTH_SOCK run --rm busybox true" >"$OUT/run-berth-cli.txt"
+# The floor: runc alone on the config.json berth generates (docker's seccomp
+# profile, mounts and cgroups), no daemon, no CLI.
+CID=$($B run -d busybox sleep 600)
+mkdir -p "$W/alone/rootfs"
+tar -xOf target/test-images/busybox.tar --wildcards '*/layer.tar' | tar -C "$W/alone/rootfs" -xf -
+echo alone > "$W/alone/hostfile"
+jq --arg r "$W/alone/rootfs" --arg w "$W/berth-root" --arg f "$W/alone/hostfile" \
+    '.root.path=$r | .process.args=["true"] | .linux.cgroupsPath="/berth-bench/alone"
+     | .mounts |= map(if (.source | startswith($w)) then .source=$f else . end)' \
+    "$W/berth-run/containers/$CID/config.json" > "$W/alone/config.json"
+$B rm -f "$CID" >/dev/null
+hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/runc-alone.json" \
+    -p "runc --root $W/alone/state delete -f alone" \
+    -n runc "runc --root $W/alone/state run -d --bundle $W/alone alone" >"$OUT/runc-alone.txt"
+runc --root "$W/alone/state" delete -f alone 2>/dev/null || true
 hyperfine -N -w 2 -r "$RUNS" --export-json "$OUT/lifecycle.json" \
     -n berth "sh -c 'id=\$($B create busybox true) && $B start \$id >/dev/null && $B rm -f \$id >/dev/null'" \
     -n docker "sh -c 'id=\$($D create --network none busybox true) && $D start \$id >/dev/null && $D rm -f \$id >/dev/null'" >"$OUT/lifecycle.txt"
@@ -88,12 +103,14 @@ mean() { jq -r ".results[] | select(.command==\"$2\") | .mean * 1000" "$1"; }
 RB=$(mean "$OUT/run.json" berth); RD=$(mean "$OUT/run.json" docker)
 LB=$(mean "$OUT/lifecycle.json" berth); LD=$(mean "$OUT/lifecycle.json" docker)
 RC=$(mean "$OUT/run-berth-cli.json" berth-cli)
+RA=$(mean "$OUT/runc-alone.json" runc)
 ratio() { echo "scale=1; $1 / $2" | bc; }
 {
 echo "| measure | berth | docker | docker / berth |"
 echo "|---|---|---|---|"
 printf "| \`run --rm busybox true\` (mean of %s) | %.1f ms | %.1f ms | %s× |\n" "$RUNS" "$RB" "$RD" "$(ratio "$RD" "$RB")"
 printf "| \`run --rm busybox true\`, berth's own CLI | %.1f ms | (docker CLI: %.1f ms) | %s× |\n" "$RC" "$RD" "$(ratio "$RD" "$RC")"
+printf "| floor: \`runc run -d\` alone on berth's config.json | %.1f ms | | |\n" "$RA"
 printf "| create + start + rm -f | %.1f ms | %.1f ms | %s× |\n" "$LB" "$LD" "$(ratio "$LD" "$LB")"
 printf "| 20 parallel \`run -d\` | %.2f s | %.2f s | %s× |\n" "$P_BERTH" "$P_DOCKER" "$(ratio "$P_DOCKER" "$P_BERTH")"
 printf "| idle daemon RSS | %.1f MB | %.1f MB | %s× |\n" "$(echo "$BERTHD_IDLE/1024" | bc -l)" "$(echo "$DOCKERD_IDLE/1024" | bc -l)" "$(ratio "$DOCKERD_IDLE" "$BERTHD_IDLE")"

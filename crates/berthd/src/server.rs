@@ -70,6 +70,7 @@ async fn accept_loop(listener: UnixListener, app: axum::Router) {
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades()
                 .await;
+            tracing::trace!("connection closed");
         });
     }
 }

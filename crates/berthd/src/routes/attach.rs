@@ -93,6 +93,7 @@ async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
     });
     pump_output(&mut wr, attach, opts).await;
     let _ = wr.shutdown().await;
+    tracing::trace!("attach stream closed");
     if let Some(t) = stdin_task {
         t.abort();
     }
