@@ -61,9 +61,17 @@ pub fn status_text(rec: &ContainerRecord) -> String {
     }
 }
 
-fn command_line(rec: &ContainerRecord) -> String {
-    let mut parts = vec![rec.path.clone()];
-    parts.extend(rec.args.iter().cloned());
+/// The `Command` of `docker ps`: arguments with spaces in single quotes,
+/// as dockerd writes it.
+fn command_line(path: &str, args: &[String]) -> String {
+    let mut parts = vec![path.to_string()];
+    parts.extend(args.iter().map(|a| {
+        if a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.clone()
+        }
+    }));
     parts.join(" ")
 }
 
@@ -194,7 +202,7 @@ impl ContainerService {
                 names: Some(vec![format!("/{}", rec.name)]),
                 image: Some(rec.image.clone()),
                 image_id: Some(rec.image_id.clone()),
-                command: Some(command_line(&rec)),
+                command: Some(command_line(&rec.path, &rec.args)),
                 created: Some(timefmt::unix(&rec.created)),
                 ports: Some(Vec::new()),
                 labels: Some(rec.labels()),
@@ -313,6 +321,13 @@ fn parse_ps(output: &str, pids: &[i32]) -> Result<ContainerTopResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_quotes_arguments_with_spaces() {
+        let args = ["-c".to_string(), "echo one; exit".to_string()];
+        assert_eq!(command_line("sh", &args), "sh -c 'echo one; exit'");
+        assert_eq!(command_line("sh", &[]), "sh");
+    }
 
     #[test]
     fn ps_rows_are_filtered_by_pid() {

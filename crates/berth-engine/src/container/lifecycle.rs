@@ -171,7 +171,10 @@ impl ContainerService {
         };
         let rec = c.snapshot();
         if !rec.state.status.is_live() {
-            return Err(not_running(&c.id));
+            return Err(Error::conflict(format!(
+                "Cannot kill container: {name_or_id}: Container {} is not running",
+                c.id
+            )));
         }
         if rec.state.status == Status::Paused && sig == libc::SIGKILL {
             self.resume_runtime(&c).await?;
