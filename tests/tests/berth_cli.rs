@@ -261,6 +261,14 @@ fn version_info_and_host_selection() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // BERTH_HOST too, and it wins over DOCKER_HOST.
+    let out = std::process::Command::new(berth_tests::bin_dir().join("berth"))
+        .arg("version")
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = d.berth(&["inspect", "nosuchthing"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

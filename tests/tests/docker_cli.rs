@@ -371,7 +371,20 @@ fn containers_survive_daemon_kill9() {
         ticks.windows(2).all(|w| w[1] == w[0] + 1),
         "gap in logs: {logs}"
     );
+    // Its logs can be followed through the new daemon, to the end.
+    let follower = std::process::Command::new("/usr/local/bin/docker")
+        .env("DOCKER_HOST", d.host())
+        .args(["logs", "-f", "--tail", "1", "survivor"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     ok(&d.docker(&["stop", "survivor"]));
+    let followed = stdout(&follower.wait_with_output().unwrap());
+    assert!(
+        followed.ends_with("bye\n") && followed.lines().count() >= 3,
+        "{followed}"
+    );
     let state = ok(&d.docker(&[
         "inspect",
         "-f",
