@@ -11,7 +11,7 @@ mod apply;
 mod changes;
 mod compress;
 mod error;
-pub mod reference;
+pub use berth_reference as reference;
 mod snapshot;
 mod store;
 mod tarstream;

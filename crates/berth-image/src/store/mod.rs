@@ -421,7 +421,7 @@ impl ImageStore {
         }
         let r = Reference::parse(name).map_err(Error::InvalidArgument)?;
         let key = match r.digest() {
-            Some(d) => r.with_digest(d.clone()),
+            Some(d) => r.with_digest(d),
             None => r.clone().with_default_tag(),
         };
         if let Some(id) = self.db.get::<String>(REFS, &key.to_string())? {
@@ -599,7 +599,7 @@ impl ImageStore {
             if !is_id_prefix(&id, name) {
                 let parsed = Reference::parse(name).map_err(Error::InvalidArgument)?;
                 let r = match parsed.digest() {
-                    Some(d) => parsed.with_digest(d.clone()),
+                    Some(d) => parsed.with_digest(d),
                     None => parsed.with_default_tag(),
                 };
                 if !force && is_single_reference(&refs) {

@@ -16,7 +16,7 @@ use crate::format::json_value::Json;
 use crate::format::listing::{self, row};
 use crate::format::text::{ellipsis, truncate_id};
 use crate::format::units::{human_size, human_size_with_precision, since_unix};
-use crate::reference;
+use crate::reference::{self, Reference};
 
 /// `images` flags.
 #[derive(Debug, Args)]
@@ -123,10 +123,12 @@ pub fn repo_tag_rows(img: &ImageSummary, show_digests: bool) -> Vec<(String, Str
     }
     let mut repo_tags: Vec<(String, Vec<String>)> = Vec::new();
     for t in img.repo_tags.as_deref().unwrap_or(&[]) {
-        let Ok(r) = reference::parse_normalized(t) else {
+        let Ok(r) = Reference::parse(t) else {
             continue;
         };
-        let Some(tag) = r.tag.clone() else { continue };
+        let Some(tag) = r.tag().map(str::to_string) else {
+            continue;
+        };
         let repo = r.familiar_name();
         match repo_tags.iter_mut().find(|(n, _)| *n == repo) {
             Some((_, tags)) => tags.push(tag),
@@ -135,10 +137,10 @@ pub fn repo_tag_rows(img: &ImageSummary, show_digests: bool) -> Vec<(String, Str
     }
     let mut repo_digests: Vec<(String, Vec<String>)> = Vec::new();
     for d in img.repo_digests.as_deref().unwrap_or(&[]) {
-        let Ok(r) = reference::parse_normalized(d) else {
+        let Ok(r) = Reference::parse(d) else {
             continue;
         };
-        let Some(digest) = r.digest.clone() else {
+        let Some(digest) = r.digest().map(str::to_string) else {
             continue;
         };
         let repo = r.familiar_name();
@@ -246,20 +248,20 @@ pub fn tag_query(source: &str, target: &str) -> Result<Query, String> {
     let is_id = source.strip_prefix("sha256:").unwrap_or(source).len() == 64
         && reference::is_hex_id(source);
     if !is_id {
-        reference::parse_normalized(source).map_err(|e| {
+        Reference::parse(source).map_err(|e| {
             format!("Error parsing reference: \"{source}\" is not a valid repository/tag: {e}")
         })?;
     }
-    let r = reference::parse_normalized(target).map_err(|e| {
+    let r = Reference::parse(target).map_err(|e| {
         format!("Error parsing reference: \"{target}\" is not a valid repository/tag: {e}")
     })?;
-    if r.digest.is_some() {
+    if r.digest().is_some() {
         return Err("refusing to create a tag with a digest reference".to_string());
     }
     let r = r.with_default_tag();
     Ok(Query::new()
         .set("repo", r.name())
-        .set("tag", r.tag.clone().unwrap_or_default()))
+        .set("tag", r.tag().unwrap_or_default().to_string()))
 }
 
 /// `rmi` flags.

@@ -15,7 +15,7 @@ use crate::format::json_value::Json;
 use crate::format::listing::{self, row};
 use crate::format::text::{ellipsis, go_quote, go_time_string, truncate_id};
 use crate::format::units::{human_size_with_precision, since_unix};
-use crate::reference;
+use crate::reference::Reference;
 
 /// `ps` flags.
 #[derive(Debug, Args)]
@@ -279,10 +279,8 @@ pub fn display_image(c: &ContainerSummary, trunc: bool) -> String {
         if !short.is_empty() && short == truncate_id(&c.image) {
             return short;
         }
-        if let Ok(r) = reference::parse_normalized(&c.image) {
-            let mut r = r;
-            r.digest = None;
-            return r.familiar_string();
+        if let Ok(r) = Reference::parse(&c.image) {
+            return r.without_digest().familiar();
         }
     }
     c.image.clone()

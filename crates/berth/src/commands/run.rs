@@ -220,7 +220,7 @@ pub async fn create_container(
             if !opts.quiet {
                 print_err(&format!(
                     "Unable to find image '{}' locally\n",
-                    r.clone().with_default_tag().familiar_string()
+                    r.clone().with_default_tag().familiar()
                 ));
             }
             pull_image(client, r, &req.platform, opts.quiet).await?;
@@ -264,7 +264,7 @@ fn named_reference(image: &str) -> Result<Option<Reference>> {
     if is_full_id || is_digest {
         return Ok(None);
     }
-    reference::parse_normalized(image)
+    Reference::parse(image)
         .map(|r| Some(r.with_default_tag()))
         .map_err(|e| anyhow!(e))
 }
@@ -273,7 +273,7 @@ fn named_reference(image: &str) -> Result<Option<Reference>> {
 pub async fn pull_image(client: &Client, r: &Reference, platform: &str, quiet: bool) -> Result<()> {
     let query = Query::new()
         .set("fromImage", r.name())
-        .set("tag", r.api_tag())
+        .set("tag", reference::api_tag(r))
         .set_nonempty("platform", &platform.to_lowercase());
     let resp = client
         .request(
@@ -470,10 +470,7 @@ mod tests {
         assert!(named_reference(&id).unwrap().is_none());
         assert!(named_reference(&format!("sha256:{id}")).unwrap().is_none());
         assert_eq!(
-            named_reference("busybox")
-                .unwrap()
-                .unwrap()
-                .familiar_string(),
+            named_reference("busybox").unwrap().unwrap().familiar(),
             "busybox:latest"
         );
         assert!(named_reference("Bad Name").is_err());

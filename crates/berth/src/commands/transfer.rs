@@ -10,7 +10,7 @@ use hyper::Method;
 use super::{io_reason, Ctx};
 use crate::cli::usage::{check_args, Arity};
 use crate::client::{body_reader, stdin_body, streamed, Body, Query};
-use crate::reference;
+use crate::reference::Reference;
 use crate::stream::jsonmessage::{display_stream, DisplayError};
 use crate::stream::{demux, terminal};
 
@@ -212,7 +212,7 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         ("-".to_string(), streamed(open_file(source).await?))
     };
     if !repo.is_empty() {
-        reference::parse_normalized(&repo).map_err(|e| anyhow!(e))?;
+        Reference::parse(&repo).map_err(|e| anyhow!(e))?;
     }
     let mut query = Query::new()
         .set("fromSrc", from_src)

@@ -1,12 +1,12 @@
-//! Docker image references (distribution/reference rules).
+//! Docker image references (distribution/reference rules), shared by the
+//! daemon's image store and the CLI so that both read a name the same way.
 //!
 //! `busybox` = `docker.io/library/busybox` (tag `latest` where a tag is
 //! needed), `127.0.0.1:5000/x/y:t`, `name@sha256:...`. References are stored
 //! normalised and displayed in the familiar form (`busybox:latest`).
+//! No dependencies: the CLI stays small.
 
 use std::fmt;
-
-use berth_store::Digest;
 
 pub const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DOMAIN: &str = "index.docker.io";
@@ -20,13 +20,14 @@ pub struct Reference {
     domain: String,
     path: String,
     tag: Option<String>,
-    digest: Option<Digest>,
+    /// `sha256:<64 hex>`, validated.
+    digest: Option<String>,
 }
 
 impl Reference {
     /// Parses a reference as the docker CLI/daemon do (ParseNormalizedNamed).
     pub fn parse(s: &str) -> Result<Reference, String> {
-        if berth_store::is_hex64(s) {
+        if is_hex64(s) {
             return Err(format!(
                 "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
             ));
@@ -65,8 +66,8 @@ impl Reference {
         self.tag.as_deref()
     }
 
-    pub fn digest(&self) -> Option<&Digest> {
-        self.digest.as_ref()
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
     }
 
     /// Whether neither a tag nor a digest was given.
@@ -96,13 +97,19 @@ impl Reference {
     }
 
     /// The same repository with `digest` (and no tag).
-    pub fn with_digest(&self, digest: Digest) -> Reference {
+    pub fn with_digest(&self, digest: &str) -> Reference {
         Reference {
             domain: self.domain.clone(),
             path: self.path.clone(),
             tag: None,
-            digest: Some(digest),
+            digest: Some(digest.to_string()),
         }
+    }
+
+    /// The same reference without its digest (`ps` shows `image:tag`).
+    pub fn without_digest(mut self) -> Reference {
+        self.digest = None;
+        self
     }
 
     /// The familiar string: `busybox:latest`, `127.0.0.1:5000/x:t`.
@@ -118,7 +125,7 @@ impl Reference {
         }
         if let Some(d) = &self.digest {
             s.push('@');
-            s.push_str(d.as_str());
+            s.push_str(d);
         }
         s
     }
@@ -189,7 +196,7 @@ fn parse_full(domain: &str, remainder: &str) -> Result<Reference, String> {
     })
 }
 
-fn parse_digest(d: &str) -> Result<Digest, String> {
+fn parse_digest(d: &str) -> Result<String, String> {
     let (alg, hex) = d.split_once(':').ok_or("invalid reference format")?;
     let alg_ok = !alg.is_empty()
         && alg.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -202,7 +209,15 @@ fn parse_digest(d: &str) -> Result<Digest, String> {
     if alg != "sha256" {
         return Err(format!("unsupported digest algorithm: {alg}"));
     }
-    Digest::parse(d).map_err(|_| "invalid checksum digest length".to_string())
+    if !is_hex64(hex) {
+        return Err("invalid checksum digest length".to_string());
+    }
+    Ok(d.to_string())
+}
+
+/// 64 lowercase hex digits: a full image or container id.
+pub fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `[\w][\w.-]{0,127}`
@@ -364,6 +379,41 @@ mod tests {
                 .contains("unsupported")
         );
         assert!(err(&format!("x/{}", "a".repeat(260))).contains("255"));
+    }
+
+    #[test]
+    fn cli_inputs() {
+        for bad in ["bad name", "a:b:c", "x:", "a...b"] {
+            assert!(Reference::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let r = Reference::parse("127.0.0.1:5000/apitrace/built:v1").unwrap();
+        assert_eq!(r.name(), "127.0.0.1:5000/apitrace/built");
+        assert_eq!(r.tag(), Some("v1"));
+        assert_eq!(r.familiar(), "127.0.0.1:5000/apitrace/built:v1");
+        assert!(Reference::parse("a__b-c.d").is_ok());
+    }
+
+    #[test]
+    fn digests() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse(&format!("busybox@{d}")).unwrap();
+        assert_eq!(r.digest(), Some(d.as_str()));
+        assert_eq!(
+            r.clone().with_default_tag().familiar(),
+            format!("busybox@{d}")
+        );
+        assert_eq!(r.without_digest().familiar(), "busybox");
+        assert!(
+            Reference::parse(&format!("busybox@sha256:{}", "a".repeat(40)))
+                .unwrap_err()
+                .contains("length")
+        );
+        assert!(Reference::parse("busybox@sha256:ABC").is_err());
+        let tagged = Reference::parse("x/y:1").unwrap();
+        assert_eq!(
+            tagged.with_digest(&d).to_string(),
+            format!("docker.io/x/y@{d}")
+        );
     }
 
     #[test]
