@@ -582,6 +582,27 @@ fn json_file_logs_rotate() {
         !dir.join(format!("{id}-json.log.2")).exists(),
         "max-file=2 keeps two files"
     );
+    // Options dockerd would refuse are refused at create, before anything runs.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--log-opt",
+        "max-size=lots",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("invalid size: 'lots'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = d.docker(&["run", "--rm", "--log-opt", "colour=blue", "busybox", "true"]);
+    assert!(
+        text(&out.stderr).contains("unknown log opt 'colour' for json-file log driver"),
+        "{}",
+        text(&out.stderr)
+    );
     // What is kept is the end of the output, in order.
     let logs = ok(&d.docker(&["logs", id]));
     let nums: Vec<u32> = logs

@@ -13,7 +13,6 @@ pub mod image;
 pub mod signal;
 pub mod system;
 pub mod timefmt;
-pub mod units;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -17,42 +17,10 @@ pub fn unix(ts: &str) -> i64 {
     parse(ts).map(|t| t.timestamp()).unwrap_or(0)
 }
 
-/// go-units `HumanDuration`.
+/// go-units `HumanDuration`; a negative duration (clock skew) is "Less
+/// than a second".
 pub fn human_duration(d: chrono::Duration) -> String {
-    let seconds = d.num_seconds();
-    if seconds < 1 {
-        return "Less than a second".into();
-    }
-    if seconds == 1 {
-        return "1 second".into();
-    }
-    if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = d.num_minutes();
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (d.num_seconds() as f64 / 3600.0 + 0.5) as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", d.num_hours() / 24 / 365)
+    berth_units::human_duration(d.to_std().unwrap_or_default())
 }
 
 /// How long ago `ts` was, in docker's words.

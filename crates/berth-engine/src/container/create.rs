@@ -159,6 +159,7 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     if hc.pids_limit.unwrap_or(0) < -1 {
         return Err(Error::invalid("invalid PIDs limit"));
     }
+    super::logopts::rotation(hc)?;
     let restart = hc
         .restart_policy
         .as_ref()

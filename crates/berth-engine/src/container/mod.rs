@@ -8,6 +8,7 @@
 mod create;
 mod inspect;
 mod lifecycle;
+mod logopts;
 mod logs;
 pub mod record;
 mod shim;

@@ -44,10 +44,16 @@ impl ContainerService {
             .arg(c.paths.log(&c.id))
             .arg("--exit-file")
             .arg(c.paths.exit_file());
-        let (max_size, max_files) = log_rotation(rec);
-        if max_size > 0 {
-            cmd.arg("--log-max-size").arg(max_size.to_string());
-            cmd.arg("--log-max-files").arg(max_files.to_string());
+        // Checked at create; a record from an older daemon falls back to no rotation.
+        let rotation =
+            super::logopts::rotation(&rec.host_config).unwrap_or(super::logopts::Rotation {
+                max_size: 0,
+                max_files: 1,
+            });
+        if rotation.max_size > 0 {
+            cmd.arg("--log-max-size").arg(rotation.max_size.to_string());
+            cmd.arg("--log-max-files")
+                .arg(rotation.max_files.to_string());
         }
         if memory_limited || self.config.cgroup_version() == 2 {
             cmd.arg("--oom-file").arg(self.config.oom_file(&c.id));
@@ -217,27 +223,6 @@ fn runtime_message(raw: &str) -> String {
         .unwrap_or_else(|| raw.trim().to_string());
     let msg = msg.strip_prefix("runc run failed: ").unwrap_or(&msg);
     format!("runc create failed: {msg}")
-}
-
-/// json-file `max-size` / `max-file` from the container's LogConfig.
-fn log_rotation(rec: &ContainerRecord) -> (u64, u32) {
-    let Some(cfg) = rec
-        .host_config
-        .log_config
-        .as_ref()
-        .and_then(|l| l.config.as_ref())
-    else {
-        return (0, 1);
-    };
-    let size = cfg
-        .get("max-size")
-        .and_then(|s| crate::units::parse_size(s).ok())
-        .unwrap_or(0);
-    let files = cfg
-        .get("max-file")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    (size, files)
 }
 
 #[cfg(test)]
