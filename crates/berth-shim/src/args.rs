@@ -1,14 +1,20 @@
 //! Command line of the shim. berthd is the only caller, so the parser is
-//! strict and small rather than user-friendly.
+//! strict and small rather than user-friendly. The runtime's own command
+//! lines arrive whole (`--start-arg`, `--delete-arg`, one word each): the
+//! shim runs them, it does not know a runtime's flags.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub struct Args {
-    pub id: String,
-    pub bundle: PathBuf,
-    pub runtime: PathBuf,
-    pub runtime_root: PathBuf,
+    /// Creates and starts the container, detached; argv\[0\] is the binary.
+    pub start_argv: Vec<OsString>,
+    /// Removes the runtime's state after the exit.
+    pub delete_argv: Vec<OsString>,
+    /// Where the start argv makes the runtime write the init pid.
+    pub pid_file: PathBuf,
+    /// The runtime's JSON log, read for its error when a start fails.
+    pub runtime_log: PathBuf,
     pub socket: PathBuf,
     pub log_path: PathBuf,
     /// 0 = no rotation.
@@ -18,16 +24,18 @@ pub struct Args {
     /// cgroup file with an `oom_kill N` line (memory.oom_control or memory.events).
     pub oom_file: Option<PathBuf>,
     pub stdin: bool,
-    /// The container gets a pseudo-terminal (`docker run -t`).
-    pub tty: bool,
+    /// With a pseudo-terminal (`docker run -t`): where the runtime sends the
+    /// pty master, as named in the start argv.
+    pub console_socket: Option<PathBuf>,
 }
 
 impl Args {
     pub fn parse(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
-        let mut id = None;
-        let mut bundle = None;
-        let mut runtime = None;
-        let mut runtime_root = None;
+        let mut start_argv = Vec::new();
+        let mut delete_argv = Vec::new();
+        let mut pid_file = None;
+        let mut runtime_log = None;
+        let mut console_socket = None;
         let mut socket = None;
         let mut log_path = None;
         let mut exit_file = None;
@@ -35,19 +43,11 @@ impl Args {
         let mut log_max_size = 0;
         let mut log_max_files = 1;
         let mut stdin = false;
-        let mut tty = false;
         while let Some(flag) = it.next() {
             let flag = flag.to_string_lossy().into_owned();
-            match flag.as_str() {
-                "--stdin" => {
-                    stdin = true;
-                    continue;
-                }
-                "--tty" => {
-                    tty = true;
-                    continue;
-                }
-                _ => {}
+            if flag == "--stdin" {
+                stdin = true;
+                continue;
             }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             let path = PathBuf::from(&value);
@@ -58,10 +58,11 @@ impl Args {
                     .map_err(|_| format!("{flag}: not a number"))
             };
             match flag.as_str() {
-                "--id" => id = Some(value.to_string_lossy().into_owned()),
-                "--bundle" => bundle = Some(path),
-                "--runtime" => runtime = Some(path),
-                "--runtime-root" => runtime_root = Some(path),
+                "--start-arg" => start_argv.push(value),
+                "--delete-arg" => delete_argv.push(value),
+                "--pid-file" => pid_file = Some(path),
+                "--runtime-log" => runtime_log = Some(path),
+                "--console-socket" => console_socket = Some(path),
                 "--socket" => socket = Some(path),
                 "--log-path" => log_path = Some(path),
                 "--exit-file" => exit_file = Some(path),
@@ -72,11 +73,14 @@ impl Args {
             }
         }
         let need = |v: Option<PathBuf>, name: &str| v.ok_or_else(|| format!("missing --{name}"));
+        if start_argv.is_empty() || delete_argv.is_empty() {
+            return Err("missing --start-arg or --delete-arg".into());
+        }
         Ok(Args {
-            id: id.ok_or("missing --id")?,
-            bundle: need(bundle, "bundle")?,
-            runtime: need(runtime, "runtime")?,
-            runtime_root: need(runtime_root, "runtime-root")?,
+            start_argv,
+            delete_argv,
+            pid_file: need(pid_file, "pid-file")?,
+            runtime_log: need(runtime_log, "runtime-log")?,
             socket: need(socket, "socket")?,
             log_path: need(log_path, "log-path")?,
             exit_file: need(exit_file, "exit-file")?,
@@ -84,7 +88,7 @@ impl Args {
             log_max_size,
             log_max_files,
             stdin,
-            tty,
+            console_socket,
         })
     }
 }
@@ -97,21 +101,37 @@ mod tests {
         Args::parse(s.split_whitespace().map(OsString::from))
     }
 
+    const REQUIRED: &str =
+        "--start-arg runc --start-arg run --delete-arg runc --delete-arg delete \
+        --pid-file /b/init.pid --runtime-log /b/log.json --socket /s --log-path /l --exit-file /e";
+
     #[test]
     fn parses_all_flags() {
-        let a = parse("--id c1 --bundle /b --runtime runc --runtime-root /r --socket /s --log-path /l --exit-file /e --stdin --log-max-size 100 --log-max-files 3").unwrap();
-        assert_eq!(a.id, "c1");
+        let a = parse(&format!(
+            "{REQUIRED} --stdin --log-max-size 100 --log-max-files 3 --console-socket /s.tty"
+        ))
+        .unwrap();
+        assert_eq!(a.start_argv, ["runc", "run"]);
+        assert_eq!(a.delete_argv, ["runc", "delete"]);
         assert!(a.stdin);
         assert_eq!(a.log_max_size, 100);
         assert_eq!(a.log_max_files, 3);
+        assert_eq!(
+            a.console_socket.as_deref(),
+            Some(std::path::Path::new("/s.tty"))
+        );
         assert!(a.oom_file.is_none());
+        let a = parse(REQUIRED).unwrap();
+        assert!(!a.stdin && a.console_socket.is_none() && a.log_max_size == 0);
     }
 
     #[test]
     fn rejects_missing_and_unknown() {
-        assert!(parse("--id c1").is_err());
-        assert!(parse("--bogus x").is_err());
-        assert!(parse("--id").is_err());
-        assert!(parse("--log-max-size x").is_err());
+        assert!(parse("--socket /s").is_err());
+        assert!(parse(&format!("{REQUIRED} --bogus x")).is_err());
+        assert!(parse("--socket").is_err());
+        assert!(parse(&format!("{REQUIRED} --log-max-size x")).is_err());
+        let no_delete = REQUIRED.replace("--delete-arg runc --delete-arg delete", "");
+        assert!(parse(&no_delete).is_err());
     }
 }

@@ -204,12 +204,11 @@ impl Shim {
             early_reaped: HashMap::new(),
             args,
         };
-        if shim.args.tty {
-            // runc connects here and sends the pty master; the connection
-            // waits in the backlog until START has run runc.
-            let path = shim.console_socket();
-            let _ = fs::remove_file(&path);
-            let console = UnixListener::bind(&path)?;
+        if let Some(path) = &shim.args.console_socket {
+            // The runtime connects here and sends the pty master; the
+            // connection waits in the backlog until START has run it.
+            let _ = fs::remove_file(path);
+            let console = UnixListener::bind(path)?;
             console.set_nonblocking(true)?;
             shim.console = Some(console);
             return Ok(shim);
@@ -234,10 +233,6 @@ impl Shim {
         shim.stderr_r = Some(stderr_r);
         shim.stdin_w = stdin_w;
         Ok(shim)
-    }
-
-    fn console_socket(&self) -> std::path::PathBuf {
-        self.args.socket.with_extension("tty")
     }
 
     fn run(mut self) -> ! {
@@ -423,26 +418,9 @@ impl Shim {
             Some(s) => s,
             None => ChildStdio::null().map_err(|e| format!("open /dev/null: {e}"))?,
         };
-        let bundle = &self.args.bundle;
-        let pid_file = bundle.join("init.pid");
-        let log_file = bundle.join("log.json");
-        let mut cmd = Command::new(&self.args.runtime);
-        cmd.arg("--root")
-            .arg(&self.args.runtime_root)
-            .arg("--log")
-            .arg(&log_file)
-            .arg("--log-format")
-            .arg("json")
-            .arg("run")
-            .arg("--detach")
-            .arg("--pid-file")
-            .arg(&pid_file);
-        if self.console.is_some() {
-            cmd.arg("--console-socket").arg(self.console_socket());
-        }
-        cmd.arg("--bundle")
-            .arg(bundle)
-            .arg(&self.args.id)
+        let argv = &self.args.start_argv;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
             .stdin(Stdio::from(stdio.stdin))
             .stdout(Stdio::from(stdio.stdout))
             .stderr(Stdio::from(stdio.stderr));
@@ -460,9 +438,9 @@ impl Shim {
         // Dropping the command closes our copies of the container's pipe ends,
         // so the read ends see EOF once the container closes them.
         drop(cmd);
-        let status = status.map_err(|e| format!("exec {}: {e}", self.args.runtime.display()))?;
+        let status = status.map_err(|e| format!("exec {}: {e}", argv[0].to_string_lossy()))?;
         if !status.success() {
-            let log = fs::read_to_string(&log_file).unwrap_or_default();
+            let log = fs::read_to_string(&self.args.runtime_log).unwrap_or_default();
             let last_error = log
                 .lines()
                 .rev()
@@ -470,7 +448,7 @@ impl Shim {
                 .map(str::to_string);
             return Err(last_error.unwrap_or_else(|| format!("runtime exited with {status}")));
         }
-        let pid: i32 = fs::read_to_string(&pid_file)
+        let pid: i32 = fs::read_to_string(&self.args.pid_file)
             .map_err(|e| format!("read pid file: {e}"))?
             .trim()
             .parse()
@@ -478,7 +456,9 @@ impl Shim {
         if let Some(console) = self.console.take() {
             let master = receive_pty_master(&console)
                 .map_err(|e| format!("receive the pty master from the runtime: {e}"))?;
-            let _ = fs::remove_file(self.console_socket());
+            if let Some(path) = &self.args.console_socket {
+                let _ = fs::remove_file(path);
+            }
             self.adopt_pty(master).map_err(|e| format!("pty: {e}"))?;
         }
         self.state = State::Running { pid };
@@ -518,7 +498,9 @@ impl Shim {
     fn abort_start(&mut self) {
         self.runtime_delete();
         let _ = fs::remove_file(&self.args.socket);
-        let _ = fs::remove_file(self.console_socket());
+        if let Some(path) = &self.args.console_socket {
+            let _ = fs::remove_file(path);
+        }
         std::process::exit(0);
     }
 
@@ -655,7 +637,9 @@ impl Shim {
         }
         self.runtime_delete();
         let _ = fs::remove_file(&self.args.socket);
-        let _ = fs::remove_file(self.console_socket());
+        if let Some(path) = &self.args.console_socket {
+            let _ = fs::remove_file(path);
+        }
         std::process::exit(0);
     }
 
@@ -675,12 +659,9 @@ impl Shim {
     /// priority it leaves the CPU to whoever acts on that exit (the client
     /// of `run --rm`, the next container's start).
     fn runtime_delete(&self) {
-        let mut cmd = Command::new(&self.args.runtime);
-        cmd.arg("--root")
-            .arg(&self.args.runtime_root)
-            .arg("delete")
-            .arg("--force")
-            .arg(&self.args.id)
+        let argv = &self.args.delete_argv;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

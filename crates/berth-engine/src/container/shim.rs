@@ -29,21 +29,34 @@ impl ContainerService {
         let socket_dir = self.config.exec_root.join("shims");
         fs::create_dir_all(&socket_dir)?;
         let memory_limited = rec.host_config.memory.unwrap_or(0) > 0;
+        let pid_file = c.paths.bundle.join("init.pid");
+        // Next to the shim's own socket: sun_path is short.
+        let console_socket = rec.tty().then(|| c.paths.socket.with_extension("tty"));
         let mut cmd = tokio::process::Command::new(&self.config.shim);
-        cmd.arg("--id")
-            .arg(&c.id)
-            .arg("--bundle")
-            .arg(&c.paths.bundle)
-            .arg("--runtime")
-            .arg(&self.config.runtime)
-            .arg("--runtime-root")
-            .arg(self.config.runtime_root())
+        for arg in self.runtime.run_detached_argv(
+            &c.id,
+            &c.paths.bundle,
+            &pid_file,
+            console_socket.as_deref(),
+        ) {
+            cmd.arg("--start-arg").arg(arg);
+        }
+        for arg in self.runtime.delete_argv(&c.id) {
+            cmd.arg("--delete-arg").arg(arg);
+        }
+        cmd.arg("--pid-file")
+            .arg(&pid_file)
+            .arg("--runtime-log")
+            .arg(self.runtime.log_file(&c.paths.bundle))
             .arg("--socket")
             .arg(&c.paths.socket)
             .arg("--log-path")
             .arg(c.paths.log(&c.id))
             .arg("--exit-file")
             .arg(c.paths.exit_file());
+        if let Some(path) = &console_socket {
+            cmd.arg("--console-socket").arg(path);
+        }
         // Checked at create; a record from an older daemon falls back to no rotation.
         let rotation =
             super::logopts::rotation(&rec.host_config).unwrap_or(super::logopts::Rotation {
@@ -60,9 +73,6 @@ impl ContainerService {
         }
         if rec.config.open_stdin.unwrap_or(false) {
             cmd.arg("--stdin");
-        }
-        if rec.tty() {
-            cmd.arg("--tty");
         }
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())

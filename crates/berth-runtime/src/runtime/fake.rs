@@ -3,6 +3,8 @@
 //! tests; no processes are involved.
 
 use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{OciRuntime, RuntimeState, RuntimeStatus};
@@ -195,6 +197,34 @@ impl OciRuntime for FakeRuntime {
             return Err(Error::NotFound(id.to_string()));
         }
         Ok(g.pids.get(id).cloned().unwrap_or_default())
+    }
+
+    /// `fake-runtime run ID BUNDLE PID_FILE [CONSOLE]`: a recognisable argv
+    /// for tests of what the engine hands a shim; nothing runs it.
+    fn run_detached_argv(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![
+            "fake-runtime".into(),
+            "run".into(),
+            id.into(),
+            bundle.into(),
+            pid_file.into(),
+        ];
+        v.extend(console_socket.map(OsString::from));
+        v
+    }
+
+    fn delete_argv(&self, id: &str) -> Vec<OsString> {
+        vec!["fake-runtime".into(), "delete".into(), id.into()]
+    }
+
+    fn log_file(&self, bundle: &Path) -> PathBuf {
+        bundle.join("fake-runtime.log")
     }
 }
 

@@ -1,11 +1,13 @@
 //! The OCI runtime behind a trait: the engine pauses, kills, deletes and
-//! inspects containers through [`OciRuntime`]; the shim starts them with the
-//! argv from [`Runc::run_detached_args`] (it must be runc's parent).
+//! inspects containers through [`OciRuntime`], and hands the shim the argv
+//! that starts a container and the one that deletes it (the shim must be the
+//! runtime's parent). Nothing outside this module spells a runtime's flags.
 
 mod fake;
 mod runc;
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,4 +57,18 @@ pub trait OciRuntime: Send + Sync {
     fn state(&self, id: &str) -> Result<RuntimeState>;
     /// Host pids of all the container's processes.
     fn pids(&self, id: &str) -> Result<Vec<i32>>;
+    /// The argv (argv\[0\] is the binary) that creates and starts a container
+    /// detached, writing its init pid to `pid_file`; with `console_socket` the
+    /// runtime sends the pty master there.
+    fn run_detached_argv(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString>;
+    /// The argv that removes a container's runtime state, killing what is left.
+    fn delete_argv(&self, id: &str) -> Vec<OsString>;
+    /// Where the run argv makes the runtime write its (JSON lines) log.
+    fn log_file(&self, bundle: &Path) -> PathBuf;
 }

@@ -294,6 +294,26 @@ impl OciRuntime for Runc {
         )?;
         parse_pids("ps", &out)
     }
+
+    fn run_detached_argv(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString> {
+        self.run_detached_args(id, bundle, pid_file, console_socket)
+    }
+
+    fn delete_argv(&self, id: &str) -> Vec<OsString> {
+        let mut v = self.global_args(None);
+        v.extend(["delete".into(), "--force".into(), id.into()]);
+        v
+    }
+
+    fn log_file(&self, bundle: &Path) -> PathBuf {
+        Self::bundle_log(bundle)
+    }
 }
 
 #[cfg(test)]
@@ -343,6 +363,25 @@ mod tests {
                 "abc"
             ]
         );
+    }
+
+    #[test]
+    fn delete_argv_forces() {
+        let r = Runc::new("runc".into(), "/r".into());
+        assert_eq!(
+            strs(&r.delete_argv("abc")),
+            [
+                "runc",
+                "--root",
+                "/r",
+                "--log-format",
+                "json",
+                "delete",
+                "--force",
+                "abc"
+            ]
+        );
+        assert_eq!(r.log_file(Path::new("/b")), Path::new("/b/log.json"));
     }
 
     #[test]
