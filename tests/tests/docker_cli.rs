@@ -615,3 +615,115 @@ fn json_file_logs_rotate() {
         "{logs}"
     );
 }
+
+#[test]
+fn run_flags_reach_the_container() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // Resource limits as the container's own cgroup files show them.
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let script = if v2 {
+        "cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpuset.cpus /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    } else {
+        "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    };
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "-m",
+        "32m",
+        "--memory-swap",
+        "64m",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]));
+    let want = if v2 {
+        "50000 100000\n20\n0\n33554432\n10\n"
+    } else {
+        "50000\n512\n0\n33554432\n67108864\n10\n"
+    };
+    assert_eq!(out, want);
+    // Binds (rw and ro), tmpfs and a read-only rootfs.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in"), "from host\n").unwrap();
+    let bind = format!("{}:/data", host.path().display());
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/in; echo back > /data/out",
+    ]));
+    assert_eq!(out, "from host\n");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out")).unwrap(),
+        "back\n"
+    );
+    let ro = format!("{bind}:ro");
+    let out = d.docker(&["run", "--rm", "-v", &ro, "busybox", "touch", "/data/x"]);
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /scratch/ok && touch /nope",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+    // start -a and attach deliver the output and the exit code.
+    ok(&d.docker(&[
+        "create",
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "echo attached; exit 2",
+    ]));
+    let out = d.docker(&["start", "-a", "later"]);
+    assert_eq!(
+        (stdout(&out).as_str(), out.status.code()),
+        ("attached\n", Some(2))
+    );
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; echo late; exit 4",
+    ]));
+    let out = d.docker(&["attach", "talker"]);
+    assert_eq!(
+        (stdout(&out).as_str(), out.status.code()),
+        ("late\n", Some(4))
+    );
+}
