@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_image::ImageStore;
+use berth_runtime::cgroups;
 use berth_runtime::runtime::{OciRuntime, Runc};
 
 pub use error::{Error, ErrorKind, Result};
@@ -46,43 +47,17 @@ impl Config {
         format!("/{}/{id}", self.cgroup_parent.trim_matches('/'))
     }
 
+    /// 1 or 2, for `info`.
     pub fn cgroup_version(&self) -> u8 {
-        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-            2
-        } else {
-            1
+        match cgroups::detect(Path::new(cgroups::DEFAULT_ROOT)) {
+            cgroups::CgroupVersion::V1 => 1,
+            cgroups::CgroupVersion::V2 => 2,
         }
     }
 
-    /// The cgroup file whose `oom_kill N` line tells whether the kernel OOM-killed.
-    pub fn oom_file(&self, id: &str) -> PathBuf {
-        let rel = self.cgroups_path(id);
-        let rel = rel.trim_start_matches('/');
-        if self.cgroup_version() == 2 {
-            Path::new("/sys/fs/cgroup").join(rel).join("memory.events")
-        } else {
-            Path::new("/sys/fs/cgroup/memory")
-                .join(rel)
-                .join("memory.oom_control")
-        }
-    }
-
-    /// Every pid in the container's cgroup (for `top`).
-    pub fn cgroup_pids(&self, id: &str) -> Vec<i32> {
-        let rel = self.cgroups_path(id);
-        let rel = rel.trim_start_matches('/');
-        let file = if self.cgroup_version() == 2 {
-            Path::new("/sys/fs/cgroup").join(rel).join("cgroup.procs")
-        } else {
-            Path::new("/sys/fs/cgroup/pids")
-                .join(rel)
-                .join("cgroup.procs")
-        };
-        std::fs::read_to_string(file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
+    /// The container's cgroup (as runc creates it from `cgroupsPath`).
+    pub fn cgroup(&self, id: &str) -> Option<Box<dyn cgroups::CgroupManager>> {
+        cgroups::open(&self.cgroups_path(id)).ok()
     }
 }
 

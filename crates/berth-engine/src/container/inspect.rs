@@ -263,7 +263,11 @@ impl ContainerService {
                 c.id
             )));
         }
-        let pids = self.config.cgroup_pids(&c.id);
+        let pids = self
+            .config
+            .cgroup(&c.id)
+            .and_then(|cg| cg.procs().ok())
+            .unwrap_or_default();
         let args = ps_args
             .filter(|a| !a.is_empty())
             .unwrap_or("-ef")

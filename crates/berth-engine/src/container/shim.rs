@@ -68,8 +68,11 @@ impl ContainerService {
             cmd.arg("--log-max-files")
                 .arg(rotation.max_files.to_string());
         }
+        // v1 counts OOM kills only under a memory limit; v2 always.
         if memory_limited || self.config.cgroup_version() == 2 {
-            cmd.arg("--oom-file").arg(self.config.oom_file(&c.id));
+            if let Some(cg) = self.config.cgroup(&c.id) {
+                cmd.arg("--oom-file").arg(cg.oom_events_file());
+            }
         }
         if rec.config.open_stdin.unwrap_or(false) {
             cmd.arg("--stdin");

@@ -110,6 +110,9 @@ pub trait CgroupManager: Send + Sync {
     fn procs(&self) -> Result<Vec<i32>>;
     /// Whether the kernel's OOM killer killed a process in it.
     fn oom_killed(&self) -> Result<bool>;
+    /// The file whose `oom_kill N` line [`oom_killed`](Self::oom_killed)
+    /// reads, for a process that checks it without this crate (the shim).
+    fn oom_events_file(&self) -> PathBuf;
     /// Removes the cgroup (and any child cgroups) in every hierarchy; fine
     /// if it does not exist.
     fn remove(&self) -> Result<()>;

@@ -172,8 +172,12 @@ impl CgroupManager for V1Manager {
         Ok(Vec::new())
     }
 
+    fn oom_events_file(&self) -> PathBuf {
+        self.dir("memory").join("memory.oom_control")
+    }
+
     fn oom_killed(&self) -> Result<bool> {
-        let Some(s) = read_opt(&self.dir("memory").join("memory.oom_control"))? else {
+        let Some(s) = read_opt(&self.oom_events_file())? else {
             return Ok(false);
         };
         Ok(parse_flat_keyed(&s).get("oom_kill").copied().unwrap_or(0) > 0)

@@ -116,8 +116,12 @@ impl CgroupManager for V2Manager {
         Ok(out)
     }
 
+    fn oom_events_file(&self) -> PathBuf {
+        self.dir.join("memory.events")
+    }
+
     fn oom_killed(&self) -> Result<bool> {
-        let Some(s) = read_opt(&self.dir.join("memory.events"))? else {
+        let Some(s) = read_opt(&self.oom_events_file())? else {
             return Ok(false);
         };
         Ok(parse_flat_keyed(&s).get("oom_kill").copied().unwrap_or(0) > 0)
