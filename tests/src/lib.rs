@@ -47,6 +47,39 @@ pub fn busybox_tar() -> PathBuf {
     tar
 }
 
+/// Writes the test image's only layer, a complete busybox rootfs tar, to
+/// `dest` (input for `import`).
+pub fn busybox_rootfs_tar(dest: &Path) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar xOf {} --wildcards '*/layer.tar' > {}",
+            busybox_tar().display(),
+            dest.display()
+        ))
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "extracting the busybox layer failed");
+}
+
+/// The command's stdout, after asserting that it succeeded.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({:?}): stdout={} stderr={}",
+        out.status.code(),
+        stdout(out),
+        text(&out.stderr)
+    );
+    stdout(out)
+}
+
+/// Asserts that the command's stderr contains `needle`.
+pub fn assert_stderr_has(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+}
+
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,

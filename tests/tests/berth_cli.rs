@@ -1,21 +1,11 @@
 //! End-to-end: berth's own CLI against a private berthd, and its output
 //! compared with the stock docker CLI's on the same daemon.
 
-use std::process::Output;
 use std::time::Duration;
 
-use berth_tests::{busybox_tar, eventually, stdout, text, Daemon};
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed ({:?}): stdout={} stderr={}",
-        out.status.code(),
-        stdout(out),
-        text(&out.stderr)
-    );
-    stdout(out)
-}
+use berth_tests::{
+    assert_stderr_has, busybox_rootfs_tar, busybox_tar, eventually, ok, stdout, text, Daemon,
+};
 
 fn load(d: &Daemon) {
     let out = ok(&d.berth(&["load", "-i", busybox_tar().to_str().unwrap()]));
@@ -218,16 +208,7 @@ fn images_tag_save_import_rmi() {
         header(&ok(&d.docker(&["history", "busybox"])))
     );
     let rootfs = dir.path().join("rootfs.tar");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "tar xOf {} --wildcards '*/layer.tar' > {}",
-            busybox_tar().display(),
-            rootfs.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    busybox_rootfs_tar(&rootfs);
     let id = ok(&d.berth(&[
         "import",
         "-c",
@@ -239,11 +220,7 @@ fn images_tag_save_import_rmi() {
     assert_eq!(ok(&d.berth(&["run", "--rm", "imp:v1"])), "imported\n");
     let out = d.berth(&["rmi", "nope:latest"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("No such image: nope:latest"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "No such image: nope:latest");
 }
 
 #[test]
@@ -281,9 +258,5 @@ fn version_info_and_host_selection() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("Cannot connect to the"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "Cannot connect to the");
 }

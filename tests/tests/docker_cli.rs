@@ -2,18 +2,7 @@
 
 use std::time::Duration;
 
-use berth_tests::{eventually, stdout, text, Daemon};
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed ({:?}): stdout={} stderr={}",
-        out.status.code(),
-        stdout(out),
-        text(&out.stderr)
-    );
-    stdout(out)
-}
+use berth_tests::{assert_stderr_has, busybox_rootfs_tar, eventually, ok, stdout, text, Daemon};
 
 #[test]
 fn run_echo_and_exit_codes() {
@@ -245,11 +234,7 @@ fn isolation_and_defaults() {
         !out.status.success(),
         "unshare -U ran under the default profile"
     );
-    assert!(
-        text(&out.stderr).contains("Operation not permitted"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "Operation not permitted");
     // A user from the image's passwd.
     assert_eq!(
         ok(&d.docker(&["run", "--rm", "-u", "nobody", "busybox", "id", "-u"])).trim(),
@@ -437,11 +422,7 @@ fn images_tag_save_load_rmi() {
     assert!(inspect.starts_with("sha256:"));
     let out = d.docker(&["rmi", "nope:latest"]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("No such image"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "No such image");
 }
 
 #[test]
@@ -451,16 +432,7 @@ fn import_rootfs_tar() {
     let dir = tempfile::tempdir().unwrap();
     let tar = dir.path().join("rootfs.tar");
     // The test image's only layer is a complete rootfs tar.
-    let layer = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "tar xOf {} --wildcards '*/layer.tar' > {}",
-            berth_tests::busybox_tar().display(),
-            tar.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(layer.success());
+    busybox_rootfs_tar(&tar);
     let id = ok(&d.docker(&[
         "import",
         "-c",
@@ -481,11 +453,7 @@ fn version_info_and_errors() {
     assert!(info.contains("Containers: 0"), "{info}");
     let out = d.docker(&["inspect", "nosuchthing"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("No such object: nosuchthing"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "No such object: nosuchthing");
     let out = d.docker(&["stop", "nosuch"]);
     assert!(text(&out.stderr).contains("No such container: nosuch"));
     let out = d.docker(&["run", "--rm", "notloaded:latest", "true"]);
@@ -592,17 +560,9 @@ fn json_file_logs_rotate() {
         "true",
     ]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(
-        text(&out.stderr).contains("invalid size: 'lots'"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "invalid size: 'lots'");
     let out = d.docker(&["run", "--rm", "--log-opt", "colour=blue", "busybox", "true"]);
-    assert!(
-        text(&out.stderr).contains("unknown log opt 'colour' for json-file log driver"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "unknown log opt 'colour' for json-file log driver");
     // What is kept is the end of the output, in order.
     let logs = ok(&d.docker(&["logs", id]));
     let nums: Vec<u32> = logs
@@ -674,11 +634,7 @@ fn run_flags_reach_the_container() {
     );
     let ro = format!("{bind}:ro");
     let out = d.docker(&["run", "--rm", "-v", &ro, "busybox", "touch", "/data/x"]);
-    assert!(
-        text(&out.stderr).contains("Read-only file system"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "Read-only file system");
     let out = d.docker(&[
         "run",
         "--rm",
@@ -691,11 +647,7 @@ fn run_flags_reach_the_container() {
         "touch /scratch/ok && touch /nope",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("Read-only file system"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "Read-only file system");
     // start -a and attach deliver the output and the exit code.
     ok(&d.docker(&[
         "create",

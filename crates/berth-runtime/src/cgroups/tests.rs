@@ -137,7 +137,10 @@ fn v1_procs_and_oom() {
     assert_eq!(m.path(), "/berth/abc");
     assert_eq!(m.procs().unwrap(), vec![10, 11, 12]);
     assert!(m.oom_killed().unwrap());
-    assert_eq!(m.oom_events_file(), t.path().join("memory/berth/abc/memory.oom_control"));
+    assert_eq!(
+        m.oom_events_file(),
+        t.path().join("memory/berth/abc/memory.oom_control")
+    );
     let gone = manager(t.path(), "/berth/nope").unwrap();
     assert!(gone.procs().unwrap().is_empty());
     assert!(!gone.oom_killed().unwrap());
@@ -245,7 +248,10 @@ fn v2_all() {
     let m = manager(t.path(), "/berth/abc").unwrap();
     assert_eq!(m.procs().unwrap(), vec![20, 21, 22]);
     assert!(m.oom_killed().unwrap());
-    assert_eq!(m.oom_events_file(), t.path().join("berth/abc/memory.events"));
+    assert_eq!(
+        m.oom_events_file(),
+        t.path().join("berth/abc/memory.events")
+    );
     let s = m.stats().unwrap();
     assert_eq!(
         (s.cpu.usage_total, s.cpu.usage_user, s.cpu.usage_system),
