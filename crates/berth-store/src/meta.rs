@@ -61,10 +61,18 @@ impl std::fmt::Debug for MetaDb {
     }
 }
 
+/// redb page cache: the whole image metadata of a large host fits.
+const CACHE_BYTES: usize = 4 << 20;
+
 impl MetaDb {
     /// Opens (creating if needed) the database file and its tables.
     pub fn open(path: &Path, tables: &[Table]) -> Result<MetaDb> {
-        let db = redb::Database::create(path).map_err(db_err)?;
+        // Image metadata is small; the default cache (1 GiB) would let redb
+        // keep megabytes it will never need resident in an idle daemon.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         for t in tables {
             txn.open_table(t.def()).map_err(db_err)?;
