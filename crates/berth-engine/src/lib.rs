@@ -91,6 +91,10 @@ impl Engine {
             events.clone(),
         );
         containers.restore().await?;
+        // Opening the stores (a new redb file above all) frees megabytes
+        // that glibc would otherwise keep in the arena for good.
+        // SAFETY: malloc_trim only returns free heap pages to the kernel.
+        unsafe { libc::malloc_trim(0) };
         Ok(Arc::new(Engine {
             config,
             images,
