@@ -679,3 +679,53 @@ fn run_flags_reach_the_container() {
         ("late\n", Some(4))
     );
 }
+
+/// Many short containers at once: an exit that arrives right behind the
+/// start, while the daemon is busy, must still be seen (a container once
+/// stayed "Up" forever when EXIT was handled before the start was recorded).
+#[test]
+fn parallel_short_runs_all_finish() {
+    let d = Daemon::start();
+    d.load_busybox();
+    for round in 0..4 {
+        let mut children: Vec<std::process::Child> = (0..12)
+            .map(|_| {
+                std::process::Command::new("/usr/local/bin/docker")
+                    .env("DOCKER_HOST", d.host())
+                    .args(["run", "--rm", "busybox", "true"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut stuck = 0;
+        for child in &mut children {
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "round {round}: a run failed: {status}");
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    // The docker CLI proxies SIGTERM to the container: kill it.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    stuck += 1;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        assert_eq!(
+            stuck,
+            0,
+            "round {round}: {stuck} runs never finished: {}",
+            stdout(&d.docker(&["ps", "-a"]))
+        );
+    }
+    assert!(eventually(Duration::from_secs(10), || ok(
+        &d.docker(&["ps", "-aq"])
+    )
+    .is_empty()));
+}

@@ -66,18 +66,8 @@ impl ContainerService {
         // A previous run's cleanup may still be in flight.
         self.wait_cleaned(&c).await;
         match self.start_locked(&c).await {
-            Ok(pid) => {
-                c.update(|r| {
-                    r.state.status = Status::Running;
-                    r.state.pid = pid;
-                    r.state.started_at = timefmt::now_rfc3339();
-                    r.state.exit_code = 0;
-                    r.state.oom_killed = false;
-                    r.state.error.clear();
-                })?;
-                self.event(&c.snapshot(), "start", &[]);
-                Ok(())
-            }
+            // The connection to the shim recorded the start (`on_started`).
+            Ok(_pid) => Ok(()),
             Err(e) => {
                 let code = start_failure_code(&e.message);
                 let _ = c.update(|r| {
@@ -117,9 +107,7 @@ impl ContainerService {
         let _ = fs::remove_file(c.paths.exit_file());
         self.write_bundle(c, &rec, &rootfs).await?;
         tracing::debug!(id = %ids::short(&c.id), "bundle written");
-        let pid = self.spawn_shim_and_start(c, &rec).await?;
-        tracing::debug!(id = %ids::short(&c.id), pid, "started");
-        Ok(pid)
+        self.spawn_shim_and_start(c, &rec).await
     }
 
     pub async fn stop(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<()> {
@@ -407,6 +395,28 @@ impl ContainerService {
     async fn wait_cleaned(&self, c: &Container) {
         let mut rx = c.progress.subscribe();
         let _ = rx.wait_for(|p| p.cleaned >= p.exits).await;
+    }
+
+    /// The shim started the process. Called by the connection task as the
+    /// STARTED frame arrives, so the record says Running before an EXIT
+    /// that follows in the same read is looked at (a fast `true` exits
+    /// before the start request's task runs again).
+    /// The process runs whatever happens here: a record that cannot be
+    /// written is still Running in memory, and logged.
+    pub(super) fn on_started(&self, c: &Container, pid: i64) {
+        let saved = c.update(|r| {
+            r.state.status = Status::Running;
+            r.state.pid = pid;
+            r.state.started_at = timefmt::now_rfc3339();
+            r.state.exit_code = 0;
+            r.state.oom_killed = false;
+            r.state.error.clear();
+        });
+        if let Err(e) = saved {
+            tracing::warn!(id = %ids::short(&c.id), "recording the start failed: {e}");
+        }
+        tracing::debug!(id = %ids::short(&c.id), pid, "started");
+        self.event(&c.snapshot(), "start", &[]);
     }
 
     /// The shim reported an exit (or vanished and left an exit record).

@@ -211,6 +211,7 @@ fn on_frame(
                 .parse()
                 .unwrap_or(0);
             if let Some(tx) = started.take() {
+                svc.on_started(c, pid);
                 let _ = tx.send(Ok(pid));
             }
         }
