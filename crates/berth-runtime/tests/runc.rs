@@ -118,7 +118,7 @@ impl Fixture {
 
     /// The shim's argv, as given by the driver.
     fn detached_args(&self) -> Vec<OsString> {
-        self.runc.run_detached_args(
+        self.runc.run_detached_argv(
             &self.id,
             &self.bundle(),
             &self.bundle().join("init.pid"),

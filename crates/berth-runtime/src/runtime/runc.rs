@@ -106,30 +106,6 @@ impl Runc {
         bundle.join("log.json")
     }
 
-    /// Full argv (argv\[0\] is the binary) of `runc --root R --log B/log.json
-    /// --log-format json run --detach --pid-file P [--console-socket S]
-    /// --bundle B ID`, for the shim to exec.
-    pub fn run_detached_args(
-        &self,
-        id: &str,
-        bundle: &Path,
-        pid_file: &Path,
-        console_socket: Option<&Path>,
-    ) -> Vec<OsString> {
-        let mut v = self.global_args(Some(&Self::bundle_log(bundle)));
-        v.extend([
-            "run".into(),
-            "--detach".into(),
-            "--pid-file".into(),
-            pid_file.into(),
-        ]);
-        if let Some(s) = console_socket {
-            v.extend(["--console-socket".into(), s.into()]);
-        }
-        v.extend(["--bundle".into(), bundle.into(), id.into()]);
-        v
-    }
-
     /// Full argv of `runc ... create --bundle B --pid-file P [--console-socket S] ID`.
     pub fn create_args(
         &self,
@@ -295,6 +271,8 @@ impl OciRuntime for Runc {
         parse_pids("ps", &out)
     }
 
+    /// `runc --root R --log B/log.json --log-format json run --detach
+    /// --pid-file P [--console-socket S] --bundle B ID`.
     fn run_detached_argv(
         &self,
         id: &str,
@@ -302,7 +280,18 @@ impl OciRuntime for Runc {
         pid_file: &Path,
         console_socket: Option<&Path>,
     ) -> Vec<OsString> {
-        self.run_detached_args(id, bundle, pid_file, console_socket)
+        let mut v = self.global_args(Some(&Self::bundle_log(bundle)));
+        v.extend([
+            "run".into(),
+            "--detach".into(),
+            "--pid-file".into(),
+            pid_file.into(),
+        ]);
+        if let Some(s) = console_socket {
+            v.extend(["--console-socket".into(), s.into()]);
+        }
+        v.extend(["--bundle".into(), bundle.into(), id.into()]);
+        v
     }
 
     fn delete_argv(&self, id: &str) -> Vec<OsString> {
@@ -329,7 +318,7 @@ mod tests {
         let r = Runc::new("/usr/sbin/runc".into(), "/run/berth/runc".into());
         let b = Path::new("/run/berth/c/abc");
         assert_eq!(
-            strs(&r.run_detached_args("abc", b, &b.join("init.pid"), None)),
+            strs(&r.run_detached_argv("abc", b, &b.join("init.pid"), None)),
             [
                 "/usr/sbin/runc",
                 "--root",
@@ -347,7 +336,7 @@ mod tests {
                 "abc"
             ]
         );
-        let v = strs(&r.run_detached_args(
+        let v = strs(&r.run_detached_argv(
             "abc",
             b,
             &b.join("init.pid"),
