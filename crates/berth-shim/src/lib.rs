@@ -27,6 +27,12 @@ pub mod protocol {
     pub const STATUS_REQ: u8 = 6;
     /// Create and start the container (`runc run --detach`).
     pub const START: u8 = 7;
+    /// Start an exec process ([`crate::exec_request::ExecRequest`]). The
+    /// connection that sends it is bound to that process from then on: its
+    /// STDIN, CLOSE_STDIN, RESIZE and KILL frames go to the exec process, and
+    /// it receives the process's output and EXEC_EXIT instead of the
+    /// container's.
+    pub const EXEC: u8 = 8;
 
     // shim -> client
     pub const STDOUT: u8 = 10;
@@ -39,6 +45,13 @@ pub mod protocol {
     pub const STARTED: u8 = 14;
     /// START failed; payload is the runtime's error message.
     pub const START_FAILED: u8 = 15;
+    /// EXEC succeeded; payload is the exec process's host pid as decimal text.
+    pub const EXEC_STARTED: u8 = 16;
+    /// EXEC failed; payload is the runtime's error message.
+    pub const EXEC_FAILED: u8 = 17;
+    /// The exec process exited and its output is drained; payload is the
+    /// exit code as decimal text (128 + signal when killed).
+    pub const EXEC_EXIT: u8 = 18;
 
     /// Encodes one frame.
     pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
@@ -90,6 +103,112 @@ pub mod protocol {
         fn oversized_frame_is_an_error() {
             let mut buf = vec![STDIN, 0xff, 0xff, 0xff, 0xff];
             assert!(take_frame(&mut buf).is_err());
+        }
+    }
+}
+
+pub mod exec_request {
+    //! The payload of an EXEC frame: NUL-separated words, so paths and
+    //! arguments travel as raw bytes without an encoding.
+
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::PathBuf;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ExecRequest {
+        pub id: String,
+        pub tty: bool,
+        /// Keep a pipe (or the pty) open for the process's stdin.
+        pub stdin: bool,
+        /// Where the argv makes the runtime write the process's pid.
+        pub pid_file: PathBuf,
+        /// The runtime's JSON log for this exec, read for its error.
+        pub runtime_log: PathBuf,
+        /// Where the shim records the exit code (text) once the process is gone.
+        pub exit_file: PathBuf,
+        /// With `tty`: where the runtime sends the pty master.
+        pub console_socket: Option<PathBuf>,
+        /// The runtime's exec command, detached; argv\[0\] is the binary.
+        pub argv: Vec<OsString>,
+    }
+
+    impl ExecRequest {
+        pub fn to_payload(&self) -> Vec<u8> {
+            let flags = match (self.tty, self.stdin) {
+                (true, true) => "ti",
+                (true, false) => "t",
+                (false, true) => "i",
+                (false, false) => "-",
+            };
+            let console = self
+                .console_socket
+                .as_ref()
+                .map(|p| p.as_os_str().as_bytes())
+                .unwrap_or(b"");
+            let mut words: Vec<&[u8]> = vec![
+                self.id.as_bytes(),
+                flags.as_bytes(),
+                self.pid_file.as_os_str().as_bytes(),
+                self.runtime_log.as_os_str().as_bytes(),
+                self.exit_file.as_os_str().as_bytes(),
+                console,
+            ];
+            words.extend(self.argv.iter().map(|a| a.as_bytes()));
+            words.join(&0u8)
+        }
+
+        pub fn parse(payload: &[u8]) -> Option<ExecRequest> {
+            let mut words = payload.split(|b| *b == 0);
+            let id = std::str::from_utf8(words.next()?).ok()?.to_string();
+            let flags = words.next()?;
+            let path = |w: &[u8]| PathBuf::from(OsString::from_vec(w.to_vec()));
+            let pid_file = path(words.next()?);
+            let runtime_log = path(words.next()?);
+            let exit_file = path(words.next()?);
+            let console = words.next()?;
+            let argv: Vec<OsString> = words.map(|w| OsString::from_vec(w.to_vec())).collect();
+            if id.is_empty() || argv.is_empty() || pid_file.as_os_str().is_empty() {
+                return None;
+            }
+            Some(ExecRequest {
+                id,
+                tty: flags.contains(&b't'),
+                stdin: flags.contains(&b'i'),
+                pid_file,
+                runtime_log,
+                exit_file,
+                console_socket: (!console.is_empty()).then(|| path(console)),
+                argv,
+            })
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trip() {
+            let r = ExecRequest {
+                id: "abc".into(),
+                tty: true,
+                stdin: false,
+                pid_file: "/run/x/pid".into(),
+                runtime_log: "/run/x/log.json".into(),
+                exit_file: "/run/x/exit".into(),
+                console_socket: Some("/run/x.tty".into()),
+                argv: vec!["runc".into(), "exec".into(), "".into(), "a b".into()],
+            };
+            assert_eq!(ExecRequest::parse(&r.to_payload()), Some(r.clone()));
+            let plain = ExecRequest {
+                console_socket: None,
+                tty: false,
+                stdin: true,
+                ..r
+            };
+            assert_eq!(ExecRequest::parse(&plain.to_payload()), Some(plain));
+            assert_eq!(ExecRequest::parse(b"only\0two"), None);
         }
     }
 }

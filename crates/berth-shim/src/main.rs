@@ -13,6 +13,8 @@
 //! a reconnecting client asks for STATUS and re-subscribes with ATTACH.
 
 mod args;
+mod exec;
+mod fdio;
 mod log;
 
 use std::collections::HashMap;
@@ -24,10 +26,13 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_shim::exec_request::ExecRequest;
 use berth_shim::exit_record::ExitRecord;
 use berth_shim::protocol::{self, frame, take_frame};
 
 use args::Args;
+use exec::ExecProc;
+use fdio::{pipe, raw_or_neg, read_some, set_nonblocking, ReadOutcome};
 use log::{now_rfc3339, LogWriter, Stream};
 
 /// Clients that stop reading are dropped once this much output is queued.
@@ -36,6 +41,11 @@ const MAX_CLIENT_BACKLOG: usize = 16 << 20;
 const CLEANUP_NICE: libc::c_int = 10;
 /// After init exits, how long other holders of the stdio pipes may keep them open.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// Exit statuses kept for children reaped before their pid was known.
+const MAX_EARLY_REAPED: usize = 4096;
+/// Exit code reported for an exec process still there when the container ends
+/// (the kernel kills it with the container's pid namespace).
+const KILLED_WITH_CONTAINER: i32 = 137;
 
 fn main() {
     let args = match Args::parse(std::env::args_os().skip(1)) {
@@ -123,10 +133,14 @@ impl ChildStdio {
 }
 
 struct Client {
+    /// Stable identity: indexes shift as clients come and go.
+    token: u64,
     stream: UnixStream,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
     attached: bool,
+    /// The exec process this connection started, if any.
+    exec: Option<String>,
     dead: bool,
 }
 
@@ -160,11 +174,24 @@ impl Client {
     }
 }
 
+/// What a polled descriptor belongs to.
+#[derive(Clone, Copy)]
+enum Target {
+    Signals,
+    Listener,
+    Output(Stream),
+    Stdin,
+    Client(usize),
+    ExecOutput(usize, Stream),
+    ExecStdin(usize),
+}
+
 struct Shim {
     args: Args,
     listener: UnixListener,
     sigfd: OwnedFd,
     clients: Vec<Client>,
+    next_token: u64,
     child_stdio: Option<ChildStdio>,
     stdout_r: Option<OwnedFd>,
     stderr_r: Option<OwnedFd>,
@@ -176,7 +203,9 @@ struct Shim {
     console: Option<UnixListener>,
     log: LogWriter,
     state: State,
-    /// Exit statuses of children reaped before we knew the init pid.
+    execs: Vec<ExecProc>,
+    /// Exit statuses of children reaped before we knew their pid (the init
+    /// before START returns, an exec process before its runtime exits).
     early_reaped: HashMap<i32, i32>,
 }
 
@@ -191,6 +220,7 @@ impl Shim {
             listener,
             sigfd,
             clients: Vec::new(),
+            next_token: 0,
             child_stdio: None,
             stdout_r: None,
             stderr_r: None,
@@ -201,6 +231,7 @@ impl Shim {
             console: None,
             log,
             state: State::Created,
+            execs: Vec::new(),
             early_reaped: HashMap::new(),
             args,
         };
@@ -235,37 +266,84 @@ impl Shim {
         Ok(shim)
     }
 
+    /// Every descriptor to poll this round, with what it belongs to.
+    fn poll_set(&self) -> (Vec<libc::pollfd>, Vec<Target>) {
+        let mut fds = Vec::with_capacity(6 + self.clients.len() + 3 * self.execs.len());
+        let mut targets = Vec::with_capacity(fds.capacity());
+        let mut add = |fd: RawFd, events: libc::c_short, t: Target| {
+            if fd >= 0 && events != 0 {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+                targets.push(t);
+            }
+        };
+        add(self.sigfd.as_raw_fd(), libc::POLLIN, Target::Signals);
+        add(self.listener.as_raw_fd(), libc::POLLIN, Target::Listener);
+        add(
+            raw_or_neg(&self.stdout_r),
+            libc::POLLIN,
+            Target::Output(Stream::Stdout),
+        );
+        add(
+            raw_or_neg(&self.stderr_r),
+            libc::POLLIN,
+            Target::Output(Stream::Stderr),
+        );
+        if !self.stdin_pending.is_empty() {
+            add(raw_or_neg(&self.stdin_w), libc::POLLOUT, Target::Stdin);
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            let mut ev = libc::POLLIN;
+            if !c.wbuf.is_empty() {
+                ev |= libc::POLLOUT;
+            }
+            add(c.stream.as_raw_fd(), ev, Target::Client(i));
+        }
+        for (i, e) in self.execs.iter().enumerate() {
+            // Output is read only once the runtime is done with the pipes.
+            if e.pid.is_none() {
+                continue;
+            }
+            add(
+                raw_or_neg(&e.stdout_r),
+                libc::POLLIN,
+                Target::ExecOutput(i, Stream::Stdout),
+            );
+            add(
+                raw_or_neg(&e.stderr_r),
+                libc::POLLIN,
+                Target::ExecOutput(i, Stream::Stderr),
+            );
+            if !e.stdin_pending.is_empty() {
+                add(raw_or_neg(&e.stdin_w), libc::POLLOUT, Target::ExecStdin(i));
+            }
+        }
+        (fds, targets)
+    }
+
+    /// How long poll may sleep: until the next drain grace runs out.
+    fn poll_timeout(&self) -> i32 {
+        let mut deadlines: Vec<Instant> = self
+            .execs
+            .iter()
+            .filter_map(|e| e.exited.map(|(_, since)| since))
+            .collect();
+        if let State::Exiting { since, .. } = self.state {
+            deadlines.push(since);
+        }
+        match deadlines.into_iter().min() {
+            Some(since) => DRAIN_GRACE.saturating_sub(since.elapsed()).as_millis() as i32 + 1,
+            None => -1,
+        }
+    }
+
     fn run(mut self) -> ! {
         loop {
-            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(6 + self.clients.len());
-            let poll = |fd: RawFd, events: libc::c_short| libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            };
-            fds.push(poll(self.sigfd.as_raw_fd(), libc::POLLIN));
-            fds.push(poll(self.listener.as_raw_fd(), libc::POLLIN));
-            fds.push(poll(raw_or_neg(&self.stdout_r), libc::POLLIN));
-            fds.push(poll(raw_or_neg(&self.stderr_r), libc::POLLIN));
-            let stdin_events = if self.stdin_pending.is_empty() {
-                0
-            } else {
-                libc::POLLOUT
-            };
-            fds.push(poll(raw_or_neg(&self.stdin_w), stdin_events));
-            for c in &self.clients {
-                let mut ev = libc::POLLIN;
-                if !c.wbuf.is_empty() {
-                    ev |= libc::POLLOUT;
-                }
-                fds.push(poll(c.stream.as_raw_fd(), ev));
-            }
-            let timeout = match self.state {
-                State::Exiting { since, .. } => {
-                    DRAIN_GRACE.saturating_sub(since.elapsed()).as_millis() as i32
-                }
-                _ => -1,
-            };
+            let (mut fds, targets) = self.poll_set();
+            let timeout = self.poll_timeout();
             // SAFETY: fds is a valid array of pollfd for its length.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -275,41 +353,45 @@ impl Shim {
                 }
                 continue;
             }
-            let ready = |i: usize| fds[i].revents != 0;
-            if ready(0) {
-                self.on_signal();
-            }
-            if ready(2) {
-                self.on_output(Stream::Stdout);
-            }
-            if ready(3) {
-                self.on_output(Stream::Stderr);
-            }
-            if ready(4) {
-                self.flush_stdin();
-            }
-            for (i, c) in self.clients.iter_mut().enumerate() {
-                if fds[5 + i].revents & libc::POLLOUT != 0 {
-                    c.flush();
+            let mut readable = Vec::new();
+            let mut accept = false;
+            for (fd, target) in fds.iter().zip(&targets) {
+                if fd.revents == 0 {
+                    continue;
+                }
+                match *target {
+                    Target::Signals => self.on_signal(),
+                    Target::Listener => accept = true,
+                    Target::Output(stream) => self.on_output(stream),
+                    Target::Stdin => self.flush_stdin(),
+                    Target::Client(i) => {
+                        if fd.revents & libc::POLLOUT != 0 {
+                            self.clients[i].flush();
+                        }
+                        if fd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                            readable.push(i);
+                        }
+                    }
+                    Target::ExecOutput(i, stream) => self.on_exec_output(i, stream),
+                    Target::ExecStdin(i) => self.execs[i].flush_stdin(),
                 }
             }
-            let readable: Vec<usize> = (0..self.clients.len())
-                .filter(|&i| {
-                    fds[5 + i].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
-                })
-                .collect();
+            // Requests may add or remove execs: only now, after every index
+            // of this round was used.
             for i in readable {
                 self.on_client_readable(i);
             }
-            if ready(1) {
+            if accept {
                 self.accept_clients();
             }
+            self.report_exec_exits();
             for c in &mut self.clients {
                 c.flush();
             }
-            self.clients.retain(|c| !c.dead);
+            self.drop_dead_clients();
             if let State::Exiting { code, since } = self.state {
-                let drained = self.stdout_r.is_none() && self.stderr_r.is_none();
+                let drained =
+                    self.stdout_r.is_none() && self.stderr_r.is_none() && self.execs.is_empty();
                 if drained || since.elapsed() >= DRAIN_GRACE {
                     self.finish(code);
                 }
@@ -322,11 +404,14 @@ impl Shim {
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_ok() {
+                        self.next_token += 1;
                         self.clients.push(Client {
+                            token: self.next_token,
                             stream,
                             rbuf: Vec::new(),
                             wbuf: Vec::new(),
                             attached: false,
+                            exec: None,
                             dead: false,
                         });
                     }
@@ -334,6 +419,19 @@ impl Shim {
                 Err(_) => return,
             }
         }
+    }
+
+    /// A client that started an exec and went away closes that exec's stdin;
+    /// the process keeps running and its output is dropped.
+    fn drop_dead_clients(&mut self) {
+        for c in self.clients.iter().filter(|c| c.dead) {
+            if let Some(id) = &c.exec {
+                if let Some(e) = self.execs.iter_mut().find(|e| &e.req.id == id) {
+                    e.close_stdin();
+                }
+            }
+        }
+        self.clients.retain(|c| !c.dead);
     }
 
     fn on_client_readable(&mut self, i: usize) {
@@ -366,7 +464,15 @@ impl Shim {
         }
     }
 
+    fn exec_index(&self, id: &str) -> Option<usize> {
+        self.execs.iter().position(|e| e.req.id == id)
+    }
+
     fn on_request(&mut self, i: usize, kind: u8, payload: &[u8]) {
+        if let Some(id) = self.clients[i].exec.clone() {
+            self.on_exec_request(&id, kind, payload);
+            return;
+        }
         match kind {
             protocol::ATTACH => self.clients[i].attached = true,
             protocol::STDIN => {
@@ -386,7 +492,11 @@ impl Shim {
                     unsafe { libc::kill(*pid, sig) };
                 }
             }
-            protocol::RESIZE => self.resize(payload),
+            protocol::RESIZE => {
+                if let Some(pty) = &self.pty {
+                    fdio::set_winsize(pty, payload);
+                }
+            }
             protocol::STATUS_REQ => {
                 let status = match self.state {
                     State::Created => "created".to_string(),
@@ -403,7 +513,132 @@ impl Shim {
                     self.abort_start();
                 }
             },
+            protocol::EXEC => self.exec(i, payload),
             _ => self.clients[i].dead = true,
+        }
+    }
+
+    /// A frame from the connection bound to exec `id`.
+    fn on_exec_request(&mut self, id: &str, kind: u8, payload: &[u8]) {
+        let Some(e) = self.exec_index(id).map(|x| &mut self.execs[x]) else {
+            return;
+        };
+        match kind {
+            protocol::STDIN => e.write_stdin(payload),
+            protocol::CLOSE_STDIN => e.close_stdin(),
+            protocol::RESIZE => e.resize(payload),
+            protocol::KILL => {
+                if let Ok(bytes) = payload.try_into() {
+                    e.kill(i32::from_be_bytes(bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts an exec process; the answer (EXEC_STARTED or EXEC_FAILED)
+    /// comes when the runtime has exited.
+    fn exec(&mut self, i: usize, payload: &[u8]) {
+        let fail = |c: &mut Client, msg: &str| c.send(protocol::EXEC_FAILED, msg.as_bytes());
+        let Some(req) = ExecRequest::parse(payload) else {
+            return fail(&mut self.clients[i], "malformed exec request");
+        };
+        if !matches!(self.state, State::Running { .. }) {
+            return fail(&mut self.clients[i], "container is not running");
+        }
+        if self.exec_index(&req.id).is_some() {
+            return fail(&mut self.clients[i], "exec id already in use");
+        }
+        let id = req.id.clone();
+        match ExecProc::spawn(req, self.clients[i].token) {
+            Ok(e) => {
+                self.clients[i].exec = Some(id);
+                self.execs.push(e);
+            }
+            Err(err) => fail(&mut self.clients[i], &format!("start the runtime: {err}")),
+        }
+    }
+
+    fn exec_owner(&mut self, owner: u64) -> Option<&mut Client> {
+        self.clients
+            .iter_mut()
+            .find(|c| c.token == owner && !c.dead)
+    }
+
+    fn on_exec_runtime_exit(&mut self, x: usize, status: i32) {
+        match self.execs[x].on_runtime_exit(status) {
+            Ok(pid) => {
+                let owner = self.execs[x].owner;
+                if let Some(c) = self.exec_owner(owner) {
+                    c.send(protocol::EXEC_STARTED, pid.to_string().as_bytes());
+                }
+                if let Some(status) = self.early_reaped.remove(&pid) {
+                    self.execs[x].exited = Some((fdio::exit_code(status), Instant::now()));
+                }
+            }
+            Err(msg) => {
+                let e = self.execs.remove(x);
+                e.remove_console_socket();
+                if let Some(c) = self.exec_owner(e.owner) {
+                    c.send(protocol::EXEC_FAILED, msg.as_bytes());
+                    c.exec = None;
+                }
+            }
+        }
+    }
+
+    fn on_exec_output(&mut self, x: usize, stream: Stream) {
+        let mut buf = [0u8; 32 * 1024];
+        let e = &mut self.execs[x];
+        let slot = match stream {
+            Stream::Stdout => &mut e.stdout_r,
+            Stream::Stderr => &mut e.stderr_r,
+        };
+        let Some(fd) = slot.as_ref() else { return };
+        let n = match read_some(fd, &mut buf) {
+            ReadOutcome::Data(n) => n,
+            ReadOutcome::Again => return,
+            ReadOutcome::Closed => {
+                *slot = None;
+                return;
+            }
+        };
+        let kind = match stream {
+            Stream::Stdout => protocol::STDOUT,
+            Stream::Stderr => protocol::STDERR,
+        };
+        let owner = e.owner;
+        if let Some(c) = self.exec_owner(owner) {
+            c.send(kind, &buf[..n]);
+        }
+    }
+
+    /// Exec processes that exited and whose output is drained (or whose
+    /// grace ran out) are reported and forgotten.
+    fn report_exec_exits(&mut self) {
+        let mut x = 0;
+        while x < self.execs.len() {
+            let e = &self.execs[x];
+            let done = match e.exited {
+                Some((_, since)) => e.drained() || since.elapsed() >= DRAIN_GRACE,
+                None => false,
+            };
+            if !done {
+                x += 1;
+                continue;
+            }
+            let e = self.execs.remove(x);
+            let code = e.exited.map(|(c, _)| c).unwrap_or(KILLED_WITH_CONTAINER);
+            self.report_exec_exit(&e, code);
+        }
+    }
+
+    fn report_exec_exit(&mut self, e: &ExecProc, code: i32) {
+        e.record_exit(code);
+        e.remove_console_socket();
+        if let Some(c) = self.exec_owner(e.owner) {
+            c.send(protocol::EXEC_EXIT, code.to_string().as_bytes());
+            c.exec = None;
         }
     }
 
@@ -440,13 +675,10 @@ impl Shim {
         drop(cmd);
         let status = status.map_err(|e| format!("exec {}: {e}", argv[0].to_string_lossy()))?;
         if !status.success() {
-            let log = fs::read_to_string(&self.args.runtime_log).unwrap_or_default();
-            let last_error = log
-                .lines()
-                .rev()
-                .find(|l| l.contains("\"level\":\"error\""))
-                .map(str::to_string);
-            return Err(last_error.unwrap_or_else(|| format!("runtime exited with {status}")));
+            return Err(fdio::runtime_error(
+                &self.args.runtime_log,
+                format!("runtime exited with {status}"),
+            ));
         }
         let pid: i32 = fs::read_to_string(&self.args.pid_file)
             .map_err(|e| format!("read pid file: {e}"))?
@@ -454,7 +686,7 @@ impl Shim {
             .parse()
             .map_err(|e| format!("bad pid file: {e}"))?;
         if let Some(console) = self.console.take() {
-            let master = receive_pty_master(&console)
+            let master = fdio::receive_pty_master(&console)
                 .map_err(|e| format!("receive the pty master from the runtime: {e}"))?;
             if let Some(path) = &self.args.console_socket {
                 let _ = fs::remove_file(path);
@@ -478,20 +710,6 @@ impl Shim {
         }
         self.pty = Some(master);
         Ok(())
-    }
-
-    fn resize(&self, payload: &[u8]) {
-        let (Some(pty), [r0, r1, c0, c1]) = (&self.pty, payload) else {
-            return;
-        };
-        let size = libc::winsize {
-            ws_row: u16::from_be_bytes([*r0, *r1]),
-            ws_col: u16::from_be_bytes([*c0, *c1]),
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
-        unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &size) };
     }
 
     /// A failed start leaves nothing behind: runc state removed, shim gone.
@@ -527,26 +745,35 @@ impl Shim {
             if pid <= 0 {
                 break;
             }
-            match self.state {
-                State::Running { pid: init } if init == pid => self.on_init_exit(status),
-                State::Created => {
-                    self.early_reaped.insert(pid, status);
-                }
-                _ => {}
+            self.on_reaped(pid, status);
+        }
+    }
+
+    fn on_reaped(&mut self, pid: i32, status: i32) {
+        if let State::Running { pid: init } = self.state {
+            if init == pid {
+                return self.on_init_exit(status);
             }
+        }
+        if let Some(x) = self.execs.iter().position(|e| e.runtime_pid == Some(pid)) {
+            return self.on_exec_runtime_exit(x, status);
+        }
+        if let Some(e) = self.execs.iter_mut().find(|e| e.pid == Some(pid)) {
+            e.exited = Some((fdio::exit_code(status), Instant::now()));
+            return;
+        }
+        // A pid we may learn later: the init during START, or an exec
+        // process whose runtime has not exited yet.
+        let pending = matches!(self.state, State::Created)
+            || self.execs.iter().any(|e| e.runtime_pid.is_some());
+        if pending && self.early_reaped.len() < MAX_EARLY_REAPED {
+            self.early_reaped.insert(pid, status);
         }
     }
 
     fn on_init_exit(&mut self, status: i32) {
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else if libc::WIFSIGNALED(status) {
-            128 + libc::WTERMSIG(status)
-        } else {
-            255
-        };
         self.state = State::Exiting {
-            code,
+            code: fdio::exit_code(status),
             since: Instant::now(),
         };
     }
@@ -558,23 +785,16 @@ impl Shim {
         };
         let Some(fd) = slot.as_ref() else { return };
         let mut buf = [0u8; 32 * 1024];
-        // SAFETY: reading into a stack buffer of the given size.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
+        let n = match read_some(fd, &mut buf) {
+            ReadOutcome::Data(n) => n,
+            ReadOutcome::Again => return,
+            ReadOutcome::Closed => {
+                *slot = None;
+                self.log.flush_partial(stream);
+                return;
+            }
         };
-        if n == 0 || (n < 0 && !would_block()) {
-            *slot = None;
-            self.log.flush_partial(stream);
-            return;
-        }
-        if n < 0 {
-            return;
-        }
-        let data = &buf[..n as usize];
+        let data = &buf[..n];
         self.log.write(stream, data);
         let kind = match stream {
             Stream::Stdout => protocol::STDOUT,
@@ -590,27 +810,12 @@ impl Shim {
             self.stdin_pending.clear();
             return;
         };
-        while !self.stdin_pending.is_empty() {
-            // SAFETY: writing from a live buffer.
-            let n = unsafe {
-                libc::write(
-                    fd.as_raw_fd(),
-                    self.stdin_pending.as_ptr() as *const libc::c_void,
-                    self.stdin_pending.len(),
-                )
-            };
-            if n > 0 {
-                self.stdin_pending.drain(..n as usize);
-            } else if n < 0 && would_block() {
-                return;
-            } else {
-                // The reader is gone: nothing more can be delivered.
-                self.stdin_pending.clear();
-                self.stdin_w = None;
-                return;
-            }
+        if !fdio::write_pending(fd, &mut self.stdin_pending) {
+            // The reader is gone: nothing more can be delivered.
+            self.stdin_w = None;
+            return;
         }
-        if self.stdin_close {
+        if self.stdin_close && self.stdin_pending.is_empty() {
             self.stdin_w = None;
         }
     }
@@ -625,10 +830,13 @@ impl Shim {
             finished_at: now_rfc3339(),
         };
         let json = record.to_json();
-        let tmp = self.args.exit_file.with_extension("tmp");
-        if fs::write(&tmp, &json).is_ok() {
-            let _ = fs::rename(&tmp, &self.args.exit_file);
+        // Exec processes die with the container's pid namespace; any not
+        // reported yet are reported now, before the container's exit.
+        for e in std::mem::take(&mut self.execs) {
+            let code = e.exited.map(|(c, _)| c).unwrap_or(KILLED_WITH_CONTAINER);
+            self.report_exec_exit(&e, code);
         }
+        fdio::write_atomic(&self.args.exit_file, &json);
         for c in &mut self.clients {
             c.send(protocol::EXIT, json.as_bytes());
             let _ = c.stream.set_nonblocking(false);
@@ -674,77 +882,6 @@ impl Shim {
         }
         let _ = cmd.status();
     }
-}
-
-/// Accepts runc's connection on the console socket and takes the pty
-/// master it sends as SCM_RIGHTS. runc has exited by now, so the
-/// connection is already waiting.
-fn receive_pty_master(console: &UnixListener) -> io::Result<OwnedFd> {
-    console.set_nonblocking(false)?;
-    let (conn, _) = console.accept()?;
-    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut name = [0u8; 256];
-    let mut iov = libc::iovec {
-        iov_base: name.as_mut_ptr() as *mut libc::c_void,
-        iov_len: name.len(),
-    };
-    // Room for one fd's control message, aligned for cmsghdr.
-    let mut control = [0u64; 8];
-    // SAFETY: msghdr points at live buffers of the sizes given.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: recvmsg into the buffers described by msg.
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: walking the control messages the kernel wrote into `control`.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
-                return Ok(OwnedFd::from_raw_fd(fd));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        "no file descriptor in the message",
-    ))
-}
-
-fn raw_or_neg(fd: &Option<OwnedFd>) -> RawFd {
-    fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)
-}
-
-fn would_block() -> bool {
-    io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both fds were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// Blocks SIGCHLD/SIGTERM/SIGINT/SIGHUP and returns a signalfd for SIGCHLD.

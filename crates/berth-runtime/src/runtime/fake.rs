@@ -219,6 +219,26 @@ impl OciRuntime for FakeRuntime {
         v
     }
 
+    fn exec_argv(
+        &self,
+        id: &str,
+        process_json: &Path,
+        pid_file: &Path,
+        log: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![
+            "fake-runtime".into(),
+            "exec".into(),
+            id.into(),
+            process_json.into(),
+            pid_file.into(),
+            log.into(),
+        ];
+        v.extend(console_socket.map(OsString::from));
+        v
+    }
+
     fn delete_argv(&self, id: &str) -> Vec<OsString> {
         vec!["fake-runtime".into(), "delete".into(), id.into()]
     }

@@ -67,6 +67,18 @@ pub trait OciRuntime: Send + Sync {
         pid_file: &Path,
         console_socket: Option<&Path>,
     ) -> Vec<OsString>;
+    /// The argv that starts `process_json` (an OCI `process` object) in the
+    /// running container, detached, writing its pid to `pid_file` and the
+    /// runtime's JSON log to `log`; with `console_socket` the runtime sends
+    /// the pty master there.
+    fn exec_argv(
+        &self,
+        id: &str,
+        process_json: &Path,
+        pid_file: &Path,
+        log: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString>;
     /// The argv that removes a container's runtime state, killing what is left.
     fn delete_argv(&self, id: &str) -> Vec<OsString>;
     /// Where the run argv makes the runtime write its (JSON lines) log.

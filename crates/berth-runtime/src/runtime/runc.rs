@@ -106,62 +106,6 @@ impl Runc {
         bundle.join("log.json")
     }
 
-    /// Full argv of `runc ... create --bundle B --pid-file P [--console-socket S] ID`.
-    pub fn create_args(
-        &self,
-        id: &str,
-        bundle: &Path,
-        pid_file: &Path,
-        console_socket: Option<&Path>,
-    ) -> Vec<OsString> {
-        let mut v = self.global_args(Some(&Self::bundle_log(bundle)));
-        v.extend([
-            "create".into(),
-            "--bundle".into(),
-            bundle.into(),
-            "--pid-file".into(),
-            pid_file.into(),
-        ]);
-        if let Some(s) = console_socket {
-            v.extend(["--console-socket".into(), s.into()]);
-        }
-        v.push(id.into());
-        v
-    }
-
-    /// Full argv of `runc ... start ID`.
-    pub fn start_args(&self, id: &str, bundle: &Path) -> Vec<OsString> {
-        let mut v = self.global_args(Some(&Self::bundle_log(bundle)));
-        v.extend(["start".into(), id.into()]);
-        v
-    }
-
-    /// Full argv of `runc ... exec --process P --detach --pid-file F
-    /// [--console-socket S] ID` (`process_json`: an OCI `process` object).
-    pub fn exec_args(
-        &self,
-        id: &str,
-        bundle: &Path,
-        process_json: &Path,
-        pid_file: &Path,
-        console_socket: Option<&Path>,
-    ) -> Vec<OsString> {
-        let mut v = self.global_args(Some(&Self::bundle_log(bundle)));
-        v.extend([
-            "exec".into(),
-            "--process".into(),
-            process_json.into(),
-            "--detach".into(),
-            "--pid-file".into(),
-            pid_file.into(),
-        ]);
-        if let Some(s) = console_socket {
-            v.extend(["--console-socket".into(), s.into()]);
-        }
-        v.push(id.into());
-        v
-    }
-
     /// Runs `runc --root R --log-format json <args>`; stdout on success,
     /// runc's last error message otherwise.
     fn run(&self, id: &str, args: &[&OsStr]) -> Result<Vec<u8>> {
@@ -294,6 +238,32 @@ impl OciRuntime for Runc {
         v
     }
 
+    /// `runc --root R --log L --log-format json exec --process P --detach
+    /// --pid-file F [--console-socket S] ID`.
+    fn exec_argv(
+        &self,
+        id: &str,
+        process_json: &Path,
+        pid_file: &Path,
+        log: &Path,
+        console_socket: Option<&Path>,
+    ) -> Vec<OsString> {
+        let mut v = self.global_args(Some(log));
+        v.extend([
+            "exec".into(),
+            "--process".into(),
+            process_json.into(),
+            "--detach".into(),
+            "--pid-file".into(),
+            pid_file.into(),
+        ]);
+        if let Some(s) = console_socket {
+            v.extend(["--console-socket".into(), s.into()]);
+        }
+        v.push(id.into());
+        v
+    }
+
     fn delete_argv(&self, id: &str) -> Vec<OsString> {
         let mut v = self.global_args(None);
         v.extend(["delete".into(), "--force".into(), id.into()]);
@@ -374,15 +344,14 @@ mod tests {
     }
 
     #[test]
-    fn exec_create_start_argv() {
+    fn exec_argv() {
         let r = Runc::new("runc".into(), "/r".into());
-        let b = Path::new("/b");
         assert_eq!(
-            strs(&r.exec_args(
+            strs(&r.exec_argv(
                 "c1",
-                b,
                 Path::new("/b/p.json"),
                 Path::new("/b/e1.pid"),
+                Path::new("/b/e1.log"),
                 Some(Path::new("/s"))
             )),
             [
@@ -390,7 +359,7 @@ mod tests {
                 "--root",
                 "/r",
                 "--log",
-                "/b/log.json",
+                "/b/e1.log",
                 "--log-format",
                 "json",
                 "exec",
@@ -404,18 +373,6 @@ mod tests {
                 "c1"
             ]
         );
-        assert_eq!(
-            strs(&r.create_args("c1", b, Path::new("/b/init.pid"), None))[7..],
-            [
-                "create",
-                "--bundle",
-                "/b",
-                "--pid-file",
-                "/b/init.pid",
-                "c1"
-            ]
-        );
-        assert_eq!(strs(&r.start_args("c1", b))[7..], ["start", "c1"]);
     }
 
     #[test]

@@ -71,13 +71,34 @@ pub(crate) fn number_of_name(name: &str) -> usize {
     ALL.iter().position(|n| *n == name).unwrap_or(usize::MAX)
 }
 
-/// All capabilities the running kernel supports (docker's `ALL`).
+/// All capabilities the running kernel supports (docker's `ALL`) that
+/// the daemon itself holds. docker asks for every capability the kernel
+/// knows, so `--privileged` cannot start where its own bounding set lacks
+/// one (a nested or restricted host); nothing can be granted beyond the
+/// daemon's bounding set anyway, so berth asks only for what it can give.
 pub fn all_capabilities() -> Vec<&'static str> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(ALL.len() - 1);
-    ALL.iter().take(last + 1).copied().collect()
+    let held = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| bounding_set(&s))
+        .unwrap_or(u64::MAX);
+    ALL.iter()
+        .enumerate()
+        .take(last + 1)
+        .filter(|(bit, _)| *bit >= 64 || held & (1u64 << bit) != 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// The `CapBnd:` mask of a `/proc/<pid>/status` text.
+fn bounding_set(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
 }
 
 /// Upper-cases and prefixes `CAP_`; `ALL` stays `ALL`. Unknown names are
@@ -181,6 +202,19 @@ mod tests {
         );
         assert!(effective_caps(&[], &s(&["ALL"]), false).unwrap().is_empty());
         assert_eq!(effective_caps(&[], &s(&["ALL"]), true).unwrap(), every);
+    }
+
+    #[test]
+    fn privileged_is_bounded_by_the_daemon() {
+        let status = "Name:\tx\nCapInh:\t0000000000000000\nCapBnd:\t000001fffeffffff\n";
+        let mask = bounding_set(status).unwrap();
+        assert_eq!(mask & (1 << 24), 0);
+        assert_eq!(mask & (1 << 21), 1 << 21);
+        assert_eq!(bounding_set("CapEff:\t1\n"), None);
+        let own = bounding_set(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
+        for name in all_capabilities() {
+            assert_ne!(own & (1 << number_of_name(name)), 0, "{name}");
+        }
     }
 
     #[test]

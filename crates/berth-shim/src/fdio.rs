@@ -1,0 +1,175 @@
+//! Descriptor plumbing shared by the container's and the exec processes'
+//! stdio: pipes, non-blocking reads and writes, and the pty master that the
+//! runtime hands over a console socket.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+/// What a non-blocking read gave.
+pub enum ReadOutcome {
+    Data(usize),
+    /// Nothing to read right now.
+    Again,
+    /// End of file or an error: the descriptor is done.
+    Closed,
+}
+
+/// One non-blocking read into `buf`.
+pub fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> ReadOutcome {
+    // SAFETY: reading into a live buffer of the given size.
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    };
+    if n > 0 {
+        ReadOutcome::Data(n as usize)
+    } else if n < 0 && would_block() {
+        ReadOutcome::Again
+    } else {
+        ReadOutcome::Closed
+    }
+}
+
+/// Writes as much of `pending` as the descriptor takes without blocking.
+/// Returns false when the reader is gone (nothing more can be delivered).
+pub fn write_pending(fd: &OwnedFd, pending: &mut Vec<u8>) -> bool {
+    while !pending.is_empty() {
+        // SAFETY: writing from a live buffer.
+        let n = unsafe {
+            libc::write(
+                fd.as_raw_fd(),
+                pending.as_ptr() as *const libc::c_void,
+                pending.len(),
+            )
+        };
+        if n > 0 {
+            pending.drain(..n as usize);
+        } else if n < 0 && would_block() {
+            return true;
+        } else {
+            pending.clear();
+            return false;
+        }
+    }
+    true
+}
+
+/// Accepts runc's connection on the console socket and takes the pty
+/// master it sends as SCM_RIGHTS. runc has exited by now, so the
+/// connection is already waiting.
+pub fn receive_pty_master(console: &UnixListener) -> io::Result<OwnedFd> {
+    console.set_nonblocking(false)?;
+    let (conn, _) = console.accept()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut name = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: name.as_mut_ptr() as *mut libc::c_void,
+        iov_len: name.len(),
+    };
+    // Room for one fd's control message, aligned for cmsghdr.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr points at live buffers of the sizes given.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: recvmsg into the buffers described by msg.
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: walking the control messages the kernel wrote into `control`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+                return Ok(OwnedFd::from_raw_fd(fd));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no file descriptor in the message",
+    ))
+}
+
+pub fn raw_or_neg(fd: &Option<OwnedFd>) -> RawFd {
+    fd.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)
+}
+
+pub fn would_block() -> bool {
+    io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sets a terminal's size from a RESIZE payload (rows, cols as u16 BE).
+pub fn set_winsize(pty: &OwnedFd, payload: &[u8]) {
+    let [r0, r1, c0, c1] = payload else { return };
+    let size = libc::winsize {
+        ws_row: u16::from_be_bytes([*r0, *r1]),
+        ws_col: u16::from_be_bytes([*c0, *c1]),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+    unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+}
+
+/// The last error line of a runtime's JSON log, or a fallback.
+pub fn runtime_error(log: &std::path::Path, fallback: String) -> String {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"level\":\"error\""))
+        .map(str::to_string)
+        .unwrap_or(fallback)
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a
+/// reader sees all of it or nothing.
+pub fn write_atomic(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// 128 + signal for a killed process, like a shell.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
