@@ -114,7 +114,7 @@ impl ContainerService {
             mount_label: Some(String::new()),
             process_label: Some(String::new()),
             app_armor_profile: Some(String::new()),
-            exec_ids: None,
+            exec_ids: Some(self.exec_ids(&rec.id)).filter(|ids| !ids.is_empty()),
             host_config: Some(rec.host_config.clone()),
             graph_driver: Some(self.graph_driver(&rec)),
             mounts: Some(Vec::new()),

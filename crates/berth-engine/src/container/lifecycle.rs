@@ -442,6 +442,7 @@ impl ContainerService {
             self.event(&rec, "oom", &[]);
         }
         self.event(&rec, "die", &[("exitCode", code.to_string())]);
+        self.on_container_exit_execs(&c.id);
         let _ = c.output.send(Output::Exit(code));
         c.progress.send_modify(|p| {
             p.exits += 1;

@@ -6,6 +6,7 @@
 //! broadcast channel of live output fed by the connection to its shim.
 
 mod create;
+mod exec;
 mod inspect;
 mod lifecycle;
 mod logopts;
@@ -28,6 +29,7 @@ use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
 
 pub use create::CreateRequest;
+pub use exec::{console_size, Exec, ExecSession, ExecSpec, ExecStdin};
 pub use inspect::ListOptions;
 pub use lifecycle::WaitCondition;
 pub use logs::{LogChunk, LogOptions};
@@ -121,6 +123,7 @@ pub struct ContainerService {
     containers: RwLock<HashMap<String, Arc<Container>>>,
     /// name -> id; guarded separately so create and rename are atomic.
     names: Mutex<HashMap<String, String>>,
+    execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
 }
 
 impl ContainerService {
@@ -137,6 +140,7 @@ impl ContainerService {
             events,
             containers: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
+            execs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -167,6 +171,7 @@ impl ContainerService {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&c.id);
+        self.forget_execs(&c.id);
     }
 
     /// Finds a container by full id, name (with or without `/`) or unique id prefix.
@@ -272,6 +277,7 @@ impl ContainerService {
             }
             self.insert(c.clone());
             if status.is_live() {
+                self.restore_execs(&c);
                 self.reconnect(&c).await;
             }
         }

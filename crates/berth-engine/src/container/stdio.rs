@@ -65,6 +65,12 @@ impl StdinWriter {
         flush_locked(&self.container, &mut pending);
     }
 
+    /// Whether the end of this client's input closes the container's stdin
+    /// (docker: `StdinOnce` without a TTY).
+    pub fn closes_on_eof(&self) -> bool {
+        self.close_on_eof
+    }
+
     /// The client's input ended (half-close or hang-up).
     pub fn eof(&self) {
         if !self.close_on_eof {
@@ -117,7 +123,7 @@ impl ContainerService {
             }
             StdinWriter {
                 container: c.clone(),
-                close_on_eof: rec.config.stdin_once.unwrap_or(false),
+                close_on_eof: rec.config.stdin_once.unwrap_or(false) && !rec.tty(),
             }
         });
         self.event(&rec, "attach", &[]);

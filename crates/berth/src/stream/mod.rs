@@ -2,7 +2,6 @@
 //! framing, JSON progress messages, stdin forwarding and the local terminal.
 
 pub mod demux;
-pub mod detach;
 pub mod jsonmessage;
 pub mod stdin;
 pub mod terminal;

@@ -1,23 +1,22 @@
-//! `POST /containers/{id}/attach`: hijack the connection (101 UPGRADED when
-//! the client asks for `Upgrade: tcp`), then pump stdin up and output down.
-//! A half-close from the client only ends stdin; the stream ends when the
-//! process exits.
+//! `POST /containers/{id}/attach`: hijack the connection, then pump stdin up
+//! and output down. As in dockerd, the end of the client's input closes the
+//! container's stdin only for a `StdinOnce` container without a TTY, and
+//! the output keeps flowing; otherwise (and on the detach keys) it ends this
+//! attach and leaves the container's stdin open for the next client.
 
 use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use axum::http::Request;
 use axum::Extension;
 use berth_api::query::flag;
 use berth_api::{framing, ApiVersion};
 use berth_engine::container::{Attach, AttachOptions, Output};
-use bytes::Bytes;
-use futures_util::StreamExt;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::hijack::{self, Conn, InputEnd};
 use super::ApiResult;
 use crate::server::AppState;
 
@@ -26,7 +25,7 @@ pub async fn attach(
     Path(id): Path<String>,
     Extension(version): Extension<ApiVersion>,
     Query(q): Query<HashMap<String, String>>,
-    mut req: Request<Body>,
+    req: Request<Body>,
 ) -> ApiResult {
     let opts = AttachOptions {
         stdin: flag(&q, "stdin"),
@@ -35,65 +34,41 @@ pub async fn attach(
         stream: flag(&q, "stream"),
         logs: flag(&q, "logs"),
     };
+    let keys = hijack::detach_keys(q.get("detachKeys").map(String::as_str))?;
     let attach = e.containers.attach(&id, opts).await?;
     let content_type = framing::stream_content_type(version, attach.tty);
-    let wants_upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("tcp"));
-    if !wants_upgrade {
-        // No hijack possible: send the output as a plain streamed body.
-        let (mut sink, source) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(async move {
-            pump_output(&mut sink, attach, opts).await;
-        });
-        let body = tokio_util::io::ReaderStream::new(source)
-            .filter_map(|chunk: std::io::Result<Bytes>| std::future::ready(chunk.ok()));
-        let mut resp = super::stream(None, body);
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        return Ok(resp);
-    }
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => run(TokioIo::new(upgraded), attach, opts).await,
-            Err(err) => tracing::debug!("attach upgrade failed: {err}"),
-        }
-    });
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    Ok(resp)
+    Ok(hijack::respond(
+        req,
+        content_type,
+        move |conn, has_input| run(conn, has_input, attach, opts, keys),
+    ))
 }
 
-async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
-    io: S,
+async fn run(
+    conn: Box<dyn Conn>,
+    has_input: bool,
     mut attach: Attach,
     opts: AttachOptions,
+    keys: Vec<u8>,
 ) {
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let stdin_task = attach.stdin.take().map(|writer| {
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let (end_tx, mut end_rx) = tokio::sync::oneshot::channel::<()>();
+    let stdin_task = attach.stdin.take().filter(|_| has_input).map(|writer| {
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match rd.read(&mut buf).await {
-                    Ok(0) | Err(_) => {
-                        writer.eof();
-                        return;
-                    }
-                    Ok(n) => writer.write(&buf[..n]),
-                }
+            let end = hijack::copy_input(&mut rd, keys, |data| writer.write(data)).await;
+            if end == InputEnd::Eof && writer.closes_on_eof() {
+                writer.eof();
+                // The output goes on until the container exits.
+                std::future::pending::<()>().await;
             }
+            let _ = end_tx.send(());
         })
     });
-    pump_output(&mut wr, attach, opts).await;
+    tokio::select! {
+        _ = pump_output(&mut wr, attach, opts) => {}
+        Ok(()) = &mut end_rx => tracing::debug!("attach ended by the client's input"),
+    }
     let _ = wr.shutdown().await;
-    tracing::trace!("attach stream closed");
     if let Some(t) = stdin_task {
         t.abort();
     }

@@ -3,6 +3,8 @@
 mod attach;
 mod containers;
 mod events;
+mod exec;
+mod hijack;
 mod images;
 mod system;
 
@@ -42,6 +44,10 @@ pub fn router(engine: AppState) -> Router {
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::save))

@@ -1,5 +1,7 @@
-//! Detach key handling for interactive TTY sessions: ctrl-p ctrl-q by default,
-//! or a `--detach-keys` sequence like `ctrl-a,x`.
+//! Detach keys, shared by the berth CLI (which watches its own stdin) and
+//! berthd (which watches the stdin of attach and exec streams, as dockerd
+//! does for clients that do not): ctrl-p ctrl-q by default, or a
+//! `--detach-keys` sequence like `ctrl-a,x`.
 
 /// docker's default detach sequence (ctrl-p, ctrl-q).
 pub const DEFAULT_KEYS: [u8; 2] = [16, 17];
