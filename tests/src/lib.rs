@@ -3,6 +3,8 @@
 //! and berth against it. Everything is torn down on drop, even when the test
 //! failed: container processes, shims, mounts, cgroups and directories.
 
+pub mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

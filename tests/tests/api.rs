@@ -324,3 +324,81 @@ mod sha2_free {
             .to_string()
     }
 }
+
+/// Exec over raw HTTP: create, detached start, inspect, resize, errors, and
+/// an exec that outlives a SIGKILLed daemon.
+#[test]
+fn exec_api_and_daemon_restart() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    assert!(d
+        .docker(&["run", "-d", "--name", "ex", "busybox", "sleep", "1000"])
+        .status
+        .success());
+    let (status, _, body) = d.http("POST", "/v1.47/containers/ex/exec", Some(b"{}"));
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["message"], "No exec command specified");
+    let (status, _, _) = d.http(
+        "POST",
+        "/v1.47/containers/nosuch/exec",
+        Some(br#"{"Cmd":["true"]}"#),
+    );
+    assert_eq!(status, 404);
+    let (status, _, body) = d.http(
+        "POST",
+        "/v1.47/containers/ex/exec",
+        Some(br#"{"Cmd":["sh","-c","sleep 1; exit 3"],"DetachKeys":"ctrl-1"}"#),
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = d.http(
+        "POST",
+        "/v1.47/containers/ex/exec",
+        Some(br#"{"Cmd":["sh","-c","sleep 1; exit 3"]}"#),
+    );
+    assert_eq!(status, 201);
+    let id = json(&body)["Id"].as_str().unwrap().to_string();
+    let (status, _, body) = d.http("GET", &format!("/v1.47/exec/{id}/json"), None);
+    assert_eq!(status, 200);
+    let v = json(&body);
+    assert_eq!(v["Running"], false);
+    assert_eq!(v["ProcessConfig"]["entrypoint"], "sh");
+    let (status, _, _) = d.http("POST", &format!("/v1.47/exec/{id}/resize?h=10&w=20"), None);
+    assert_eq!(status, 200);
+    let (status, _, _) = d.http(
+        "POST",
+        &format!("/v1.47/exec/{id}/start"),
+        Some(br#"{"Detach":true}"#),
+    );
+    assert_eq!(status, 200);
+    let (status, _, body) = d.http(
+        "POST",
+        &format!("/v1.47/exec/{id}/start"),
+        Some(br#"{"Detach":true}"#),
+    );
+    assert_eq!(status, 409);
+    assert!(json(&body)["message"]
+        .as_str()
+        .unwrap()
+        .contains("is already running"));
+    let (_, _, body) = d.http("GET", &format!("/v1.47/exec/{id}/json"), None);
+    let v = json(&body);
+    assert_eq!(v["Running"], true);
+    let pid = v["Pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    let (_, _, body) = d.http("GET", "/v1.47/containers/ex/json", None);
+    assert_eq!(json(&body)["ExecIDs"][0], id.as_str());
+
+    // The shim supervises the exec: a SIGKILLed daemon loses nothing.
+    d.restart();
+    let (_, _, body) = d.http("GET", &format!("/v1.47/exec/{id}/json"), None);
+    assert_eq!(json(&body)["Pid"], pid);
+    let done = berth_tests::eventually(Duration::from_secs(10), || {
+        let (_, _, body) = d.http("GET", &format!("/v1.47/exec/{id}/json"), None);
+        json(&body)["Running"] == false
+    });
+    assert!(done);
+    let (_, _, body) = d.http("GET", &format!("/v1.47/exec/{id}/json"), None);
+    assert_eq!(json(&body)["ExitCode"], 3);
+    let (status, _, _) = d.http("GET", "/v1.47/exec/nosuch/json", None);
+    assert_eq!(status, 404);
+}

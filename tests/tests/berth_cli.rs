@@ -260,3 +260,70 @@ fn version_info_and_host_selection() {
     assert_eq!(out.status.code(), Some(1));
     assert_stderr_has(&out, "Cannot connect to the");
 }
+
+/// `berth exec` and `berth attach` behave like docker's: same output, same
+/// exit codes, same messages.
+#[test]
+fn exec_and_attach_match_docker() {
+    let d = Daemon::start();
+    load(&d);
+    ok(&d.berth(&["run", "-d", "--name", "ex", "busybox", "sleep", "1000"]));
+    let cases: &[&[&str]] = &[
+        &["exec", "ex", "sh", "-c", "echo out; echo err >&2; exit 5"],
+        &["exec", "-u", "nobody", "ex", "id"],
+        &[
+            "exec",
+            "-w",
+            "/tmp",
+            "-e",
+            "A=1",
+            "ex",
+            "sh",
+            "-c",
+            "pwd; echo $A",
+        ],
+        &["exec", "-t", "ex", "tty"],
+        &["exec", "ex", "nonexistentcmd"],
+        &["exec", "nosuch", "true"],
+        &["exec", "ex"],
+        &["attach", "nosuch"],
+    ];
+    for args in cases {
+        let b = d.berth(args);
+        let k = d.docker(args);
+        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
+        assert_eq!(stdout(&b), stdout(&k), "{args:?}");
+        assert_eq!(
+            text(&b.stderr).replace("berth", "docker"),
+            text(&k.stderr),
+            "{args:?}"
+        );
+    }
+    let out = d.berth_stdin(&["exec", "-i", "ex", "cat"], Some(b"piped\n"));
+    assert_eq!(ok(&out), "piped\n");
+    ok(&d.berth(&["exec", "-d", "ex", "touch", "/tmp/d"]));
+    assert!(eventually(Duration::from_secs(5), || d
+        .berth(&["exec", "ex", "test", "-e", "/tmp/d"])
+        .status
+        .success()));
+    // attach to a non-tty container: its output until it exits, then its code.
+    ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "at",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; echo bye; exit 4",
+    ]));
+    let out = d.berth(&["attach", "--no-stdin", "at"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(stdout(&out), "bye\n");
+    let out = d.berth(&["attach", "at"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_has(
+        &out,
+        "You cannot attach to a stopped container, start it first",
+    );
+}

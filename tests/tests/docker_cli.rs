@@ -729,3 +729,89 @@ fn parallel_short_runs_all_finish() {
     )
     .is_empty()));
 }
+
+#[test]
+fn exec_exit_codes_user_env_and_stdin() {
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d.docker(&["run", "-d", "--name", "ex", "busybox", "sleep", "1000"]));
+    let out = d.docker(&["exec", "ex", "sh", "-c", "echo out; echo err >&2; exit 5"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(text(&out.stderr), "err\n");
+    assert_eq!(
+        ok(&d.docker(&["exec", "-u", "nobody", "ex", "id", "-u"])),
+        "65534\n"
+    );
+    assert_eq!(
+        ok(&d.docker(&[
+            "exec",
+            "-w",
+            "/tmp",
+            "-e",
+            "FOO=bar",
+            "ex",
+            "sh",
+            "-c",
+            "pwd; echo $FOO"
+        ])),
+        "/tmp\nbar\n"
+    );
+    // The exec runs in the container: same hostname, same pid namespace.
+    let host = ok(&d.docker(&["inspect", "-f", "{{.Config.Hostname}}", "ex"]));
+    assert_eq!(ok(&d.docker(&["exec", "ex", "hostname"])), host);
+    assert!(ok(&d.docker(&["exec", "ex", "ps"])).contains("sleep 1000"));
+    // Piped stdin reaches the process and its end closes it.
+    let out = d.docker_stdin(&["exec", "-i", "ex", "cat"], Some(b"hi\nthere\n"));
+    assert_eq!(ok(&out), "hi\nthere\n");
+    // Runtime failures: docker's message and shell exit codes.
+    let out = d.docker(&["exec", "ex", "nonexistentcmd"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stdout(&out).contains("executable file not found"),
+        "{}",
+        stdout(&out)
+    );
+    let out = d.docker(&["exec", "ex", "/etc"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stdout(&out));
+    let out = d.docker(&["exec", "-u", "nosuchuser", "ex", "true"]);
+    assert!(!out.status.success());
+    // -d returns at once; the process runs on.
+    ok(&d.docker(&["exec", "-d", "ex", "sh", "-c", "sleep 0.3; touch /tmp/done"]));
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["exec", "ex", "test", "-e", "/tmp/done"])
+        .status
+        .success()));
+    // Privileged gets every capability; the default set lacks SYS_ADMIN.
+    let caps = |extra: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend(["ex", "sh", "-c", "grep CapEff /proc/self/status"]);
+        ok(&d.docker(&args))
+    };
+    assert_ne!(caps(&[]), caps(&["--privileged"]));
+    // Not on a stopped container.
+    ok(&d.docker(&["stop", "-t", "0", "ex"]));
+    let out = d.docker(&["exec", "ex", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_has(&out, "is not running");
+}
+
+#[test]
+fn exec_it_size_and_tty() {
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d.docker(&["run", "-d", "--name", "ex", "busybox", "sleep", "1000"]));
+    // -t without a terminal on stdin: one stream through a pty.
+    let out = ok(&d.docker(&[
+        "exec",
+        "-t",
+        "ex",
+        "sh",
+        "-c",
+        "tty; echo $TERM; echo e >&2",
+    ]));
+    assert_eq!(out, "/dev/pts/0\r\nxterm\r\ne\r\n");
+    let out = d.docker(&["exec", "-t", "ex", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+}

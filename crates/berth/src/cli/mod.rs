@@ -8,7 +8,7 @@ pub mod usage;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
-use crate::commands::{images, inspect, lifecycle, logs, ps, run, system, top, transfer};
+use crate::commands::{exec, images, inspect, lifecycle, logs, ps, run, system, top, transfer};
 use crate::error::StatusError;
 
 /// A self-sufficient runtime for containers.
@@ -64,6 +64,10 @@ pub enum Command {
     Rename(lifecycle::NamesArgs),
     /// Display the running processes of a container
     Top(top::TopArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(lifecycle::AttachArgs),
     /// Return low-level information on objects
     Inspect(inspect::InspectArgs),
     /// List images
@@ -127,6 +131,10 @@ pub enum ContainerCommand {
     Rename(lifecycle::NamesArgs),
     /// Display the running processes of a container
     Top(top::TopArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(lifecycle::AttachArgs),
     /// Display detailed information on one or more containers
     Inspect(inspect::TypedInspectArgs),
 }

@@ -276,17 +276,41 @@ impl Client {
     /// Opens a hijacked connection (`Upgrade: tcp`, expecting `101`) and
     /// returns the raw bidirectional stream.
     pub async fn hijack(&self, path: &str, query: &Query) -> Result<Hijacked> {
+        self.hijack_with(path, query, "text/plain", Vec::new())
+            .await
+    }
+
+    /// [`Client::hijack`] with a JSON body (`POST /exec/{id}/start`).
+    pub async fn hijack_json<B: Serialize>(
+        &self,
+        path: &str,
+        query: &Query,
+        body: &B,
+    ) -> Result<Hijacked> {
+        let data = serde_json::to_vec(body)?;
+        self.hijack_with(path, query, "application/json", data)
+            .await
+    }
+
+    async fn hijack_with(
+        &self,
+        path: &str,
+        query: &Query,
+        content_type: &str,
+        data: Vec<u8>,
+    ) -> Result<Hijacked> {
         let uri = self.versioned_uri(path, query).await?;
         let mut sender = self.sender().await?;
+        let len = data.len().to_string();
         let req = self.build(
             Method::POST,
             &uri,
-            empty(),
+            full(data),
             &[
                 ("Connection", "Upgrade".to_string()),
                 ("Upgrade", "tcp".to_string()),
-                ("Content-Type", "text/plain".to_string()),
-                ("Content-Length", "0".to_string()),
+                ("Content-Type", content_type.to_string()),
+                ("Content-Length", len),
             ],
         )?;
         let resp = sender

@@ -7,7 +7,9 @@ use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::task::JoinHandle;
 
 use crate::client::{path_segment, Client, Hijacked, Query};
-use crate::stream::{demux, detach, stdin, terminal};
+use berth_term as detach;
+
+use crate::stream::{demux, stdin, terminal};
 
 /// Which streams to attach and how.
 #[derive(Debug, Clone, Default)]

@@ -4,6 +4,7 @@ pub mod attach;
 pub mod create_body;
 pub mod create_opts;
 pub mod create_settings;
+pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod kv_file;
@@ -58,6 +59,8 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Unpause(a) => lifecycle::pause(&Ctx::new(client, "unpause"), a, false).await,
         Command::Rename(a) => lifecycle::rename(&Ctx::new(client, "rename"), a).await,
         Command::Top(a) => top::top(&Ctx::new(client, "top"), a).await,
+        Command::Exec(a) => exec::exec(&Ctx::new(client, "exec"), a).await,
+        Command::Attach(a) => lifecycle::attach(&Ctx::new(client, "attach"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
         Command::Images(a) => images::images(&Ctx::new(client, "images"), a).await,
         Command::Load(a) => transfer::load(&Ctx::new(client, "load"), a).await,
@@ -93,6 +96,8 @@ async fn container(client: Client, command: ContainerCommand) -> Result<()> {
         C::Unpause(a) => lifecycle::pause(&Ctx::new(client, "container unpause"), a, false).await,
         C::Rename(a) => lifecycle::rename(&Ctx::new(client, "container rename"), a).await,
         C::Top(a) => top::top(&Ctx::new(client, "container top"), a).await,
+        C::Exec(a) => exec::exec(&Ctx::new(client, "container exec"), a).await,
+        C::Attach(a) => lifecycle::attach(&Ctx::new(client, "container attach"), a).await,
         C::Inspect(a) => {
             inspect::inspect_typed(
                 &Ctx::new(client, "container inspect"),

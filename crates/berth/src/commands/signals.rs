@@ -49,8 +49,9 @@ pub fn spawn_ignore_termination() {
     }
 }
 
-/// `POST /containers/{id}/resize?h=..&w=..` with the local terminal size.
-pub async fn resize(client: &Client, id: &str) -> anyhow::Result<()> {
+/// `POST <path>?h=..&w=..` with the local terminal size; `path` is
+/// `/containers/{id}/resize` or `/exec/{id}/resize`.
+pub async fn resize(client: &Client, path: &str) -> anyhow::Result<()> {
     let Some((h, w)) = terminal::tty_size() else {
         return Ok(());
     };
@@ -58,15 +59,23 @@ pub async fn resize(client: &Client, id: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let query = Query::new().set("h", h.to_string()).set("w", w.to_string());
-    client
-        .post(&format!("/containers/{}/resize", path_segment(id)), &query)
-        .await?;
+    client.post(path, &query).await?;
     Ok(())
 }
 
 /// Sets the container's TTY size now (retrying briefly, as the process may not
 /// be up yet) and again on every SIGWINCH.
 pub fn spawn_tty_monitor(client: Client, id: String) {
+    spawn_resize_monitor(client, format!("/containers/{}/resize", path_segment(&id)));
+}
+
+/// [`spawn_tty_monitor`] for an exec process.
+pub fn spawn_exec_tty_monitor(client: Client, exec_id: String) {
+    spawn_resize_monitor(client, format!("/exec/{}/resize", path_segment(&exec_id)));
+}
+
+fn spawn_resize_monitor(client: Client, path: String) {
+    let id = path;
     tokio::spawn(async move {
         for attempt in 0..5u64 {
             if resize(&client, &id).await.is_ok() {
