@@ -815,3 +815,136 @@ fn exec_it_size_and_tty() {
     let out = d.docker(&["exec", "-t", "ex", "sh", "-c", "exit 4"]);
     assert_eq!(out.status.code(), Some(4));
 }
+
+fn cgroup_memory_usage(d: &Daemon, id: &str) -> u64 {
+    let v1 = format!(
+        "/sys/fs/cgroup/memory/{}/{id}/memory.usage_in_bytes",
+        d.cgroup_parent
+    );
+    let v2 = format!("/sys/fs/cgroup/{}/{id}/memory.current", d.cgroup_parent);
+    let text = std::fs::read_to_string(&v1)
+        .or_else(|_| std::fs::read_to_string(&v2))
+        .expect("memory usage file");
+    text.trim().parse().unwrap()
+}
+
+#[test]
+fn stats_one_shot_stream_and_table() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // 20 MiB in tmpfs is charged to the container's memory cgroup.
+    let id = ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "mem",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/shm/x bs=1M count=20 2>/dev/null; touch /tmp/ready; sleep 1000",
+    ]))
+    .trim()
+    .to_string();
+    assert!(eventually(Duration::from_secs(10), || d
+        .docker(&["exec", "mem", "test", "-e", "/tmp/ready"])
+        .status
+        .success()));
+    let (status, _, body) = d.http("GET", "/v1.47/containers/mem/stats?stream=0", None);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let usage = v["memory_stats"]["usage"].as_u64().unwrap();
+    let actual = cgroup_memory_usage(&d, &id);
+    assert!(usage.abs_diff(actual) < 2 << 20, "{usage} vs {actual}");
+    assert!(usage > 20 << 20, "{usage}");
+    assert_eq!(v["memory_stats"]["limit"], 64 << 20);
+    assert_eq!(v["name"], "/mem");
+    assert_eq!(v["id"], id.as_str());
+    assert!(v["pids_stats"]["current"].as_u64().unwrap() >= 1);
+    // precpu_stats are filled in at once, from an earlier point in time.
+    let pre = v["precpu_stats"]["system_cpu_usage"].as_u64().unwrap();
+    let now = v["cpu_stats"]["system_cpu_usage"].as_u64().unwrap();
+    assert!(pre > 0 && pre < now, "{pre} {now}");
+    assert!(v["cpu_stats"]["online_cpus"].as_u64().unwrap() >= 1);
+
+    // The CLI table: docker's columns, the memory from the cgroup.
+    let out = ok(&d.docker(&["stats", "--no-stream", "mem"]));
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        [
+            "CONTAINER",
+            "ID",
+            "NAME",
+            "CPU",
+            "%",
+            "MEM",
+            "USAGE",
+            "/",
+            "LIMIT",
+            "MEM",
+            "%",
+            "NET",
+            "I/O",
+            "BLOCK",
+            "I/O",
+            "PIDS"
+        ]
+    );
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id[..12]), "{row}");
+    assert!(row.contains(" / 64MiB"), "{row}");
+    let berth = ok(&d.berth(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "mem",
+    ]));
+    assert!(
+        berth.starts_with("mem 2") && berth.contains("MiB / 64MiB"),
+        "{berth}"
+    );
+
+    // A busy container shows its CPU use on the first call.
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]));
+    std::thread::sleep(Duration::from_millis(700));
+    let cpu = ok(&d.berth(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", "busy"]));
+    let cpu: f64 = cpu.trim().trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 10.0, "{cpu}");
+
+    // stream=1: one object at once, then one a second, until the stop.
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    use std::io::{BufRead, Write};
+    s.write_all(b"GET /v1.47/containers/busy/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let objects = (0..)
+        .map(|_| {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            line
+        })
+        .filter(|l| l.starts_with("{\"read\""))
+        .take(2)
+        .count();
+    assert_eq!(objects, 2);
+
+    // A stopped container: docker's empty stats, answered at once.
+    ok(&d.docker(&["stop", "-t", "0", "busy"]));
+    let (_, _, body) = d.http("GET", "/v1.47/containers/busy/stats?stream=0", None);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["read"], "0001-01-01T00:00:00Z");
+    let (status, _, _) = d.http("GET", "/v1.47/containers/nosuch/stats?stream=0", None);
+    assert_eq!(status, 404);
+}

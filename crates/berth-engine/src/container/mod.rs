@@ -14,6 +14,7 @@ mod logs;
 pub mod record;
 mod shim;
 mod spec;
+mod stats;
 mod stdio;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ pub use inspect::ListOptions;
 pub use lifecycle::WaitCondition;
 pub use logs::{LogChunk, LogOptions};
 pub use record::{ContainerPaths, ContainerRecord, Status};
+pub use stats::Stats;
 pub use stdio::{Attach, AttachOptions, Output};
 
 /// What waiters watch: bumped on every exit, cleanup and removal.
@@ -66,6 +68,8 @@ pub struct Container {
     /// Frames to the shim, when connected.
     shim: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     pending_stdin: Mutex<PendingStdin>,
+    /// The previous stats sample, for `precpu_stats`.
+    stats_sample: Mutex<Option<stats::Sample>>,
 }
 
 impl Container {
@@ -80,6 +84,7 @@ impl Container {
             log_written: watch::channel(0).0,
             shim: Mutex::new(None),
             pending_stdin: Mutex::new(PendingStdin::default()),
+            stats_sample: Mutex::new(None),
         }
     }
 

@@ -8,7 +8,9 @@ pub mod usage;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
-use crate::commands::{exec, images, inspect, lifecycle, logs, ps, run, system, top, transfer};
+use crate::commands::{
+    exec, images, inspect, lifecycle, logs, ps, run, stats, system, top, transfer,
+};
 use crate::error::StatusError;
 
 /// A self-sufficient runtime for containers.
@@ -68,6 +70,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(lifecycle::AttachArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Return low-level information on objects
     Inspect(inspect::InspectArgs),
     /// List images
@@ -135,6 +139,8 @@ pub enum ContainerCommand {
     Exec(exec::ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(lifecycle::AttachArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Display detailed information on one or more containers
     Inspect(inspect::TypedInspectArgs),
 }

@@ -15,6 +15,7 @@ pub mod ports;
 pub mod ps;
 pub mod run;
 pub mod signals;
+pub mod stats;
 pub mod system;
 pub mod top;
 pub mod transfer;
@@ -61,6 +62,7 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Top(a) => top::top(&Ctx::new(client, "top"), a).await,
         Command::Exec(a) => exec::exec(&Ctx::new(client, "exec"), a).await,
         Command::Attach(a) => lifecycle::attach(&Ctx::new(client, "attach"), a).await,
+        Command::Stats(a) => stats::stats(&Ctx::new(client, "stats"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
         Command::Images(a) => images::images(&Ctx::new(client, "images"), a).await,
         Command::Load(a) => transfer::load(&Ctx::new(client, "load"), a).await,
@@ -98,6 +100,7 @@ async fn container(client: Client, command: ContainerCommand) -> Result<()> {
         C::Top(a) => top::top(&Ctx::new(client, "container top"), a).await,
         C::Exec(a) => exec::exec(&Ctx::new(client, "container exec"), a).await,
         C::Attach(a) => lifecycle::attach(&Ctx::new(client, "container attach"), a).await,
+        C::Stats(a) => stats::stats(&Ctx::new(client, "container stats"), a).await,
         C::Inspect(a) => {
             inspect::inspect_typed(
                 &Ctx::new(client, "container inspect"),

@@ -160,3 +160,35 @@ pub async fn logs(
         .then(|| framing::stream_content_type(version, tty));
     Ok(stream(ct, body))
 }
+
+/// `stream=1` (the default): one object at once, then one per second
+/// until the container stops. `stream=0` answers at once: the engine keeps
+/// the previous sample for `precpu_stats` instead of sleeping for a second.
+pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    let first = e.containers.stats(&id)?;
+    if !query::flag_or(&q, "stream", true) {
+        return Ok(json(StatusCode::OK, &first));
+    }
+    let id = first.id.clone();
+    let containers = e.containers.clone();
+    let body = futures_util::stream::unfold((Some(first), false), move |(next, done)| {
+        let containers = containers.clone();
+        let id = id.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let stats = match next {
+                Some(s) => s,
+                None => {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    containers.stats(&id).ok()?
+                }
+            };
+            // A stopped container gets one empty object, then the end.
+            let done = !containers.get(&id).is_ok_and(|c| c.status().is_live());
+            Some((framing::json_line(&stats), (None, done)))
+        }
+    });
+    Ok(stream(Some("application/json"), body))
+}
