@@ -948,3 +948,90 @@ fn stats_one_shot_stream_and_table() {
     let (status, _, _) = d.http("GET", "/v1.47/containers/nosuch/stats?stream=0", None);
     assert_eq!(status, 404);
 }
+
+#[test]
+fn events_history_filters_and_live() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    // Live: a subscriber started before the run sees it.
+    let mut live = std::process::Command::new("/usr/local/bin/docker")
+        .env("DOCKER_HOST", d.host())
+        .args([
+            "events",
+            "--filter",
+            "event=die",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.exitCode}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = d.docker(&[
+        "run", "--rm", "--name", "evrm", "busybox", "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    ok(&d.docker(&["tag", "busybox", "bb:ev"]));
+    ok(&d.docker(&["rmi", "bb:ev"]));
+    ok(&d.docker(&["run", "-d", "--name", "evx", "busybox", "sleep", "100"]));
+    ok(&d.docker(&["exec", "evx", "true"]));
+    // A past `until`: the history only, no live wait.
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    let history = |filters: &[&str]| {
+        let mut args = vec![
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--format",
+            "{{.Type}} {{.Action}}",
+        ];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        ok(&d.docker(&args))
+    };
+    assert_eq!(
+        history(&["container=evrm"]),
+        "container create\ncontainer attach\ncontainer start\ncontainer die\ncontainer destroy\n"
+    );
+    assert_eq!(history(&["type=image", "event=tag"]), "image tag\n");
+    assert_eq!(history(&["type=image", "event=untag"]), "image untag\n");
+    let tag = ok(&d.docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=tag",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]));
+    assert_eq!(tag, "bb:ev\n");
+    let execs = history(&["container=evx", "event=exec_die"]);
+    assert_eq!(execs, "container exec_die\n");
+    let out = d.docker(&["events", "--filter", "bogus=1", "--until", &until]);
+    assert!(!out.status.success());
+    // The live subscriber got the die with its exit code.
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(live.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = live.kill();
+    let _ = live.wait();
+    assert_eq!(line, "die 3\n");
+}

@@ -177,13 +177,17 @@ impl Engine {
 
     pub async fn image_tag(self: &Arc<Self>, name: &str, repo: &str, tag: &str) -> Result<()> {
         let images = self.images.clone();
+        let familiar = match berth_image::reference::Reference::parse(repo) {
+            Ok(r) => format!("{}:{tag}", r.familiar_name()),
+            Err(_) => format!("{repo}:{tag}"),
+        };
         let (name, repo, tag) = (name.to_string(), repo.to_string(), tag.to_string());
         let id = blocking(move || {
             images.tag(&name, &repo, &tag).map_err(image_error)?;
             Ok(images.resolve(&name).map_err(image_error)?.id)
         })
         .await?;
-        self.events.publish("image", "tag", &id, Default::default());
+        self.image_event("tag", &id, &familiar);
         Ok(())
     }
 
@@ -191,20 +195,22 @@ impl Engine {
         let images = self.images.clone();
         let containers = self.containers.clone();
         let name = name.to_string();
-        let items = blocking(move || {
-            images
+        let (image_id, items) = blocking(move || {
+            let id = images.resolve(&name).map_err(image_error)?.id;
+            let items = images
                 .remove(&name, force, &|id| containers.image_user(id))
-                .map_err(image_error)
+                .map_err(image_error)?;
+            Ok((id, items))
         })
         .await?;
         let mut out = Vec::new();
         for item in items {
             let v = serde_json::to_value(&item)?;
+            // docker names the image by its id in both events.
             if let Some(id) = v.get("Deleted").and_then(Value::as_str) {
-                self.events
-                    .publish("image", "delete", id, Default::default());
-            } else if let Some(r) = v.get("Untagged").and_then(Value::as_str) {
-                self.events.publish("image", "untag", r, Default::default());
+                self.image_event("delete", id, id);
+            } else if v.get("Untagged").is_some() {
+                self.image_event("untag", &image_id, &image_id);
             }
             out.push(v);
         }
@@ -225,12 +231,13 @@ impl Engine {
         })
         .await?;
         for msg in loaded {
-            self.events.publish(
-                "image",
-                "load",
-                msg.rsplit(' ').next().unwrap_or(""),
-                Default::default(),
-            );
+            let name = msg.rsplit(' ').next().unwrap_or("");
+            let id = self
+                .images
+                .resolve(name)
+                .map(|i| i.id)
+                .unwrap_or_else(|_| name.to_string());
+            self.image_event("load", &id, &id);
         }
         Ok(())
     }
@@ -249,9 +256,23 @@ impl Engine {
                 .map_err(image_error)
         })
         .await?;
-        self.events
-            .publish("image", "import", &id, Default::default());
+        self.image_event("import", &id, &id);
         Ok(id)
+    }
+
+    /// docker's `LogImageEvent`: the image id as the actor, `name`
+    /// and the image's labels as attributes.
+    fn image_event(&self, action: &str, id: &str, name: &str) {
+        let mut attrs: std::collections::HashMap<String, String> = self
+            .images
+            .resolve(id)
+            .ok()
+            .and_then(|i| i.config.config().as_ref().and_then(|c| c.labels().clone()))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        attrs.insert("name".into(), name.to_string());
+        self.events.publish("image", action, id, attrs);
     }
 
     /// Checks that every name resolves, so a missing one is a 404 before streaming.

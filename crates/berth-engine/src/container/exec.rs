@@ -381,11 +381,20 @@ impl ContainerService {
         let exec = e.clone();
         tokio::spawn(async move {
             exec_connection(&exec, stream, rx, out_tx, started_tx).await;
-            exec.refresh(
-                svc.get(&exec.container_id)
-                    .is_ok_and(|c| c.status().is_live()),
-            );
-            exec.state().shim = None;
+            let container = svc.get(&exec.container_id).ok();
+            exec.refresh(container.as_ref().is_some_and(|c| c.status().is_live()));
+            let (pid, code) = {
+                let mut st = exec.state();
+                st.shim = None;
+                (st.pid, st.exit_code)
+            };
+            if let (Some(c), Some(code), true) = (container, code, pid > 0) {
+                svc.event(
+                    &c.snapshot(),
+                    "exec_die",
+                    &[("execID", exec.id.clone()), ("exitCode", code.to_string())],
+                );
+            }
         });
         let pid = match started_rx.await {
             Ok(Ok(pid)) => pid,
