@@ -327,3 +327,68 @@ fn exec_and_attach_match_docker() {
         "You cannot attach to a stopped container, start it first",
     );
 }
+
+/// `berth events` and `berth stats --no-stream` print what docker prints.
+#[test]
+fn events_and_stats_match_docker() {
+    let d = Daemon::start();
+    load(&d);
+    ok(&d.berth(&["run", "--rm", "busybox", "true"]));
+    ok(&d.berth(&["run", "-d", "--name", "st", "busybox", "sleep", "100"]));
+    std::thread::sleep(Duration::from_millis(1100));
+    for args in [
+        &["events", "--since", "1h", "--until", "0s"][..],
+        &[
+            "events",
+            "--since",
+            "1h",
+            "--until",
+            "0s",
+            "--filter",
+            "event=start",
+        ],
+        &[
+            "events",
+            "--since",
+            "1h",
+            "--until",
+            "0s",
+            "--format",
+            "{{.Type}}/{{.Action}}",
+        ],
+        &[
+            "events", "--since", "1h", "--until", "0s", "--format", "json",
+        ],
+    ] {
+        assert_eq!(ok(&d.berth(args)), ok(&d.docker(args)), "{args:?}");
+    }
+    for args in [
+        &[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.ID}} {{.PIDs}}",
+        ][..],
+        &[
+            "stats",
+            "--no-stream",
+            "-a",
+            "--format",
+            "{{.Container}} {{.Name}}",
+        ],
+        &[
+            "stats",
+            "--no-stream",
+            "st",
+            "--format",
+            "{{.Container}} {{.MemPerc}}",
+        ],
+    ] {
+        assert_eq!(ok(&d.berth(args)), ok(&d.docker(args)), "{args:?}");
+    }
+    let b = ok(&d.berth(&["stats", "--no-stream"]));
+    let k = ok(&d.docker(&["stats", "--no-stream"]));
+    assert_eq!(header(&b), header(&k));
+    let out = d.berth(&["stats", "--no-stream", "nosuch"]);
+    assert!(!out.status.success());
+}

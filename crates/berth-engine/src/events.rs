@@ -1,7 +1,7 @@
 //! The event bus behind `GET /events`: a broadcast channel for live
 //! subscribers plus a bounded history for `since`/`until` replays.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -13,8 +13,9 @@ const HISTORY: usize = 1024;
 pub struct Actor {
     #[serde(rename = "ID")]
     pub id: String,
+    /// Sorted, as Go marshals a map.
     #[serde(rename = "Attributes")]
-    pub attributes: HashMap<String, String>,
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// Docker's event message shape (`status`, `id`, `from` are the legacy
@@ -69,7 +70,7 @@ impl EventBus {
             action: action.into(),
             actor: Actor {
                 id: id.into(),
-                attributes,
+                attributes: attributes.into_iter().collect(),
             },
             scope: "local".into(),
             time: now.as_secs() as i64,

@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    exec, images, inspect, lifecycle, logs, ps, run, stats, system, top, transfer,
+    events, exec, images, inspect, lifecycle, logs, ps, run, stats, system, top, transfer,
 };
 use crate::error::StatusError;
 
@@ -72,6 +72,8 @@ pub enum Command {
     Attach(lifecycle::AttachArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
     /// Return low-level information on objects
     Inspect(inspect::InspectArgs),
     /// List images
@@ -171,6 +173,8 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Display system-wide information
     Info(system::InfoArgs),
+    /// Get real time events from the server
+    Events(events::EventsArgs),
 }
 
 /// The command tree; like pflag, a repeated single-value flag replaces the

@@ -28,6 +28,8 @@ const SPECS: &[Spec] = &[
     Spec { path: "top", args: "CONTAINER [ps OPTIONS]" },
     Spec { path: "exec", args: "[OPTIONS] CONTAINER COMMAND [ARG...]" },
     Spec { path: "attach", args: "[OPTIONS] CONTAINER" },
+    Spec { path: "stats", args: "[OPTIONS] [CONTAINER...]" },
+    Spec { path: "events", args: "[OPTIONS]" },
     Spec { path: "inspect", args: "[OPTIONS] NAME|ID [NAME|ID...]" },
     Spec { path: "images", args: "[OPTIONS] [REPOSITORY[:TAG]]" },
     Spec { path: "load", args: "[OPTIONS]" },

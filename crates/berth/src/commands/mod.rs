@@ -4,6 +4,7 @@ pub mod attach;
 pub mod create_body;
 pub mod create_opts;
 pub mod create_settings;
+pub mod events;
 pub mod exec;
 pub mod images;
 pub mod inspect;
@@ -63,6 +64,7 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Exec(a) => exec::exec(&Ctx::new(client, "exec"), a).await,
         Command::Attach(a) => lifecycle::attach(&Ctx::new(client, "attach"), a).await,
         Command::Stats(a) => stats::stats(&Ctx::new(client, "stats"), a).await,
+        Command::Events(a) => events::events(&Ctx::new(client, "events"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
         Command::Images(a) => images::images(&Ctx::new(client, "images"), a).await,
         Command::Load(a) => transfer::load(&Ctx::new(client, "load"), a).await,
@@ -75,6 +77,9 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Info(a) => system::info(&Ctx::new(client, "info"), a).await,
         Command::Container(c) => container(client, c).await,
         Command::Image(c) => image(client, c).await,
+        Command::System(SystemCommand::Events(a)) => {
+            events::events(&Ctx::new(client, "system events"), a).await
+        }
         Command::System(SystemCommand::Info(a)) => {
             system::info(&Ctx::new(client, "system info"), a).await
         }
