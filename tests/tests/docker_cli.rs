@@ -1035,3 +1035,147 @@ fn events_history_filters_and_live() {
     let _ = live.wait();
     assert_eq!(line, "die 3\n");
 }
+
+#[test]
+fn cp_both_ways_export_and_escapes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "cp",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /data/sub && echo hi > /data/f && echo deep > /data/sub/g && \
+         ln -sfn /etc/passwd /data/link && ln -sfn / /evil && ln -sfn ../../../../../.. /up && \
+         touch /ready && sleep 1000",
+    ]));
+    assert!(eventually(Duration::from_secs(10), || d
+        .docker(&["exec", "cp", "test", "-e", "/ready"])
+        .status
+        .success()));
+    let host = tempfile::tempdir().unwrap();
+    let h = |p: &str| host.path().join(p);
+    let hs = |p: &str| h(p).to_str().unwrap().to_string();
+    // Out: a file, a directory, a symlink (as a link), -L (its target).
+    ok(&d.docker(&["cp", "cp:/data/f", &hs("f")]));
+    assert_eq!(std::fs::read_to_string(h("f")).unwrap(), "hi\n");
+    ok(&d.docker(&["cp", "cp:/data", &hs("")]));
+    assert_eq!(std::fs::read_to_string(h("data/sub/g")).unwrap(), "deep\n");
+    assert_eq!(
+        std::fs::read_link(h("data/link")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+    ok(&d.docker(&["cp", "-L", "cp:/data/link", &hs("passwd")]));
+    assert!(std::fs::read_to_string(h("passwd"))
+        .unwrap()
+        .starts_with("root:x:0:0"));
+    let out = d.docker(&["cp", "cp:/nope", &hs("x")]);
+    assert!(!out.status.success());
+    assert_stderr_has(&out, "Could not find the file /nope in container cp");
+    // In: to a directory, to a new name, a directory.
+    std::fs::write(h("up.txt"), "from host\n").unwrap();
+    ok(&d.docker(&["cp", &hs("up.txt"), "cp:/tmp/"]));
+    ok(&d.docker(&["cp", &hs("up.txt"), "cp:/tmp/renamed.txt"]));
+    ok(&d.docker(&["cp", &hs("data"), "cp:/tmp/d2"]));
+    assert_eq!(
+        ok(&d.docker(&[
+            "exec",
+            "cp",
+            "cat",
+            "/tmp/up.txt",
+            "/tmp/renamed.txt",
+            "/tmp/d2/sub/g"
+        ])),
+        "from host\nfrom host\ndeep\n"
+    );
+    // Owned by the container's root unless -a.
+    assert_eq!(
+        ok(&d.docker(&["exec", "cp", "stat", "-c", "%u", "/tmp/up.txt"])),
+        "0\n"
+    );
+    // A file over a directory is refused.
+    std::fs::write(h("sub"), "file").unwrap();
+    let out = d.docker(&["cp", &hs("sub"), "cp:/data/"]);
+    assert!(!out.status.success());
+    assert_stderr_has(&out, "cannot overwrite directory");
+
+    // Escapes: links to / and above resolve inside the container.
+    let marker = format!("berth-escape-{}", rand_suffix());
+    std::fs::write(format!("/tmp/{marker}"), "host secret").unwrap();
+    let out = d.docker(&["cp", &format!("cp:/up/tmp/{marker}"), "-"]);
+    assert!(!out.status.success(), "read a host file through a symlink");
+    // /etc/hostname is the container's (a bind mount in its namespace).
+    let out = d.docker(&["cp", "cp:/evil/etc/hostname", &hs("hn")]);
+    assert!(out.status.success());
+    let id = ok(&d.docker(&["inspect", "-f", "{{.Id}}", "cp"]));
+    assert_eq!(
+        std::fs::read_to_string(h("hn")).unwrap(),
+        format!("{}\n", &id[..12])
+    );
+    std::fs::write(h("planted"), "x").unwrap();
+    ok(&d.docker(&["cp", &hs("planted"), "cp:/up/tmp/"]));
+    assert!(
+        !std::path::Path::new("/tmp/planted").exists(),
+        "wrote on the host"
+    );
+    assert_eq!(ok(&d.docker(&["exec", "cp", "cat", "/tmp/planted"])), "x");
+    let _ = std::fs::remove_file(format!("/tmp/{marker}"));
+
+    // Export, and cp from a stopped container (mounted for the copy only).
+    let out = d.docker(&["export", "cp"]);
+    assert!(out.status.success());
+    let list = tar_names(&out.stdout);
+    assert!(list.iter().any(|n| n == "bin/busybox"), "{list:?}");
+    assert!(list.iter().any(|n| n == "tmp/up.txt"));
+    ok(&d.docker(&["stop", "-t", "0", "cp"]));
+    assert!(eventually(Duration::from_secs(5), || d
+        .leftover_mounts()
+        .is_empty()));
+    ok(&d.docker(&["cp", "cp:/tmp/renamed.txt", &hs("stopped.txt")]));
+    assert_eq!(
+        std::fs::read_to_string(h("stopped.txt")).unwrap(),
+        "from host\n"
+    );
+    ok(&d.docker(&["cp", &hs("up.txt"), "cp:/tmp/while-stopped.txt"]));
+    assert!(d.leftover_mounts().is_empty(), "{:?}", d.leftover_mounts());
+    ok(&d.docker(&["start", "cp"]));
+    assert_eq!(
+        ok(&d.docker(&["exec", "cp", "cat", "/tmp/while-stopped.txt"])),
+        "from host\n"
+    );
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{:x}",
+        std::process::id() as u64 * 7919
+            + std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as u64
+    )
+}
+
+fn tar_names(data: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut off = 0;
+    while off + 512 <= data.len() {
+        let h = &data[off..off + 512];
+        if h.iter().all(|b| *b == 0) {
+            break;
+        }
+        let name_end = h[..100].iter().position(|b| *b == 0).unwrap_or(100);
+        let name = String::from_utf8_lossy(&h[..name_end]).into_owned();
+        let size_field = String::from_utf8_lossy(&h[124..136]);
+        let size = u64::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+            .unwrap_or(0);
+        if h[156] != b'L' {
+            names.push(name);
+        }
+        off += 512 + size.div_ceil(512) as usize * 512;
+    }
+    names
+}

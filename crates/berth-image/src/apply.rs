@@ -70,6 +70,27 @@ pub(crate) struct UnpackStats {
     pub entries: u64,
 }
 
+/// How an archive is unpacked: a layer (docker whiteouts become overlay
+/// whiteouts, owners from the archive) or a `docker cp` upload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnpackOptions {
+    /// `.wh.` members are whiteouts rather than plain files.
+    pub whiteouts: bool,
+    /// Every member owned by this uid/gid instead of the archive's.
+    pub owner: Option<(u32, u32)>,
+    /// Refuse to replace a directory with a non-directory or the reverse
+    /// (docker's `noOverwriteDirNonDir`).
+    pub no_overwrite_dir_non_dir: bool,
+}
+
+impl UnpackOptions {
+    const LAYER: UnpackOptions = UnpackOptions {
+        whiteouts: true,
+        owner: None,
+        no_overwrite_dir_non_dir: false,
+    };
+}
+
 /// Unpacks an *uncompressed* tar stream into `dest` and reads the stream to
 /// its end (so a hashing wrapper sees every byte).
 pub(crate) fn unpack(reader: &mut dyn Read, dest: &Path) -> Result<UnpackStats> {
@@ -79,9 +100,19 @@ pub(crate) fn unpack(reader: &mut dyn Read, dest: &Path) -> Result<UnpackStats> 
             source: e,
         })?
         .into();
+    unpack_into(reader, root, UnpackOptions::LAYER)
+}
+
+/// [`unpack`] into an open directory, with `opts`.
+pub(crate) fn unpack_into(
+    reader: &mut dyn Read,
+    root: OwnedFd,
+    opts: UnpackOptions,
+) -> Result<UnpackStats> {
     let mut u = Unpacker {
         root,
         chown: nix::unistd::geteuid().is_root(),
+        opts,
         dirs: Vec::new(),
         dirs_bytes: 0,
         stats: UnpackStats::default(),
@@ -197,6 +228,7 @@ fn timespec(secs: i64, nsec: u32) -> TimeSpec {
 struct Unpacker {
     root: OwnedFd,
     chown: bool,
+    opts: UnpackOptions,
     /// Directory mtimes, set at the end (later members would change them).
     dirs: Vec<(PathBuf, i64, u32)>,
     dirs_bytes: usize,
@@ -273,7 +305,7 @@ impl Unpacker {
         let shown = || show(&hdr.path);
         let name_b = name.as_bytes();
 
-        if name_b.starts_with(WHITEOUT_PREFIX) {
+        if self.opts.whiteouts && name_b.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(hdr, parent, name_b);
         }
         match hdr.kind {
@@ -300,6 +332,23 @@ impl Unpacker {
         // Docker semantics: a directory over a directory merges; anything
         // else replaces what is there (never writes through it).
         let keep_dir = existing == Some(true) && hdr.kind == EntryKind::Dir;
+        if let (Some(is_dir), true) = (existing, self.opts.no_overwrite_dir_non_dir) {
+            let to_dir = hdr.kind == EntryKind::Dir;
+            if is_dir && !to_dir {
+                return Err(Error::invalid(format!(
+                    "cannot overwrite directory {:?} with non-directory {:?}",
+                    format!("/{}", join(&comps).display()),
+                    shown()
+                )));
+            }
+            if !is_dir && to_dir {
+                return Err(Error::invalid(format!(
+                    "cannot overwrite non-directory {:?} with directory {:?}",
+                    format!("/{}", join(&comps).display()),
+                    shown()
+                )));
+            }
+        }
         if let Some(is_dir) = existing {
             if !keep_dir {
                 remove_at(dir.as_fd(), name, is_dir)
@@ -493,14 +542,16 @@ impl Unpacker {
     }
 
     /// Owner, then mode (chown clears setuid), then xattrs.
+    /// The owner a member gets: the archive's, or the forced one.
+    fn owner(&self, hdr: &TarHeader) -> (Uid, Gid) {
+        let (u, g) = self.opts.owner.unwrap_or((hdr.uid as u32, hdr.gid as u32));
+        (Uid::from_raw(u), Gid::from_raw(g))
+    }
+
     fn attrs(&self, fd: BorrowedFd<'_>, hdr: &TarHeader, path: &str) -> Result<()> {
         if self.chown {
-            fchown(
-                fd,
-                Some(Uid::from_raw(hdr.uid as u32)),
-                Some(Gid::from_raw(hdr.gid as u32)),
-            )
-            .map_err(fs_err(format!("chown {path}")))?;
+            let (u, g) = self.owner(hdr);
+            fchown(fd, Some(u), Some(g)).map_err(fs_err(format!("chown {path}")))?;
         }
         fchmod(fd, Mode::from_bits_truncate(hdr.mode)).map_err(fs_err(format!("chmod {path}")))?;
         for (name, value) in &hdr.xattrs {
@@ -525,14 +576,9 @@ impl Unpacker {
         if !self.chown {
             return Ok(());
         }
-        fchownat(
-            dir,
-            name,
-            Some(Uid::from_raw(hdr.uid as u32)),
-            Some(Gid::from_raw(hdr.gid as u32)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(fs_err(format!("chown {path}")))
+        let (u, g) = self.owner(hdr);
+        fchownat(dir, name, Some(u), Some(g), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(fs_err(format!("chown {path}")))
     }
 
     fn finish_dirs(&mut self) {

@@ -8,6 +8,7 @@
 //!   over the content store and metadata db of `berth-store`.
 
 mod apply;
+mod archive;
 mod changes;
 mod compress;
 mod error;
@@ -19,6 +20,7 @@ mod tarstream;
 mod testutil;
 
 pub use apply::{apply_layer, LayerStats};
+pub use archive::{export, extract_to_dir, stat_path, tar_path, CopyInOptions, PathStat};
 pub use compress::{decompress, Compression};
 pub use error::{Error, ErrorKind, Result};
 pub use snapshot::{chain_ids, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};

@@ -5,6 +5,7 @@
 //! remove), a watch channel that wakes waiters on exit and removal, and a
 //! broadcast channel of live output fed by the connection to its shim.
 
+mod archive;
 mod create;
 mod exec;
 mod inspect;
@@ -29,6 +30,7 @@ use crate::Config;
 use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
 
+pub use archive::TarStream;
 pub use create::CreateRequest;
 pub use exec::{console_size, Exec, ExecSession, ExecSpec, ExecStdin};
 pub use inspect::ListOptions;
@@ -60,7 +62,7 @@ pub struct Container {
     pub id: String,
     pub paths: ContainerPaths,
     record: Mutex<ContainerRecord>,
-    op: tokio::sync::Mutex<()>,
+    op: Arc<tokio::sync::Mutex<()>>,
     progress: watch::Sender<Progress>,
     output: broadcast::Sender<Output>,
     /// Bumped after every output frame: the log file has grown.
@@ -78,7 +80,7 @@ impl Container {
             id: record.id.clone(),
             paths,
             record: Mutex::new(record),
-            op: tokio::sync::Mutex::new(()),
+            op: Arc::new(tokio::sync::Mutex::new(())),
             progress: watch::channel(Progress::default()).0,
             output: broadcast::channel(1024).0,
             log_written: watch::channel(0).0,

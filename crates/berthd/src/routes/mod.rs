@@ -1,5 +1,6 @@
 //! Routes: decode the request, call the engine, encode the answer. No logic.
 
+mod archive;
 mod attach;
 mod containers;
 mod events;
@@ -43,6 +44,11 @@ pub fn router(engine: AppState) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(containers::stats))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/exec", post(exec::create))
