@@ -392,3 +392,124 @@ fn events_and_stats_match_docker() {
     let out = d.berth(&["stats", "--no-stream", "nosuch"]);
     assert!(!out.status.success());
 }
+
+/// A sorted listing of a tree: relative path, type, and file contents.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.file_type().is_symlink() {
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&p).unwrap().display()
+                ));
+            } else if m.is_dir() {
+                out.push(format!("{rel}/"));
+                stack.push(p);
+            } else {
+                out.push(format!(
+                    "{rel} = {}",
+                    std::fs::read_to_string(&p).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `berth cp` puts things where `docker cp` puts them, both ways.
+#[test]
+fn cp_lands_where_docker_puts_it() {
+    let d = Daemon::start();
+    load(&d);
+    ok(&d.berth(&[
+        "run", "-d", "--name", "cc", "busybox", "sh", "-c",
+        "mkdir -p /data/sub && echo hi > /data/f && echo deep > /data/sub/g && ln -s /etc/passwd /data/link && touch /ready && sleep 1000",
+    ]));
+    assert!(eventually(Duration::from_secs(10), || d
+        .berth(&["exec", "cc", "test", "-e", "/ready"])
+        .status
+        .success()));
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let outs: Vec<Vec<String>> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let run = |args: &[&str]| {
+                if i == 0 {
+                    d.docker(args)
+                } else {
+                    d.berth(args)
+                }
+            };
+            let p = |s: &str| dir.path().join(s).display().to_string();
+            std::fs::create_dir(dir.path().join("exists")).unwrap();
+            for (src, dst) in [
+                ("cc:/data", p("")),
+                ("cc:/data", p("copy")),
+                ("cc:/data/.", p("contents")),
+                ("cc:/data/.", p("exists")),
+                ("cc:/data/f", p("file")),
+                ("cc:/data/f", p("exists")),
+                ("cc:/data/link", p("link")),
+            ] {
+                ok(&run(&["cp", src, &dst]));
+            }
+            ok(&run(&["cp", "-L", "cc:/data/link", &p("followed")]));
+            // Back in, to a directory, to a new name and as contents.
+            let tag = if i == 0 { "docker" } else { "berth" };
+            ok(&run(&["cp", &p("copy"), &format!("cc:/in-{tag}-dir")]));
+            ok(&run(&["cp", &p("file"), "cc:/tmp/"]));
+            ok(&run(&[
+                "cp",
+                &p("copy/."),
+                &format!("cc:/tmp/{tag}-contents"),
+            ]));
+            tree(dir.path())
+        })
+        .collect();
+    assert_eq!(outs[0], outs[1]);
+    let listing = ok(&d.berth(&[
+        "exec",
+        "cc",
+        "sh",
+        "-c",
+        "cd / && ls in-docker-dir in-berth-dir tmp/docker-contents tmp/berth-contents",
+    ]));
+    let halves: Vec<&str> = listing.split("\n\n").collect();
+    assert_eq!(halves.len(), 4, "{listing}");
+    assert_eq!(
+        halves[0].lines().skip(1).collect::<Vec<_>>(),
+        halves[1].lines().skip(1).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        halves[2].lines().skip(1).collect::<Vec<_>>(),
+        halves[3].lines().skip(1).collect::<Vec<_>>()
+    );
+    for args in [
+        &["cp", "cc:/nope", "/tmp/x"][..],
+        &["cp", "a", "b"],
+        &["cp", "cc:/data", "cc:/tmp"],
+    ] {
+        let b = d.berth(args);
+        let k = d.docker(args);
+        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
+        assert_eq!(
+            text(&b.stderr).replace("berth", "docker"),
+            text(&k.stderr),
+            "{args:?}"
+        );
+    }
+    // docker prints this path with a doubled slash; the reason is the same.
+    let out = d.berth(&["cp", "/nonexistent-src", "cc:/tmp"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_stderr_has(&out, "lstat /nonexistent-src: no such file or directory");
+    let out = d.berth(&["export", "cc"]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), d.docker(&["export", "cc"]).stdout.len());
+}

@@ -53,6 +53,9 @@ struct Resolved {
     /// Absolute path of `dir` in the container (for messages and links).
     dir_path: PathBuf,
     base: Option<OsString>,
+    /// The name docker gives the path in stats and as the tar's top entry
+    /// (Go's `filepath.Base`): `.` for `dir/.`, which copies the contents.
+    top: OsString,
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd> {
@@ -115,11 +118,20 @@ fn resolve(root: BorrowedFd<'_>, path: &str) -> Result<Option<Resolved>> {
         ),
         _ => (abs.clone(), None),
     };
+    let trimmed = path.trim_end_matches('/');
+    let top = if trimmed == "." || trimmed.ends_with("/.") {
+        OsString::from(".")
+    } else {
+        abs.file_name()
+            .map(OsStr::to_os_string)
+            .unwrap_or_else(|| OsString::from("/"))
+    };
     match open_dir_in_root(root, &dir_path) {
         Ok(dir) => Ok(Some(Resolved {
             dir,
             dir_path,
             base,
+            top,
         })),
         Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Ok(None),
         Err(e) => Err(errno_err(format!("resolve {path}"))(e)),
@@ -190,12 +202,7 @@ pub fn stat_path(root: &Path, path: &str) -> Result<Option<PathStat>> {
         None => {
             let st =
                 nix::sys::stat::fstat(r.dir.as_fd()).map_err(errno_err(format!("stat {path}")))?;
-            let name = r
-                .dir_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "/".into());
-            (st, name)
+            (st, r.top.to_string_lossy().into_owned())
         }
     };
     let is_link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
@@ -229,11 +236,10 @@ pub fn tar_path(root: &Path, path: &str, out: impl Write) -> Result<bool> {
             w.entry(r.dir.as_fd(), base, PathBuf::from(base))?;
         }
         None => {
-            let name = r
-                .dir_path
-                .file_name()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."));
+            let name = match r.top.as_bytes() {
+                b"/" => PathBuf::from("."),
+                _ => PathBuf::from(&r.top),
+            };
             let st =
                 nix::sys::stat::fstat(r.dir.as_fd()).map_err(errno_err(format!("stat {path}")))?;
             w.dir(r.dir, &st, name)?;
@@ -321,6 +327,47 @@ impl<W: Write> TreeWriter<W> {
         h
     }
 
+    /// Appends an entry with `name` (and a symlink's `link`) written
+    /// verbatim, as Go's archive/tar does: the tar crate would normalise
+    /// `./f` to `f` and `/` to `//`, and docker clients rebase on `./`.
+    /// Names that do not fit get GNU long-name records.
+    fn append(
+        &mut self,
+        mut h: tar::Header,
+        name: &Path,
+        link: Option<&[u8]>,
+        data: impl Read,
+    ) -> Result<()> {
+        let raw = name.as_os_str().as_bytes();
+        if raw.len() > 100 {
+            self.long_record(tar::EntryType::GNULongName, raw, name)?;
+        }
+        let n = raw.len().min(100);
+        h.as_old_mut().name = [0; 100];
+        h.as_old_mut().name[..n].copy_from_slice(&raw[..n]);
+        if let Some(target) = link {
+            if target.len() > 100 {
+                self.long_record(tar::EntryType::GNULongLink, target, name)?;
+            }
+            let n = target.len().min(100);
+            h.as_old_mut().linkname[..n].copy_from_slice(&target[..n]);
+        }
+        h.set_cksum();
+        self.tar.append(&h, data).map_err(Self::io(name))
+    }
+
+    fn long_record(&mut self, kind: tar::EntryType, value: &[u8], name: &Path) -> Result<()> {
+        let mut h = tar::Header::new_gnu();
+        let tag = b"././@LongLink";
+        h.as_old_mut().name[..tag.len()].copy_from_slice(tag);
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(value.len() as u64 + 1);
+        h.set_cksum();
+        let data = value.iter().copied().chain([0u8]).collect::<Vec<u8>>();
+        self.tar.append(&h, &data[..]).map_err(Self::io(name))
+    }
+
     fn io(context: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
         move |e| Error::Io {
             context: format!("archive {}", context.display()),
@@ -368,12 +415,10 @@ impl<W: Write> TreeWriter<W> {
                     return Ok(());
                 }
                 let size = st.st_size.max(0) as u64;
-                let mut h = Self::header(&st, tar::EntryType::Regular, size);
+                let h = Self::header(&st, tar::EntryType::Regular, size);
                 // A file that shrinks while read is padded, one that grows is cut.
                 let data = File::from(fd).take(size).chain(io::repeat(0)).take(size);
-                self.tar
-                    .append_data(&mut h, &rel, data)
-                    .map_err(Self::io(&rel))
+                self.append(h, &rel, None, data)
             }
             libc::S_IFLNK => {
                 let target = match readlinkat(dir, name) {
@@ -381,20 +426,8 @@ impl<W: Write> TreeWriter<W> {
                     Err(Errno::ENOENT) | Err(Errno::EINVAL) => return Ok(()),
                     Err(e) => return Err(errno_err(format!("readlink {}", rel.display()))(e)),
                 };
-                let mut h = Self::header(&st, tar::EntryType::Symlink, 0);
-                let raw = target.as_bytes();
-                let field = &mut h.as_old_mut().linkname;
-                if raw.len() < field.len() {
-                    // Verbatim: tar's path normalisation turns "/" into "//".
-                    field[..raw.len()].copy_from_slice(raw);
-                    self.tar
-                        .append_data(&mut h, &rel, io::empty())
-                        .map_err(Self::io(&rel))
-                } else {
-                    self.tar
-                        .append_link(&mut h, &rel, &target)
-                        .map_err(Self::io(&rel))
-                }
+                let h = Self::header(&st, tar::EntryType::Symlink, 0);
+                self.append(h, &rel, Some(target.as_bytes()), io::empty())
             }
             kind @ (libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO) => {
                 let t = match kind {
@@ -406,9 +439,7 @@ impl<W: Write> TreeWriter<W> {
                 let dev = st.st_rdev;
                 h.set_device_major(libc::major(dev)).ok();
                 h.set_device_minor(libc::minor(dev)).ok();
-                self.tar
-                    .append_data(&mut h, &rel, io::empty())
-                    .map_err(Self::io(&rel))
+                self.append(h, &rel, None, io::empty())
             }
             // Sockets are not archived, as in docker.
             _ => Ok(()),
@@ -416,12 +447,10 @@ impl<W: Write> TreeWriter<W> {
     }
 
     fn dir(&mut self, fd: OwnedFd, st: &FileStat, rel: PathBuf) -> Result<()> {
-        let mut h = Self::header(st, tar::EntryType::Directory, 0);
+        let h = Self::header(st, tar::EntryType::Directory, 0);
         let mut name = rel.clone().into_os_string();
         name.push("/");
-        self.tar
-            .append_data(&mut h, Path::new(&name), io::empty())
-            .map_err(Self::io(&rel))?;
+        self.append(h, Path::new(&name), None, io::empty())?;
         self.children(fd.as_fd(), &rel)
     }
 
@@ -522,6 +551,15 @@ mod tests {
         );
         assert_eq!(e[1].1, tar::EntryType::Symlink);
         assert_eq!(e[3].2, b"hello");
+        // `dir/.` is the contents, under ".".
+        let mut out = Vec::new();
+        assert!(tar_path(d.path(), "/tmp/sub/.", &mut out).unwrap());
+        let names: Vec<String> = entries(&out).into_iter().map(|x| x.0).collect();
+        assert_eq!(names, ["./", "./f.txt"]);
+        assert_eq!(
+            stat_path(d.path(), "/tmp/sub/.").unwrap().unwrap().name,
+            "."
+        );
         let mut out = Vec::new();
         assert!(tar_path(d.path(), "/tmp/sub/f.txt", &mut out).unwrap());
         assert_eq!(entries(&out)[0].0, "f.txt");
@@ -538,6 +576,27 @@ mod tests {
         let mut out = Vec::new();
         export(d.path(), &mut out).unwrap();
         assert_eq!(entries(&out)[0].0, "etc/");
+        // Long names and link targets survive verbatim.
+        let long = "n".repeat(150);
+        std::fs::write(d.path().join("tmp/sub").join(&long), "l").unwrap();
+        symlink(format!("/{long}"), d.path().join("tmp/sub/longlink")).unwrap();
+        let mut out = Vec::new();
+        assert!(tar_path(d.path(), "/tmp/sub", &mut out).unwrap());
+        let mut a = tar::Archive::new(&out[..]);
+        let got: Vec<(String, Option<String>)> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+                    e.link_name_bytes()
+                        .map(|l| String::from_utf8_lossy(&l).into_owned()),
+                )
+            })
+            .collect();
+        assert!(got.contains(&(format!("sub/{long}"), None)), "{got:?}");
+        assert!(got.contains(&("sub/longlink".into(), Some(format!("/{long}")))));
     }
 
     fn tar_with(entries: &[(&str, &[u8])]) -> Vec<u8> {

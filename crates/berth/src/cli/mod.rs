@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    events, exec, images, inspect, lifecycle, logs, ps, run, stats, system, top, transfer,
+    cp, events, exec, images, inspect, lifecycle, logs, ps, run, stats, system, top, transfer,
 };
 use crate::error::StatusError;
 
@@ -74,6 +74,10 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(transfer::ExportArgs),
     /// Return low-level information on objects
     Inspect(inspect::InspectArgs),
     /// List images
@@ -143,6 +147,10 @@ pub enum ContainerCommand {
     Attach(lifecycle::AttachArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(transfer::ExportArgs),
     /// Display detailed information on one or more containers
     Inspect(inspect::TypedInspectArgs),
 }

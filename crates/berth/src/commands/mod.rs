@@ -1,6 +1,7 @@
 //! One module per command group; `dispatch` routes a parsed command line.
 
 pub mod attach;
+pub mod cp;
 pub mod create_body;
 pub mod create_opts;
 pub mod create_settings;
@@ -65,6 +66,8 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Attach(a) => lifecycle::attach(&Ctx::new(client, "attach"), a).await,
         Command::Stats(a) => stats::stats(&Ctx::new(client, "stats"), a).await,
         Command::Events(a) => events::events(&Ctx::new(client, "events"), a).await,
+        Command::Cp(a) => cp::cp(&Ctx::new(client, "cp"), a).await,
+        Command::Export(a) => transfer::export(&Ctx::new(client, "export"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
         Command::Images(a) => images::images(&Ctx::new(client, "images"), a).await,
         Command::Load(a) => transfer::load(&Ctx::new(client, "load"), a).await,
@@ -106,6 +109,8 @@ async fn container(client: Client, command: ContainerCommand) -> Result<()> {
         C::Exec(a) => exec::exec(&Ctx::new(client, "container exec"), a).await,
         C::Attach(a) => lifecycle::attach(&Ctx::new(client, "container attach"), a).await,
         C::Stats(a) => stats::stats(&Ctx::new(client, "container stats"), a).await,
+        C::Cp(a) => cp::cp(&Ctx::new(client, "container cp"), a).await,
+        C::Export(a) => transfer::export(&Ctx::new(client, "container export"), a).await,
         C::Inspect(a) => {
             inspect::inspect_typed(
                 &Ctx::new(client, "container inspect"),

@@ -114,7 +114,7 @@ pub async fn load(ctx: &Ctx, args: LoadArgs) -> Result<()> {
 }
 
 /// docker's `ValidateOutputPath`.
-fn validate_output_path(path: &str) -> Result<()> {
+pub(crate) fn validate_output_path(path: &str) -> Result<()> {
     let p = Path::new(path);
     if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Err(e) = std::fs::metadata(dir) {
@@ -165,7 +165,10 @@ pub async fn save(ctx: &Ctx, args: SaveArgs) -> Result<()> {
 }
 
 /// Writes to `<dir>/.berth_temp_*` and renames over `path` when complete.
-async fn copy_to_file(path: &str, reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<()> {
+pub(crate) async fn copy_to_file(
+    path: &str,
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Result<()> {
     let target = PathBuf::from(path);
     let dir = target
         .parent()
@@ -261,4 +264,38 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
     }
+}
+
+/// `export` flags.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long = "output", default_value = "")]
+    pub output: String,
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
+}
+
+/// `export`: `GET /containers/{id}/export` to stdout or `-o`.
+pub async fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
+    check_args(&ctx.path, Arity::Exact(1), args.names.len())?;
+    if args.output.is_empty() && terminal::stdout_is_tty() {
+        return Err(anyhow!(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+        ));
+    }
+    if !args.output.is_empty() {
+        validate_output_path(&args.output)?;
+    }
+    let path = format!(
+        "/containers/{}/export",
+        crate::client::path_segment(&args.names[0])
+    );
+    let resp = ctx.client.get_stream(&path, &Query::new()).await?;
+    let mut reader = body_reader(resp);
+    if args.output.is_empty() {
+        demux::raw_copy(reader, &mut std::io::stdout()).await?;
+        return Ok(());
+    }
+    copy_to_file(&args.output, &mut reader).await
 }

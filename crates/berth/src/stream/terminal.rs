@@ -16,6 +16,10 @@ pub fn stdout_is_tty() -> bool {
 }
 
 /// The window size of the terminal on stdout as (rows, columns), if any.
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
 pub fn tty_size() -> Option<(u16, u16)> {
     if !stdout_is_tty() {
         return None;
