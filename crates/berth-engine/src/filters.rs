@@ -54,6 +54,37 @@ impl Filters {
         }
     }
 
+    /// docker's `label` and `label!` filters against an object's labels:
+    /// every `label` (`key` or `key=value`) present, no `label!` one.
+    pub fn labels_match(&self, label: impl Fn(&str) -> Option<String>) -> bool {
+        let holds = |f: &str| match f.split_once('=') {
+            Some((k, v)) => label(k).as_deref() == Some(v),
+            None => label(f).is_some(),
+        };
+        self.get("label").iter().all(|f| holds(f)) && !self.get("label!").iter().any(|f| holds(f))
+    }
+
+    /// docker's `until` filter (a timestamp or a duration before now) as
+    /// unix seconds: objects created after it are kept.
+    pub fn until(&self) -> Result<Option<i64>> {
+        let Some(v) = self.get("until").into_iter().next() else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(secs) = v.parse::<f64>() {
+            return Ok(Some(secs as i64));
+        }
+        if let Ok(nanos) = berth_units::parse_go_duration(&v) {
+            return Ok(Some(now - (nanos / 1_000_000_000) as i64));
+        }
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v) {
+            return Ok(Some(t.timestamp()));
+        }
+        Err(Error::invalid(format!(
+            "failed to parse value {v} of filter until"
+        )))
+    }
+
     pub fn insert(&mut self, key: &str, value: &str) {
         self.0
             .entry(key.to_string())
@@ -77,6 +108,27 @@ mod tests {
         let f = Filters::parse(Some(r#"{"label":["a=b"]}"#)).unwrap();
         assert_eq!(f.get("label"), vec!["a=b"]);
         assert!(Filters::parse(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn labels_and_until() {
+        let f = Filters::parse(Some(
+            r#"{"label":{"a":true,"b=1":true},"label!":{"c":true}}"#,
+        ))
+        .unwrap();
+        let labels = |m: &'static [(&'static str, &'static str)]| {
+            move |k: &str| m.iter().find(|(x, _)| *x == k).map(|(_, v)| v.to_string())
+        };
+        assert!(f.labels_match(labels(&[("a", "x"), ("b", "1")])));
+        assert!(!f.labels_match(labels(&[("a", "x"), ("b", "2")])));
+        assert!(!f.labels_match(labels(&[("a", "x"), ("b", "1"), ("c", "")])));
+        let f = Filters::parse(Some(r#"{"until":{"1000":true}}"#)).unwrap();
+        assert_eq!(f.until().unwrap(), Some(1000));
+        let f = Filters::parse(Some(r#"{"until":{"10m":true}}"#)).unwrap();
+        let t = f.until().unwrap().unwrap();
+        assert!((chrono::Utc::now().timestamp() - 600 - t).abs() < 5);
+        let f = Filters::parse(Some(r#"{"until":{"soon":true}}"#)).unwrap();
+        assert!(f.until().is_err());
     }
 
     #[test]

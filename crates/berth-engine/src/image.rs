@@ -88,7 +88,6 @@ impl Engine {
                 .map_err(image_error)?;
             let dangling = filters.get("dangling");
             let refs = filters.get("reference");
-            let labels = filters.get("label");
             Ok(list
                 .iter()
                 .filter(|i| match dangling.first().map(String::as_str) {
@@ -104,10 +103,7 @@ impl Engine {
                 })
                 .filter(|i| {
                     let l = labels_of(i);
-                    labels.iter().all(|f| match f.split_once('=') {
-                        Some((k, v)) => l.get(k).map(String::as_str) == Some(v),
-                        None => l.contains_key(f.as_str()),
-                    })
+                    filters.labels_match(|k| l.get(k).cloned())
                 })
                 .filter(|i| {
                     before.as_ref().is_none_or(|b| {

@@ -10,6 +10,7 @@ pub mod events;
 pub mod filters;
 pub mod ids;
 pub mod image;
+pub mod prune;
 pub mod signal;
 pub mod system;
 pub mod timefmt;

@@ -11,7 +11,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -221,13 +221,14 @@ pub fn stat_path(root: &Path, path: &str) -> Result<Option<PathStat>> {
 
 /// `GET /containers/{id}/archive`: a tar of `path` whose top entry is
 /// named after the path's last component (a directory's contents follow
-/// under that name). Returns false if the path does not exist.
-pub fn tar_path(root: &Path, path: &str, out: impl Write) -> Result<bool> {
+/// under that name). Returns false if the path does not exist. `fds` is
+/// this thread's [`thread_fds`].
+pub fn tar_path(root: &Path, path: &str, out: impl Write, fds: BorrowedFd<'_>) -> Result<bool> {
     let rootfd = open_root(root)?;
     let Some(r) = resolve(rootfd.as_fd(), path)? else {
         return Ok(false);
     };
-    let mut w = TreeWriter::new(out);
+    let mut w = TreeWriter::new(out, fds);
     match &r.base {
         Some(base) => {
             if let Err(Errno::ENOENT) | Err(Errno::ENOTDIR) = lstat_at(r.dir.as_fd(), base) {
@@ -250,9 +251,9 @@ pub fn tar_path(root: &Path, path: &str, out: impl Write) -> Result<bool> {
 }
 
 /// `GET /containers/{id}/export`: the whole rootfs, entries relative to `/`.
-pub fn export(root: &Path, out: impl Write) -> Result<()> {
+pub fn export(root: &Path, out: impl Write, fds: BorrowedFd<'_>) -> Result<()> {
     let rootfd = open_root(root)?;
-    let mut w = TreeWriter::new(out);
+    let mut w = TreeWriter::new(out, fds);
     w.children(rootfd.as_fd(), Path::new(""))?;
     w.finish()
 }
@@ -297,16 +298,31 @@ pub fn extract_to_dir(
     Ok(Some(()))
 }
 
-/// Writes a tree as tar entries, walking by directory descriptors.
-struct TreeWriter<W: Write> {
-    tar: tar::Builder<W>,
+/// This thread's descriptor table in the host's procfs, for reopening
+/// `O_PATH` descriptors. Open it before entering a container's mount
+/// namespace: there `/proc` is the container's, where this thread does not
+/// exist.
+pub fn thread_fds() -> Result<OwnedFd> {
+    nix::fcntl::open(
+        "/proc/thread-self/fd",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_err("open /proc/thread-self/fd".into()))
 }
 
-impl<W: Write> TreeWriter<W> {
-    fn new(out: W) -> Self {
+/// Writes a tree as tar entries, walking by directory descriptors.
+struct TreeWriter<'a, W: Write> {
+    tar: tar::Builder<W>,
+    /// From [`thread_fds`].
+    fds: BorrowedFd<'a>,
+}
+
+impl<'a, W: Write> TreeWriter<'a, W> {
+    fn new(out: W, fds: BorrowedFd<'a>) -> Self {
         let mut tar = tar::Builder::new(out);
         tar.mode(tar::HeaderMode::Complete);
-        TreeWriter { tar }
+        TreeWriter { tar, fds }
     }
 
     fn finish(self) -> Result<()> {
@@ -398,22 +414,35 @@ impl<W: Write> TreeWriter<W> {
                 self.dir(fd, &st, rel)
             }
             libc::S_IFREG => {
-                let fd = match openat(
+                // O_PATH first: opening by name could open a device node a
+                // running container swapped in after the lstat (opening some
+                // devices has effects). Only a verified regular file is
+                // opened for reading, through the descriptor's magic link.
+                let path_fd = match openat(
                     dir,
                     name,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 ) {
                     Ok(fd) => fd,
                     Err(Errno::ENOENT) | Err(Errno::ELOOP) => return Ok(()),
                     Err(e) => return Err(errno_err(format!("open {}", rel.display()))(e)),
                 };
-                // The size of what we opened, not of what we stat'ed by name.
-                let st = nix::sys::stat::fstat(fd.as_fd())
+                let st = nix::sys::stat::fstat(path_fd.as_fd())
                     .map_err(errno_err(format!("stat {}", rel.display())))?;
                 if st.st_mode & libc::S_IFMT != libc::S_IFREG {
                     return Ok(());
                 }
+                let fd = match openat(
+                    self.fds.as_fd(),
+                    path_fd.as_raw_fd().to_string().as_str(),
+                    OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => fd,
+                    Err(Errno::ENOENT) => return Ok(()),
+                    Err(e) => return Err(errno_err(format!("open {}", rel.display()))(e)),
+                };
                 let size = st.st_size.max(0) as u64;
                 let h = Self::header(&st, tar::EntryType::Regular, size);
                 // A file that shrinks while read is padded, one that grows is cut.
@@ -492,6 +521,10 @@ mod tests {
             .collect()
     }
 
+    fn tar_path_t(root: &Path, path: &str, out: impl Write) -> Result<bool> {
+        tar_path(root, path, out, thread_fds().unwrap().as_fd())
+    }
+
     fn rootfs() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
@@ -535,7 +568,7 @@ mod tests {
     fn tar_of_a_dir_and_a_file() {
         let d = rootfs();
         let mut out = Vec::new();
-        assert!(tar_path(d.path(), "/tmp", &mut out).unwrap());
+        assert!(tar_path_t(d.path(), "/tmp", &mut out).unwrap());
         let e = entries(&out);
         let names: Vec<&str> = e.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(
@@ -553,7 +586,7 @@ mod tests {
         assert_eq!(e[3].2, b"hello");
         // `dir/.` is the contents, under ".".
         let mut out = Vec::new();
-        assert!(tar_path(d.path(), "/tmp/sub/.", &mut out).unwrap());
+        assert!(tar_path_t(d.path(), "/tmp/sub/.", &mut out).unwrap());
         let names: Vec<String> = entries(&out).into_iter().map(|x| x.0).collect();
         assert_eq!(names, ["./", "./f.txt"]);
         assert_eq!(
@@ -561,27 +594,27 @@ mod tests {
             "."
         );
         let mut out = Vec::new();
-        assert!(tar_path(d.path(), "/tmp/sub/f.txt", &mut out).unwrap());
+        assert!(tar_path_t(d.path(), "/tmp/sub/f.txt", &mut out).unwrap());
         assert_eq!(entries(&out)[0].0, "f.txt");
         // A link to "/" is archived as a link, never followed.
         let mut out = Vec::new();
-        assert!(tar_path(d.path(), "/tmp/toroot", &mut out).unwrap());
+        assert!(tar_path_t(d.path(), "/tmp/toroot", &mut out).unwrap());
         let e = entries(&out);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].1, tar::EntryType::Symlink);
         let mut a = tar::Archive::new(&out[..]);
         let first = a.entries().unwrap().next().unwrap().unwrap();
         assert_eq!(first.link_name_bytes().unwrap().as_ref(), b"/");
-        assert!(!tar_path(d.path(), "/missing", Vec::new()).unwrap());
+        assert!(!tar_path_t(d.path(), "/missing", Vec::new()).unwrap());
         let mut out = Vec::new();
-        export(d.path(), &mut out).unwrap();
+        export(d.path(), &mut out, thread_fds().unwrap().as_fd()).unwrap();
         assert_eq!(entries(&out)[0].0, "etc/");
         // Long names and link targets survive verbatim.
         let long = "n".repeat(150);
         std::fs::write(d.path().join("tmp/sub").join(&long), "l").unwrap();
         symlink(format!("/{long}"), d.path().join("tmp/sub/longlink")).unwrap();
         let mut out = Vec::new();
-        assert!(tar_path(d.path(), "/tmp/sub", &mut out).unwrap());
+        assert!(tar_path_t(d.path(), "/tmp/sub", &mut out).unwrap());
         let mut a = tar::Archive::new(&out[..]);
         let got: Vec<(String, Option<String>)> = a
             .entries()

@@ -4,13 +4,16 @@
 //!   overlay whiteouts; hostile archives cannot write outside the target.
 //! - [`Snapshotter`] / [`OverlayMount`]: layers unpacked once per chain id,
 //!   container rw layers, overlay mount descriptions (the caller mounts).
-//! - [`ImageStore`]: load / save / import / tag / remove / resolve / history
-//!   over the content store and metadata db of `berth-store`.
+//! - [`ImageStore`]: load / save / import / commit / tag / remove / resolve /
+//!   history over the content store and metadata db of `berth-store`.
+//! - [`changes`] / [`write_diff_tar`]: `docker diff` and the commit layer
+//!   tar of a container's overlay upper dir.
 
 mod apply;
 mod archive;
 mod changes;
 mod compress;
+mod diff;
 mod error;
 pub use berth_reference as reference;
 mod snapshot;
@@ -20,8 +23,11 @@ mod tarstream;
 mod testutil;
 
 pub use apply::{apply_layer, LayerStats};
-pub use archive::{export, extract_to_dir, stat_path, tar_path, CopyInOptions, PathStat};
+pub use archive::{
+    export, extract_to_dir, stat_path, tar_path, thread_fds, CopyInOptions, PathStat,
+};
 pub use compress::{decompress, Compression};
+pub use diff::{changes, write_diff_tar, Change, ChangeKind};
 pub use error::{Error, ErrorKind, Result};
-pub use snapshot::{chain_ids, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
-pub use store::{DeleteItem, HistoryItem, Image, ImageStore};
+pub use snapshot::{chain_ids, tree_size, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
+pub use store::{CommitRequest, DeleteItem, HistoryItem, Image, ImageStore};

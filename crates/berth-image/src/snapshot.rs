@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_store::Digest;
@@ -26,6 +26,10 @@ use crate::error::{io_err, Error, Result};
 pub const MAX_OPTIONS_LEN: usize = 3500;
 const LINK_DIR: &str = "l";
 const EMPTY_DIR: &str = "empty";
+/// A container layer's own lower dir with docker's init layer: the mount
+/// points the runtime would otherwise create in the writable layer, so
+/// they show up in neither `docker diff` nor `docker commit`.
+const INIT_DIR: &str = "init";
 
 /// The chain ids of a stack of diff ids (bottom layer first):
 /// `chain(0) = diff(0)`, `chain(n) = sha256(chain(n-1) + " " + diff(n))`.
@@ -381,10 +385,11 @@ impl Snapshotter {
     }
 
     /// The mount of rw layer `key` over `chains` (bottom layer first), as
-    /// created by [`prepare_rw`](Self::prepare_rw); creates nothing.
+    /// created by [`prepare_rw`](Self::prepare_rw); creates nothing. The
+    /// layer's init dir, when there is one, is the top lower dir.
     pub fn rw_mount(&self, key: &str, chains: &[Digest]) -> Result<OverlayMount> {
         let dir = self.rw_dir(key)?;
-        let (lowerdirs, short_lowers): (Vec<PathBuf>, Vec<String>) = if chains.is_empty() {
+        let (mut lowerdirs, mut short_lowers): (Vec<PathBuf>, Vec<String>) = if chains.is_empty() {
             (vec![self.root.join(EMPTY_DIR)], vec![EMPTY_DIR.to_string()])
         } else {
             chains
@@ -393,6 +398,10 @@ impl Snapshotter {
                 .map(|c| (self.layer_diff(c), format!("{LINK_DIR}/{}", link_name(c))))
                 .unzip()
         };
+        if dir.join(INIT_DIR).is_dir() {
+            lowerdirs.insert(0, dir.join(INIT_DIR));
+            short_lowers.insert(0, format!("rw/{key}/{INIT_DIR}"));
+        }
         Ok(OverlayMount {
             lowerdirs,
             upperdir: dir.join("diff"),
@@ -409,8 +418,15 @@ impl Snapshotter {
 
     /// Creates the rw layer `key` (idempotent) and returns its mount.
     pub fn prepare_rw(&self, key: &str, chains: &[Digest]) -> Result<OverlayMount> {
+        let dir = self.rw_dir(key)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(format!("create {}", dir.display())))?;
+        write_init_layer(&dir.join(INIT_DIR))?;
         let m = self.rw_mount(key, chains)?;
-        for (c, lower) in chains.iter().rev().zip(&m.lowerdirs) {
+        for (c, lower) in chains.iter().rev().zip(m.lowerdirs.iter().skip(1)) {
             if !lower.is_dir() {
                 return Err(Error::Io {
                     context: format!("prepare rw layer {key}"),
@@ -454,6 +470,86 @@ impl Snapshotter {
     }
 }
 
+/// docker's `initlayer.Setup`: empty mount points and `/.dockerenv`.
+fn write_init_layer(init: &Path) -> Result<()> {
+    let done = init.join(".dockerenv");
+    if done.exists() {
+        return Ok(());
+    }
+    let tmp = init.with_extension("tmp");
+    let _ = fs::remove_dir_all(&tmp);
+    let mk = |rel: &str, dir: bool| -> io::Result<()> {
+        let p = tmp.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)?;
+        }
+        if dir {
+            fs::DirBuilder::new().recursive(true).mode(0o755).create(&p)
+        } else {
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o755)
+                .open(&p)
+                .map(drop)
+        }
+    };
+    let build = || -> io::Result<()> {
+        for d in ["dev/pts", "dev/shm", "proc", "sys"] {
+            mk(d, true)?;
+        }
+        for f in [
+            "dev/console",
+            "etc/hosts",
+            "etc/hostname",
+            "etc/resolv.conf",
+            ".dockerenv",
+        ] {
+            mk(f, false)?;
+        }
+        std::os::unix::fs::symlink("/proc/mounts", tmp.join("etc/mtab"))?;
+        fs::rename(&tmp, init)
+    };
+    build().map_err(io_err(format!("create {}", init.display())))
+}
+
+/// Bytes of the regular files under `dir` (each inode once), without
+/// following symlinks or leaving the filesystem; what docker reports as a
+/// layer's size. Entries that vanish meanwhile are skipped.
+pub fn tree_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = fs::symlink_metadata(dir) else {
+        return 0;
+    };
+    let dev = top.dev();
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.dev() != dev {
+                continue;
+            }
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() && (m.nlink() == 1 || seen.insert(m.ino())) {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +565,17 @@ mod tests {
         fs::write(staged.join("diff").join(file), format!("{n}")).unwrap();
         assert!(s.commit_layer(&staged, &chain).unwrap());
         chain
+    }
+
+    #[test]
+    fn tree_size_counts_files_once() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("a")).unwrap();
+        fs::write(d.path().join("a/f"), vec![0u8; 1000]).unwrap();
+        fs::hard_link(d.path().join("a/f"), d.path().join("g")).unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("l")).unwrap();
+        assert_eq!(tree_size(d.path()), 1000);
+        assert_eq!(tree_size(&d.path().join("missing")), 0);
     }
 
     #[test]
@@ -494,12 +601,17 @@ mod tests {
         assert!(!again.exists());
 
         let m = s.prepare_rw("c1", &[l0.clone(), l1.clone()]).unwrap();
-        assert_eq!(m.lowerdirs, vec![s.layer_diff(&l1), s.layer_diff(&l0)]);
+        let init = t.path().join("rw/c1/init");
+        assert_eq!(
+            m.lowerdirs,
+            vec![init.clone(), s.layer_diff(&l1), s.layer_diff(&l0)]
+        );
         assert!(m.upperdir.is_dir() && m.workdir.is_dir() && m.target.is_dir());
         assert_eq!(
             m.options(),
             format!(
-                "lowerdir={}:{},upperdir={},workdir={}",
+                "lowerdir={}:{}:{},upperdir={},workdir={}",
+                init.display(),
                 s.layer_diff(&l1).display(),
                 s.layer_diff(&l0).display(),
                 m.upperdir.display(),
@@ -537,7 +649,7 @@ mod tests {
         assert!(m.long_options().len() > MAX_OPTIONS_LEN);
         let opts = m.options();
         assert!(opts.len() < MAX_OPTIONS_LEN, "{}", opts.len());
-        assert!(opts.starts_with("lowerdir=l/"));
+        assert!(opts.starts_with("lowerdir=rw/long/init:l/"), "{opts}");
         assert!(opts.ends_with(",upperdir=rw/long/diff,workdir=rw/long/work"));
         if is_root() {
             m.mount().unwrap();
@@ -574,11 +686,21 @@ mod tests {
         assert!(!m.is_mounted());
         assert!(!t.path().join("rw/c").exists());
 
-        // zero layers: an empty lower dir
+        // zero layers: an empty lower dir, under the init layer's mount points
         let m = s.prepare_rw("empty", &[]).unwrap();
-        assert_eq!(m.lowerdirs, vec![t.path().join(EMPTY_DIR)]);
+        assert_eq!(
+            m.lowerdirs,
+            vec![t.path().join("rw/empty/init"), t.path().join(EMPTY_DIR)]
+        );
         m.mount().unwrap();
-        assert_eq!(fs::read_dir(&m.target).unwrap().count(), 0);
+        let mut names: Vec<String> = fs::read_dir(&m.target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dockerenv", "dev", "etc", "proc", "sys"]);
+        assert!(m.target.join("etc/hosts").is_file());
+        assert_eq!(fs::read_dir(&m.upperdir).unwrap().count(), 0);
         m.unmount().unwrap();
         s.remove_rw("empty").unwrap();
     }

@@ -158,6 +158,56 @@ fn parse_size(s: &str, base: f64) -> Result<i64, String> {
     Ok((size * mul) as i64)
 }
 
+/// Go's `time.ParseDuration` (`300ms`, `1.5h`, `2h45m`), as a signed count of
+/// nanoseconds.
+pub fn parse_go_duration(s: &str) -> Result<i128, String> {
+    let err = || format!("time: invalid duration \"{s}\"");
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(err());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num = &rest[..num_end];
+        if num.is_empty() || num == "." {
+            return Err(err());
+        }
+        let value: f64 = num.parse().map_err(|_| err())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        rest = &rest[unit_end..];
+        let mul: f64 = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
+            other => {
+                return Err(format!(
+                    "time: unknown unit \"{other}\" in duration \"{s}\""
+                ))
+            }
+        };
+        total += value * mul;
+    }
+    let nanos = total.round() as i128;
+    Ok(if neg { -nanos } else { nanos })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +294,17 @@ mod tests {
             from_human_size("1q"),
             Err("invalid suffix: 'q'".to_string())
         );
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("10m"), Ok(600_000_000_000));
+        assert_eq!(parse_go_duration("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_go_duration("300ms"), Ok(300_000_000));
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("abc").is_err());
+        assert!(parse_go_duration("2023-01-01").is_err());
     }
 }

@@ -6,7 +6,7 @@
 //! streams tars in and out from blocking threads.
 
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,16 +51,18 @@ impl Drop for Rootfs {
 /// namespace changes its root for good.
 fn run_in_rootfs<T: Send + 'static>(
     root: Rootfs,
-    f: impl FnOnce(&Path) -> Result<T> + Send + 'static,
+    f: impl FnOnce(&Path, &OwnedFd) -> Result<T> + Send + 'static,
 ) -> oneshot::Receiver<Result<T>> {
     let (tx, rx) = oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("berth-rootfs".into())
         .spawn(move || {
-            let result = match &root.mnt_ns {
-                Some(ns) => enter_mount_ns(ns).and_then(|()| f(Path::new("/"))),
-                None => f(&root.path),
-            };
+            let result = berth_image::thread_fds()
+                .map_err(image_error)
+                .and_then(|fds| match &root.mnt_ns {
+                    Some(ns) => enter_mount_ns(ns).and_then(|()| f(Path::new("/"), &fds)),
+                    None => f(&root.path, &fds),
+                });
             drop(root);
             let _ = tx.send(result);
         });
@@ -181,7 +183,7 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let root = self.rootfs(&c).await?;
         let p = path.to_string();
-        let stat = joined(run_in_rootfs(root, move |dir| {
+        let stat = joined(run_in_rootfs(root, move |dir, _fds| {
             berth_image::stat_path(dir, &p).map_err(image_error)
         }))
         .await?;
@@ -196,7 +198,7 @@ impl ContainerService {
         let (stat_tx, stat_rx) = oneshot::channel();
         let p = path.to_string();
         // The stat goes back first; the tar follows on the same thread.
-        drop(run_in_rootfs(root, move |dir| {
+        drop(run_in_rootfs(root, move |dir, fds| {
             let stat = berth_image::stat_path(dir, &p).map_err(image_error);
             let found = matches!(stat, Ok(Some(_)));
             let _ = stat_tx.send(stat);
@@ -205,7 +207,7 @@ impl ContainerService {
                     tx,
                     buf: Vec::with_capacity(CHUNK),
                 };
-                if let Err(e) = berth_image::tar_path(dir, &p, out) {
+                if let Err(e) = berth_image::tar_path(dir, &p, out, fds.as_fd()) {
                     tracing::debug!("archive of {p} ended early: {e}");
                 }
             }
@@ -233,7 +235,7 @@ impl ContainerService {
         }
         let root = self.rootfs(&c).await?;
         let p = path.to_string();
-        let done = joined(run_in_rootfs(root, move |dir| {
+        let done = joined(run_in_rootfs(root, move |dir, _fds| {
             let mut body = body;
             let r = berth_image::extract_to_dir(dir, &p, &mut body, opts).map_err(image_error);
             // Read the rest so the client sees an answer, not a reset.
@@ -251,12 +253,12 @@ impl ContainerService {
         let mut root = self.rootfs(&c).await?;
         root.mnt_ns = None;
         let (tx, rx) = mpsc::channel(8);
-        drop(run_in_rootfs(root, move |dir| {
+        drop(run_in_rootfs(root, move |dir, fds| {
             let out = ChannelWriter {
                 tx,
                 buf: Vec::with_capacity(CHUNK),
             };
-            if let Err(e) = berth_image::export(dir, out) {
+            if let Err(e) = berth_image::export(dir, out, fds.as_fd()) {
                 tracing::debug!("export ended early: {e}");
             }
             Ok(())

@@ -222,6 +222,21 @@ impl ContainerService {
         Ok(out)
     }
 
+    /// Bytes in the container's writable layer (docker's `SizeRw`).
+    pub async fn rw_size(&self, rec: &ContainerRecord) -> u64 {
+        let images = self.images.clone();
+        let (image_id, key) = (rec.image_id.clone(), rec.id.clone());
+        tokio::task::spawn_blocking(move || {
+            images
+                .resolve(&image_id)
+                .and_then(|i| images.rw_mount(&key, &i))
+                .map(|m| berth_image::tree_size(&m.upperdir))
+                .unwrap_or(0)
+        })
+        .await
+        .unwrap_or(0)
+    }
+
     fn matches(&self, rec: &ContainerRecord, opts: &ListOptions) -> bool {
         let f = &opts.filters;
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
@@ -245,10 +260,7 @@ impl ContainerService {
                         .map(|i| i.id == rec.image_id)
                         .unwrap_or(false)
             })
-            && f.get("label").iter().all(|v| match v.split_once('=') {
-                Some((k, val)) => labels.get(k).map(String::as_str) == Some(val),
-                None => labels.contains_key(v.as_str()),
-            })
+            && f.labels_match(|k| labels.get(k).cloned())
     }
 
     pub async fn top(

@@ -6,6 +6,7 @@
 //! broadcast channel of live output fed by the connection to its shim.
 
 mod archive;
+mod commit;
 mod create;
 mod exec;
 mod inspect;
@@ -31,6 +32,7 @@ use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
 
 pub use archive::TarStream;
+pub use commit::CommitOptions;
 pub use create::CreateRequest;
 pub use exec::{console_size, Exec, ExecSession, ExecSpec, ExecStdin};
 pub use inspect::ListOptions;

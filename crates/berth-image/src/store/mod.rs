@@ -14,6 +14,7 @@
 //! place -> one redb transaction for layer, image and tag records. A crash
 //! in between leaves only unreferenced files, which `open` removes.
 
+mod commit;
 mod load;
 mod save;
 #[cfg(test)]
@@ -37,6 +38,8 @@ use crate::compress::decompress;
 use crate::error::{io_err, Error, Result};
 use crate::reference::Reference;
 use crate::snapshot::{chain_ids, OverlayMount, Snapshotter};
+
+pub use commit::CommitRequest;
 
 const IMAGES: Table = Table::new("images");
 /// Normalised references (`docker.io/library/busybox:latest` or
@@ -271,6 +274,23 @@ fn is_single_reference(refs: &[Reference]) -> bool {
     }
     let single = single.unwrap_or(&refs[0]);
     canonical.len() == 1 && canonical.contains(&single.name())
+}
+
+/// The tag an image being created gets from `repo[:tag]` (`latest` by
+/// default); digest references are refused (`verb`: what is being done).
+fn new_image_tag(reference: Option<&str>, verb: &str) -> Result<Option<Reference>> {
+    match reference.filter(|r| !r.is_empty()) {
+        Some(r) => {
+            let r = Reference::parse(r).map_err(Error::InvalidArgument)?;
+            if r.digest().is_some() {
+                return Err(Error::invalid(format!(
+                    "cannot {verb} with a digest reference: {r}"
+                )));
+            }
+            Ok(Some(r.with_default_tag()))
+        }
+        None => Ok(None),
+    }
 }
 
 fn is_id_prefix(id: &Digest, s: &str) -> bool {
@@ -940,18 +960,7 @@ impl ImageStore {
         changes: &[String],
         message: &str,
     ) -> Result<String> {
-        let tag = match reference.filter(|r| !r.is_empty()) {
-            Some(r) => {
-                let r = Reference::parse(r).map_err(Error::InvalidArgument)?;
-                if r.digest().is_some() {
-                    return Err(Error::invalid(format!(
-                        "cannot import with a digest reference: {r}"
-                    )));
-                }
-                Some(r.with_default_tag())
-            }
-            None => None,
-        };
+        let tag = new_image_tag(reference, "import")?;
         let mut cfg = docker_container_config();
         apply_changes(&mut cfg, changes)?;
         let staged = self.stage_layer(reader, None, 0)?;

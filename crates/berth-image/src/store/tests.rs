@@ -945,9 +945,11 @@ fn rw_layers_over_images() {
     let img = s.resolve("busybox").unwrap();
     let m = s.prepare_rw("c1", &img).unwrap();
     assert_eq!(m, s.rw_mount("c1", &img).unwrap());
-    assert_eq!(m.lowerdirs, s.layer_dirs(&img));
+    // The container's init layer, then the image's layers.
+    assert_eq!(m.lowerdirs[1..], s.layer_dirs(&img)[..]);
+    assert!(m.lowerdirs[0].join(".dockerenv").is_file());
     let e = s.prepare_rw("c2", &s.resolve("empty:1").unwrap()).unwrap();
-    assert_eq!(e.lowerdirs.len(), 1);
+    assert_eq!(e.lowerdirs.len(), 2);
     if nix::unistd::geteuid().is_root() {
         m.mount().unwrap();
         assert_eq!(
@@ -955,8 +957,13 @@ fn rw_layers_over_images() {
             "BB"
         );
         assert_eq!(
+            fs::read_to_string(m.target.join("etc/passwd")).unwrap(),
+            "root"
+        );
+        // As in docker, the init layer's mount points mask the image's.
+        assert_eq!(
             fs::read_to_string(m.target.join("etc/hostname")).unwrap(),
-            "x"
+            ""
         );
         e.mount().unwrap();
         e.unmount().unwrap();

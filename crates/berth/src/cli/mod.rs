@@ -9,7 +9,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    cp, events, exec, images, inspect, lifecycle, logs, ps, run, stats, system, top, transfer,
+    commit, cp, events, exec, images, inspect, lifecycle, logs, ps, run, stats, system, top,
+    transfer,
 };
 use crate::error::StatusError;
 
@@ -78,6 +79,10 @@ pub enum Command {
     Cp(cp::CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(transfer::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(commit::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(commit::CommitArgs),
     /// Return low-level information on objects
     Inspect(inspect::InspectArgs),
     /// List images
@@ -151,6 +156,10 @@ pub enum ContainerCommand {
     Cp(cp::CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(transfer::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(commit::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(commit::CommitArgs),
     /// Display detailed information on one or more containers
     Inspect(inspect::TypedInspectArgs),
 }

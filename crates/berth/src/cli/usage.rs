@@ -32,6 +32,8 @@ const SPECS: &[Spec] = &[
     Spec { path: "events", args: "[OPTIONS]" },
     Spec { path: "cp", args: "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-" },
     Spec { path: "export", args: "[OPTIONS] CONTAINER" },
+    Spec { path: "diff", args: "CONTAINER" },
+    Spec { path: "commit", args: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]" },
     Spec { path: "inspect", args: "[OPTIONS] NAME|ID [NAME|ID...]" },
     Spec { path: "images", args: "[OPTIONS] [REPOSITORY[:TAG]]" },
     Spec { path: "load", args: "[OPTIONS]" },

@@ -1,6 +1,7 @@
 //! One module per command group; `dispatch` routes a parsed command line.
 
 pub mod attach;
+pub mod commit;
 pub mod cp;
 pub mod create_body;
 pub mod create_opts;
@@ -67,6 +68,8 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Stats(a) => stats::stats(&Ctx::new(client, "stats"), a).await,
         Command::Events(a) => events::events(&Ctx::new(client, "events"), a).await,
         Command::Cp(a) => cp::cp(&Ctx::new(client, "cp"), a).await,
+        Command::Diff(a) => commit::diff(&Ctx::new(client, "diff"), a).await,
+        Command::Commit(a) => commit::commit(&Ctx::new(client, "commit"), a).await,
         Command::Export(a) => transfer::export(&Ctx::new(client, "export"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
         Command::Images(a) => images::images(&Ctx::new(client, "images"), a).await,
@@ -110,6 +113,8 @@ async fn container(client: Client, command: ContainerCommand) -> Result<()> {
         C::Attach(a) => lifecycle::attach(&Ctx::new(client, "container attach"), a).await,
         C::Stats(a) => stats::stats(&Ctx::new(client, "container stats"), a).await,
         C::Cp(a) => cp::cp(&Ctx::new(client, "container cp"), a).await,
+        C::Diff(a) => commit::diff(&Ctx::new(client, "container diff"), a).await,
+        C::Commit(a) => commit::commit(&Ctx::new(client, "container commit"), a).await,
         C::Export(a) => transfer::export(&Ctx::new(client, "container export"), a).await,
         C::Inspect(a) => {
             inspect::inspect_typed(

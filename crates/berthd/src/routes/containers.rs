@@ -192,3 +192,56 @@ pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): 
     });
     Ok(stream(Some("application/json"), body))
 }
+
+pub async fn prune(State(e): State<AppState>, Query(q): Q) -> ApiResult {
+    let filters = Filters::parse(q.get("filters").map(String::as_str))?;
+    Ok(json(StatusCode::OK, &e.container_prune(filters).await?))
+}
+
+/// `GET /containers/{id}/changes`: `[{"Path":…,"Kind":0|1|2}]`.
+pub async fn changes(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let list: Vec<serde_json::Value> = e
+        .containers
+        .changes(&id)
+        .await?
+        .into_iter()
+        .map(|c| json!({"Path": c.path, "Kind": c.kind.as_u8()}))
+        .collect();
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause=`,
+/// with an optional config body; `changes` may repeat.
+pub async fn commit(
+    State(e): State<AppState>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    body: Body,
+) -> ApiResult {
+    let mut q: HashMap<String, String> = HashMap::new();
+    let mut changes = Vec::new();
+    for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
+        if k == "changes" {
+            if !v.is_empty() {
+                changes.push(v.into_owned());
+            }
+        } else {
+            q.insert(k.into_owned(), v.into_owned());
+        }
+    }
+    let container = query::string(&q, "container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::invalid("No container name or ID supplied"))?
+        .to_string();
+    let config: Option<serde_json::Value> = berth_api::body::json(body).await?;
+    let opts = berth_engine::container::CommitOptions {
+        repo: query::string(&q, "repo").unwrap_or("").to_string(),
+        tag: query::string(&q, "tag").unwrap_or("").to_string(),
+        comment: query::string(&q, "comment").unwrap_or("").to_string(),
+        author: query::string(&q, "author").unwrap_or("").to_string(),
+        changes,
+        pause: flag_or(&q, "pause", true),
+        config,
+    };
+    let id = e.containers.commit(&container, opts).await?;
+    Ok(json(StatusCode::CREATED, &json!({ "Id": id })))
+}

@@ -25,10 +25,7 @@ fn matches(f: &Filters, e: &Event) -> bool {
         && any("image", &|v| {
             attr("image") == v || (e.kind == "image" && e.actor.id == v)
         })
-        && f.get("label").iter().all(|v| match v.split_once('=') {
-            Some((k, val)) => attr(k) == val,
-            None => e.actor.attributes.contains_key(v.as_str()),
-        })
+        && f.labels_match(|k| e.actor.attributes.get(k).cloned())
 }
 
 /// `GET /events`: past events in [since, until], then live ones unless

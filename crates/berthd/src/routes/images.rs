@@ -180,3 +180,14 @@ pub async fn remove(State(e): State<AppState>, Path(name): Path<String>, Query(q
         &e.image_remove(&name, flag(&q, "force")).await?,
     ))
 }
+
+pub async fn prune(
+    axum::extract::State(e): axum::extract::State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> ApiResult {
+    let filters = berth_engine::filters::Filters::parse(q.get("filters").map(String::as_str))?;
+    Ok(super::json(
+        axum::http::StatusCode::OK,
+        &e.image_prune(filters).await?,
+    ))
+}

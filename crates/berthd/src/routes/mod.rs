@@ -28,6 +28,7 @@ pub fn router(engine: AppState) -> Router {
         .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
+        .route("/containers/prune", post(containers::prune))
         .route("/containers/{id}/json", get(containers::inspect))
         .route(
             "/containers/{id}",
@@ -49,6 +50,8 @@ pub fn router(engine: AppState) -> Router {
             get(archive::get).head(archive::head).put(archive::put),
         )
         .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/changes", get(containers::changes))
+        .route("/commit", post(containers::commit))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/exec", post(exec::create))
@@ -59,6 +62,7 @@ pub fn router(engine: AppState) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::save))
         .route("/images/create", post(images::create))
+        .route("/images/prune", post(images::prune))
         .route(
             "/images/{*rest}",
             get(images::by_name_get)

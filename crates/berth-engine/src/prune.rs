@@ -1,0 +1,126 @@
+//! `POST /containers/prune` and `POST /images/prune`: remove what nothing
+//! uses, with docker's filters (`label`, `label!`, `until`, `dangling`).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::container::Status;
+use crate::error::Result;
+use crate::filters::Filters;
+use crate::{image_error, timefmt, Engine};
+
+#[derive(Debug, Default, Serialize)]
+pub struct ContainersPruned {
+    #[serde(rename = "ContainersDeleted")]
+    pub deleted: Option<Vec<String>>,
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImagesPruned {
+    #[serde(rename = "ImagesDeleted")]
+    pub deleted: Option<Vec<Value>>,
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
+}
+
+impl Engine {
+    /// Removes every stopped container the filters select.
+    pub async fn container_prune(self: &Arc<Self>, filters: Filters) -> Result<ContainersPruned> {
+        filters.validate(&["label", "label!", "until"])?;
+        let until = filters.until()?;
+        let mut out = ContainersPruned::default();
+        let mut deleted = Vec::new();
+        for c in self.containers.all() {
+            let rec = c.snapshot();
+            if rec.state.status.is_live() || rec.state.status == Status::Removing {
+                continue;
+            }
+            let labels = rec.labels();
+            if !filters.labels_match(|k| labels.get(k).cloned()) {
+                continue;
+            }
+            if until.is_some_and(|u| timefmt::unix(&rec.created) >= u) {
+                continue;
+            }
+            let size = self.containers.rw_size(&rec).await;
+            if self.containers.remove(&rec.id, false).await.is_ok() {
+                out.space_reclaimed += size;
+                deleted.push(rec.id);
+            }
+        }
+        out.deleted = (!deleted.is_empty()).then_some(deleted);
+        self.events.publish(
+            "container",
+            "prune",
+            "",
+            [("reclaimed".to_string(), out.space_reclaimed.to_string())].into(),
+        );
+        Ok(out)
+    }
+
+    /// Removes unused images: dangling ones, or with `dangling=false` every
+    /// image no container uses.
+    pub async fn image_prune(self: &Arc<Self>, filters: Filters) -> Result<ImagesPruned> {
+        filters.validate(&["dangling", "label", "label!", "until"])?;
+        let until = filters.until()?;
+        let dangling_only = !matches!(
+            filters.get("dangling").first().map(String::as_str),
+            Some("false") | Some("0")
+        );
+        let images = self.images.clone();
+        let list = tokio::task::spawn_blocking(move || images.list())
+            .await?
+            .map_err(image_error)?;
+        let mut out = ImagesPruned::default();
+        let mut deleted = Vec::new();
+        for img in list {
+            if dangling_only && !img.repo_tags.is_empty() {
+                continue;
+            }
+            if self.containers.image_user(&img.id).is_some() {
+                continue;
+            }
+            let labels = img
+                .config
+                .config()
+                .as_ref()
+                .and_then(|c| c.labels().clone())
+                .unwrap_or_default();
+            if !filters.labels_match(|k| labels.get(k).cloned()) {
+                continue;
+            }
+            let created = img.created.as_deref().map(timefmt::unix).unwrap_or(0);
+            if until.is_some_and(|u| created >= u) {
+                continue;
+            }
+            // Each tag goes first; the last removal deletes the image.
+            let names: Vec<String> = if img.repo_tags.is_empty() {
+                vec![img.id.clone()]
+            } else {
+                img.repo_tags.clone()
+            };
+            for name in names {
+                if let Ok(items) = self.image_remove(&name, false).await {
+                    for item in items {
+                        if item.get("Deleted").is_some() {
+                            out.space_reclaimed += img.size;
+                        }
+                        deleted.push(item);
+                    }
+                }
+            }
+        }
+        out.deleted = (!deleted.is_empty()).then_some(deleted);
+        self.events.publish(
+            "image",
+            "prune",
+            "",
+            [("reclaimed".to_string(), out.space_reclaimed.to_string())].into(),
+        );
+        Ok(out)
+    }
+}
