@@ -1318,3 +1318,69 @@ fn prune_containers_and_images() {
     let out = d.docker(&["image", "prune", "-f", "--filter", "bogus=1"]);
     assert!(!out.status.success());
 }
+
+fn cgroup_file(d: &Daemon, id: &str, v1: &str, v2: &str) -> String {
+    let p1 = format!("/sys/fs/cgroup/{v1}").replace("{p}", &format!("{}/{id}", d.cgroup_parent));
+    let p2 = format!("/sys/fs/cgroup/{}/{id}/{v2}", d.cgroup_parent);
+    std::fs::read_to_string(&p1)
+        .or_else(|_| std::fs::read_to_string(&p2))
+        .unwrap_or_else(|e| panic!("{p1} / {p2}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn update_resources_of_a_running_container() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = ok(&d.docker(&["run", "-d", "--name", "up", "busybox", "sleep", "1000"]))
+        .trim()
+        .to_string();
+    assert_eq!(
+        ok(&d.docker(&[
+            "update",
+            "--memory",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "50",
+            "--restart",
+            "on-failure:3",
+            "up",
+        ])),
+        "up\n"
+    );
+    let mem = cgroup_file(&d, &id, "memory/{p}/memory.limit_in_bytes", "memory.max");
+    assert_eq!(mem, (128u64 << 20).to_string());
+    let pids = cgroup_file(&d, &id, "pids/{p}/pids.max", "pids.max");
+    assert_eq!(pids, "50");
+    let quota = cgroup_file(&d, &id, "cpu/{p}/cpu.cfs_quota_us", "cpu.max");
+    assert!(quota.starts_with("150000"), "{quota}");
+    assert_eq!(
+        ok(&d.docker(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "up"])),
+        "134217728 1500000000 on-failure:3\n"
+    );
+    // The container still runs; bad values change nothing.
+    let out = d.docker(&["update", "--memory", "1m", "up"]);
+    assert!(!out.status.success());
+    assert_stderr_has(&out, "Minimum memory limit allowed is 6MB");
+    assert_eq!(
+        cgroup_file(&d, &id, "memory/{p}/memory.limit_in_bytes", "memory.max"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(
+        ok(&d.docker(&["inspect", "-f", "{{.State.Running}}", "up"])),
+        "true\n"
+    );
+    // A stopped container's record changes and the next start applies it.
+    ok(&d.docker(&["stop", "-t", "0", "up"]));
+    ok(&d.docker(&["update", "--memory", "96m", "up"]));
+    ok(&d.docker(&["start", "up"]));
+    assert_eq!(
+        cgroup_file(&d, &id, "memory/{p}/memory.limit_in_bytes", "memory.max"),
+        (96u64 << 20).to_string()
+    );
+}

@@ -18,6 +18,7 @@ mod shim;
 mod spec;
 mod stats;
 mod stdio;
+mod update;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ pub use logs::{LogChunk, LogOptions};
 pub use record::{ContainerPaths, ContainerRecord, Status};
 pub use stats::Stats;
 pub use stdio::{Attach, AttachOptions, Output};
+pub use update::UpdateRequest;
 
 /// What waiters watch: bumped on every exit, cleanup and removal.
 #[derive(Debug, Clone, Default)]

@@ -15,10 +15,22 @@ use crate::error::{Error, Result};
 pub enum RuntimeCall {
     Pause(String),
     Resume(String),
-    Kill { id: String, signal: i32, all: bool },
-    Delete { id: String, force: bool },
+    Kill {
+        id: String,
+        signal: i32,
+        all: bool,
+    },
+    Delete {
+        id: String,
+        force: bool,
+    },
     State(String),
     Pids(String),
+    /// The resources as JSON text.
+    Update {
+        id: String,
+        resources: String,
+    },
 }
 
 #[derive(Default)]
@@ -197,6 +209,20 @@ impl OciRuntime for FakeRuntime {
             return Err(Error::NotFound(id.to_string()));
         }
         Ok(g.pids.get(id).cloned().unwrap_or_default())
+    }
+
+    fn update(&self, id: &str, resources: &serde_json::Value) -> Result<()> {
+        let g = self.begin(
+            RuntimeCall::Update {
+                id: id.into(),
+                resources: resources.to_string(),
+            },
+            "update",
+        )?;
+        if !g.states.contains_key(id) {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        Ok(())
     }
 
     /// `fake-runtime run ID BUNDLE PID_FILE [CONSOLE]`: a recognisable argv

@@ -57,6 +57,9 @@ pub trait OciRuntime: Send + Sync {
     fn state(&self, id: &str) -> Result<RuntimeState>;
     /// Host pids of all the container's processes.
     fn pids(&self, id: &str) -> Result<Vec<i32>>;
+    /// Changes a running container's resources; `resources` is an OCI
+    /// `linux.resources` object (only the limits it names change).
+    fn update(&self, id: &str, resources: &serde_json::Value) -> Result<()>;
     /// The argv (argv\[0\] is the binary) that creates and starts a container
     /// detached, writing its init pid to `pid_file`; with `console_socket` the
     /// runtime sends the pty master there.

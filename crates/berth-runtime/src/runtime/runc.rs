@@ -160,6 +160,28 @@ fn parse_state(command: &str, out: &[u8]) -> Result<RuntimeState> {
     })
 }
 
+/// A fresh file for a runtime input, next to the runtime's state.
+fn tempfile_in_root(root: &Path) -> Result<(PathBuf, std::fs::File)> {
+    let _ = std::fs::create_dir_all(root);
+    let path = root.join(format!(
+        ".update-{}-{:x}.json",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map(|f| (path, f))
+        .map_err(|e| Error::Runtime {
+            command: "update".into(),
+            message: e.to_string(),
+        })
+}
+
 fn parse_pids(command: &str, out: &[u8]) -> Result<Vec<i32>> {
     let pids: Option<Vec<i32>> = serde_json::from_slice(out).map_err(|e| Error::RuntimeOutput {
         command: command.into(),
@@ -195,6 +217,30 @@ impl OciRuntime for Runc {
         }
         args.push(id.as_ref());
         self.run(id, &args).map(drop)
+    }
+
+    /// `runc update --resources <file> ID`.
+    fn update(&self, id: &str, resources: &serde_json::Value) -> Result<()> {
+        validate_id(id)?;
+        let mut file = tempfile_in_root(&self.root)?;
+        std::io::Write::write_all(&mut file.1, resources.to_string().as_bytes()).map_err(|e| {
+            Error::Runtime {
+                command: "update".into(),
+                message: e.to_string(),
+            }
+        })?;
+        let path = file.0.clone();
+        let r = self.run(
+            id,
+            &[
+                "update".as_ref(),
+                "--resources".as_ref(),
+                path.as_os_str(),
+                id.as_ref(),
+            ],
+        );
+        let _ = std::fs::remove_file(&path);
+        r.map(drop)
     }
 
     fn state(&self, id: &str) -> Result<RuntimeState> {

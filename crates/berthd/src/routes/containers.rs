@@ -245,3 +245,11 @@ pub async fn commit(
     let id = e.containers.commit(&container, opts).await?;
     Ok(json(StatusCode::CREATED, &json!({ "Id": id })))
 }
+
+/// `POST /containers/{id}/update` → `{"Warnings":null}`.
+pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult {
+    let req: berth_engine::container::UpdateRequest =
+        berth_api::body::json(body).await?.unwrap_or_default();
+    e.containers.update(&id, req).await?;
+    Ok(json(StatusCode::OK, &json!({ "Warnings": null })))
+}

@@ -45,6 +45,7 @@ pub fn router(engine: AppState) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(containers::stats))
+        .route("/containers/{id}/update", post(containers::update))
         .route(
             "/containers/{id}/archive",
             get(archive::get).head(archive::head).put(archive::put),
