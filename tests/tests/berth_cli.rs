@@ -513,3 +513,73 @@ fn cp_lands_where_docker_puts_it() {
     assert!(out.status.success());
     assert_eq!(out.stdout.len(), d.docker(&["export", "cc"]).stdout.len());
 }
+
+/// `update`, `container prune`, `image prune`, `system df`, `diff` and
+/// `commit` print what docker prints.
+#[test]
+fn maintenance_commands_match_docker() {
+    let d = Daemon::start();
+    load(&d);
+    ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "m1",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/x; sleep 100",
+    ]));
+    ok(&d.berth(&["run", "--name", "m2", "busybox", "true"]));
+    for args in [
+        &["system", "df"][..],
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ],
+        &["update", "--memory", "64m", "m1"],
+        &["update", "--memory", "1m", "m1"],
+        &["update", "--cpus", "0.5", "nosuch"],
+    ] {
+        let b = d.berth(args);
+        let k = d.docker(args);
+        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
+        assert_eq!(stdout(&b), stdout(&k), "{args:?}");
+        assert_eq!(
+            text(&b.stderr).replace("berth", "docker"),
+            text(&k.stderr),
+            "{args:?}"
+        );
+    }
+    let image = ok(&d.berth(&["commit", "m1", "snap:1"]));
+    assert!(image.starts_with("sha256:"));
+    ok(&d.berth(&["rmi", "snap:1"]));
+    // Declining the prompt removes nothing.
+    let out = d.berth_stdin(&["container", "prune"], Some(b"n\n"));
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with("WARNING! This will remove all stopped containers."));
+    assert!(ok(&d.berth(&["ps", "-a", "--format", "{{.Names}}"])).contains("m2"));
+    let out = ok(&d.berth(&["container", "prune", "-f"]));
+    let id2 = out.lines().nth(1).unwrap_or_default().to_string();
+    assert!(
+        out.starts_with("Deleted Containers:\n") && id2.len() == 64,
+        "{out}"
+    );
+    assert!(out.ends_with("\nTotal reclaimed space: 0B\n"), "{out}");
+    assert_eq!(
+        ok(&d.berth(&["ps", "-a", "--format", "{{.Names}}"])),
+        "m1\n"
+    );
+    ok(&d.berth(&["commit", "m1", "snap:2"]));
+    let out = ok(&d.berth(&["image", "prune", "-a", "-f"]));
+    assert!(
+        out.starts_with("Deleted Images:\nuntagged: snap:2\ndeleted: sha256:"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&d.berth(&["image", "prune", "-f"])),
+        "Total reclaimed space: 0B\n"
+    );
+}

@@ -67,6 +67,11 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 impl Engine {
+    /// One row of `GET /images/json`.
+    pub(crate) fn image_summary(&self, img: &berth_image::Image) -> Value {
+        summary(img)
+    }
+
     pub async fn image_list(self: &Arc<Self>, all: bool, filters: Filters) -> Result<Vec<Value>> {
         let _ = all;
         filters.validate(&["dangling", "label", "reference", "before", "since"])?;

@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    commit, cp, events, exec, images, inspect, lifecycle, logs, ps, run, stats, system, top,
+    commit, cp, events, exec, images, inspect, lifecycle, logs, prune, ps, run, stats, system, top,
     transfer,
 };
 use crate::error::StatusError;
@@ -81,6 +81,8 @@ pub enum Command {
     Export(transfer::ExportArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(commit::DiffArgs),
+    /// Update configuration of one or more containers
+    Update(prune::UpdateArgs),
     /// Create a new image from a container's changes
     Commit(commit::CommitArgs),
     /// Return low-level information on objects
@@ -158,10 +160,14 @@ pub enum ContainerCommand {
     Export(transfer::ExportArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(commit::DiffArgs),
+    /// Update configuration of one or more containers
+    Update(prune::UpdateArgs),
     /// Create a new image from a container's changes
     Commit(commit::CommitArgs),
     /// Display detailed information on one or more containers
     Inspect(inspect::TypedInspectArgs),
+    /// Remove all stopped containers
+    Prune(prune::PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +190,8 @@ pub enum ImageCommand {
     History(images::HistoryArgs),
     /// Display detailed information on one or more images
     Inspect(inspect::TypedInspectArgs),
+    /// Remove unused images
+    Prune(prune::PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +200,8 @@ pub enum SystemCommand {
     Info(system::InfoArgs),
     /// Get real time events from the server
     Events(events::EventsArgs),
+    /// Show docker disk usage
+    Df(prune::DfArgs),
 }
 
 /// The command tree; like pflag, a repeated single-value flag replaces the

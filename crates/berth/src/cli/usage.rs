@@ -33,6 +33,8 @@ const SPECS: &[Spec] = &[
     Spec { path: "cp", args: "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-" },
     Spec { path: "export", args: "[OPTIONS] CONTAINER" },
     Spec { path: "diff", args: "CONTAINER" },
+    Spec { path: "update", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
+    Spec { path: "system df", args: "[OPTIONS]" },
     Spec { path: "commit", args: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]" },
     Spec { path: "inspect", args: "[OPTIONS] NAME|ID [NAME|ID...]" },
     Spec { path: "images", args: "[OPTIONS] [REPOSITORY[:TAG]]" },

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod mounts;
 pub mod ports;
+pub mod prune;
 pub mod ps;
 pub mod run;
 pub mod signals;
@@ -69,6 +70,7 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Events(a) => events::events(&Ctx::new(client, "events"), a).await,
         Command::Cp(a) => cp::cp(&Ctx::new(client, "cp"), a).await,
         Command::Diff(a) => commit::diff(&Ctx::new(client, "diff"), a).await,
+        Command::Update(a) => prune::update(&Ctx::new(client, "update"), a).await,
         Command::Commit(a) => commit::commit(&Ctx::new(client, "commit"), a).await,
         Command::Export(a) => transfer::export(&Ctx::new(client, "export"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
@@ -83,6 +85,7 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Info(a) => system::info(&Ctx::new(client, "info"), a).await,
         Command::Container(c) => container(client, c).await,
         Command::Image(c) => image(client, c).await,
+        Command::System(SystemCommand::Df(a)) => prune::df(&Ctx::new(client, "system df"), a).await,
         Command::System(SystemCommand::Events(a)) => {
             events::events(&Ctx::new(client, "system events"), a).await
         }
@@ -114,6 +117,8 @@ async fn container(client: Client, command: ContainerCommand) -> Result<()> {
         C::Stats(a) => stats::stats(&Ctx::new(client, "container stats"), a).await,
         C::Cp(a) => cp::cp(&Ctx::new(client, "container cp"), a).await,
         C::Diff(a) => commit::diff(&Ctx::new(client, "container diff"), a).await,
+        C::Update(a) => prune::update(&Ctx::new(client, "container update"), a).await,
+        C::Prune(a) => prune::container_prune(&Ctx::new(client, "container prune"), a).await,
         C::Commit(a) => commit::commit(&Ctx::new(client, "container commit"), a).await,
         C::Export(a) => transfer::export(&Ctx::new(client, "container export"), a).await,
         C::Inspect(a) => {
@@ -137,6 +142,7 @@ async fn image(client: Client, command: ImageCommand) -> Result<()> {
         I::Import(a) => transfer::import(&Ctx::new(client, "image import"), a).await,
         I::Tag(a) => images::tag(&Ctx::new(client, "image tag"), a).await,
         I::History(a) => images::history(&Ctx::new(client, "image history"), a).await,
+        I::Prune(a) => prune::image_prune(&Ctx::new(client, "image prune"), a).await,
         I::Inspect(a) => {
             inspect::inspect_typed(&Ctx::new(client, "image inspect"), a, inspect::Kind::Image)
                 .await

@@ -37,3 +37,8 @@ pub async fn info(State(engine): State<AppState>) -> Response {
         .unwrap_or_default();
     json(StatusCode::OK, &info)
 }
+
+/// `GET /system/df`.
+pub async fn df(State(e): State<AppState>) -> super::ApiResult {
+    Ok(json(StatusCode::OK, &e.system_df().await?))
+}

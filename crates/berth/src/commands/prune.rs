@@ -1,0 +1,306 @@
+//! `update`, `container prune`, `image prune` and `system df`: the
+//! maintenance commands, with docker's prompts and output.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::create_settings::parse_restart;
+use super::ps::{filter_value, filters_json};
+use super::{for_each_name, print_out, Ctx};
+use crate::cli::parsers;
+use crate::cli::usage::{check_args, Arity};
+use crate::client::{path_segment, read_body, Query};
+use crate::error;
+use crate::format::listing::{self, row};
+use crate::format::units::human_size;
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long = "blkio-weight", default_value = "0")]
+    pub blkio_weight: u16,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period", value_parser = parsers::int64, default_value = "0")]
+    pub cpu_period: i64,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", value_parser = parsers::int64, default_value = "0", allow_hyphen_values = true)]
+    pub cpu_quota: i64,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares", value_parser = parsers::int64, default_value = "0")]
+    pub cpu_shares: i64,
+    /// Number of CPUs
+    #[arg(long = "cpus", value_parser = parsers::nano_cpus, default_value = "0")]
+    pub cpus: i64,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", default_value = "")]
+    pub cpuset_cpus: String,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems", default_value = "")]
+    pub cpuset_mems: String,
+    /// Memory limit
+    #[arg(short = 'm', long = "memory", value_parser = parsers::mem_bytes, default_value = "0")]
+    pub memory: i64,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_parser = parsers::mem_bytes, default_value = "0")]
+    pub memory_reservation: i64,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", value_parser = parsers::mem_swap, default_value = "0", allow_hyphen_values = true)]
+    pub memory_swap: i64,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_parser = parsers::int64, default_value = "0", allow_hyphen_values = true)]
+    pub pids_limit: i64,
+    /// Restart policy to apply when a container exits
+    #[arg(long = "restart", default_value = "")]
+    pub restart: String,
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
+}
+
+pub async fn update(ctx: &Ctx, args: UpdateArgs) -> Result<()> {
+    check_args(&ctx.path, Arity::Min(1), args.names.len())?;
+    let restart = if args.restart.is_empty() {
+        Value::Null
+    } else {
+        let p = parse_restart(&args.restart).map_err(|e| anyhow!(e))?;
+        json!({"Name": p.name, "MaximumRetryCount": p.maximum_retry_count})
+    };
+    let body = json!({
+        "BlkioWeight": args.blkio_weight,
+        "CpuPeriod": args.cpu_period,
+        "CpuQuota": args.cpu_quota,
+        "CpuShares": args.cpu_shares,
+        "NanoCpus": args.cpus,
+        "CpusetCpus": args.cpuset_cpus,
+        "CpusetMems": args.cpuset_mems,
+        "Memory": args.memory,
+        "MemoryReservation": args.memory_reservation,
+        "MemorySwap": args.memory_swap,
+        "PidsLimit": if args.pids_limit == 0 { Value::Null } else { json!(args.pids_limit) },
+        "RestartPolicy": restart,
+    });
+    let errors = for_each_name(&args.names, |name| {
+        let body = body.clone();
+        async move {
+            ctx.client
+                .post_json(
+                    &format!("/containers/{}/update", path_segment(&name)),
+                    &Query::new(),
+                    &body,
+                )
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    error::join(errors)
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long = "all", hide = true)]
+    pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_parser = filter_value)]
+    pub filter: Vec<(String, String)>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+/// docker's `[y/N]` prompt; anything but y/yes declines.
+fn confirm(warning: &str) -> bool {
+    print_out(&format!(
+        "{warning}\nAre you sure you want to continue? [y/N] "
+    ));
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+#[derive(Deserialize)]
+struct ContainersPruned {
+    #[serde(rename = "ContainersDeleted")]
+    deleted: Option<Vec<String>>,
+    #[serde(rename = "SpaceReclaimed", default)]
+    space: u64,
+}
+
+pub async fn container_prune(ctx: &Ctx, args: PruneArgs) -> Result<()> {
+    if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(());
+    }
+    let mut q = Query::new();
+    if !args.filter.is_empty() {
+        q = q.set("filters", filters_json(&args.filter));
+    }
+    let resp = ctx.client.post("/containers/prune", &q).await?;
+    let r: ContainersPruned = serde_json::from_slice(&read_body(resp).await?)?;
+    let mut out = String::new();
+    if let Some(d) = r.deleted.filter(|d| !d.is_empty()) {
+        out.push_str("Deleted Containers:\n");
+        for id in d {
+            out.push_str(&format!("{id}\n"));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(r.space as f64)
+    ));
+    print_out(&out);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct ImagesPruned {
+    #[serde(rename = "ImagesDeleted")]
+    deleted: Option<Vec<Value>>,
+    #[serde(rename = "SpaceReclaimed", default)]
+    space: u64,
+}
+
+pub async fn image_prune(ctx: &Ctx, args: PruneArgs) -> Result<()> {
+    let warning = if args.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !args.force && !confirm(warning) {
+        return Ok(());
+    }
+    let mut filters = args.filter.clone();
+    if !args.all {
+        filters.push(("dangling".into(), "true".into()));
+    } else {
+        filters.push(("dangling".into(), "false".into()));
+    }
+    let q = Query::new().set("filters", filters_json(&filters));
+    let resp = ctx.client.post("/images/prune", &q).await?;
+    let r: ImagesPruned = serde_json::from_slice(&read_body(resp).await?)?;
+    let mut out = String::new();
+    if let Some(d) = r.deleted.filter(|d| !d.is_empty()) {
+        out.push_str("Deleted Images:\n");
+        for item in d {
+            if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
+                out.push_str(&format!("untagged: {u}\n"));
+            }
+            if let Some(id) = item.get("Deleted").and_then(Value::as_str) {
+                out.push_str(&format!("deleted: {id}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(r.space as f64)
+    ));
+    print_out(&out);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Format output using a custom template
+    #[arg(long = "format", default_value = "")]
+    pub format: String,
+}
+
+fn num(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn with_pct(reclaimable: i64, total: i64) -> String {
+    if total > 0 {
+        format!(
+            "{} ({}%)",
+            human_size(reclaimable as f64),
+            reclaimable * 100 / total
+        )
+    } else {
+        human_size(reclaimable as f64)
+    }
+}
+
+/// docker's summary rows of `system df`.
+pub fn df_rows(v: &Value) -> Vec<crate::format::json_value::Json> {
+    let images = v
+        .get("Images")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let containers = v
+        .get("Containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let layers = num(v, "LayersSize");
+    let used: i64 = images
+        .iter()
+        .filter(|i| num(i, "Containers") != 0)
+        .map(|i| (num(i, "Size") - num(i, "SharedSize")).max(0))
+        .sum();
+    let active_images = images.iter().filter(|i| num(i, "Containers") != 0).count();
+    let c_size: i64 = containers.iter().map(|c| num(c, "SizeRw")).sum();
+    let c_reclaim: i64 = containers
+        .iter()
+        .filter(|c| c.get("State").and_then(Value::as_str) != Some("running"))
+        .map(|c| num(c, "SizeRw"))
+        .sum();
+    let active_containers = containers
+        .iter()
+        .filter(|c| c.get("State").and_then(Value::as_str) == Some("running"))
+        .count();
+    let r = |t: &str, total: usize, active: usize, size: i64, reclaim: String| {
+        row(vec![
+            ("Type", t.to_string()),
+            ("TotalCount", total.to_string()),
+            ("Active", active.to_string()),
+            ("Size", human_size(size as f64)),
+            ("Reclaimable", reclaim),
+        ])
+    };
+    vec![
+        r(
+            "Images",
+            images.len(),
+            active_images,
+            layers,
+            with_pct(layers - used, layers),
+        ),
+        r(
+            "Containers",
+            containers.len(),
+            active_containers,
+            c_size,
+            with_pct(c_reclaim, c_size),
+        ),
+        r("Local Volumes", 0, 0, 0, human_size(0.0)),
+        r("Build Cache", 0, 0, 0, human_size(0.0)),
+    ]
+}
+
+pub async fn df(ctx: &Ctx, args: DfArgs) -> Result<()> {
+    check_args(&ctx.path, Arity::None, 0)?;
+    let v: Value = ctx.client.get_json("/system/df", &Query::new()).await?;
+    let format = if args.format.is_empty() {
+        "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}".to_string()
+    } else {
+        args.format.clone()
+    };
+    let headers = &[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ];
+    let out = listing::render(&format, headers, &df_rows(&v)).map_err(|e| anyhow!(e))?;
+    print_out(&out);
+    Ok(())
+}
