@@ -402,3 +402,51 @@ fn exec_api_and_daemon_restart() {
     let (status, _, _) = d.http("GET", "/v1.47/exec/nosuch/json", None);
     assert_eq!(status, 404);
 }
+
+/// `GET /containers/{id}/attach/ws`: input and output over a websocket.
+#[test]
+fn attach_over_websocket() {
+    use tungstenite::Message;
+    let d = Daemon::start();
+    d.load_busybox();
+    assert!(d
+        .docker(&[
+            "run",
+            "-d",
+            "-i",
+            "--name",
+            "ws",
+            "busybox",
+            "sh",
+            "-c",
+            "read line; echo got:$line; exit 3"
+        ])
+        .status
+        .success());
+    let stream = UnixStream::connect(&d.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut ws, resp) = tungstenite::client::client(
+        "ws://localhost/v1.47/containers/ws/attach/ws?stream=1&stdin=1&stdout=1&stderr=1",
+        stream,
+    )
+    .expect("websocket handshake");
+    assert_eq!(resp.status(), 101);
+    ws.send(Message::Binary(b"hello\n".to_vec().into()))
+        .unwrap();
+    let mut got = Vec::new();
+    loop {
+        match ws.read() {
+            Ok(Message::Binary(b)) => got.extend_from_slice(&b),
+            Ok(Message::Text(t)) => got.extend_from_slice(t.as_bytes()),
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&got), "got:hello\n");
+    let (_, _, body) = d.http("POST", "/v1.47/containers/ws/wait", None);
+    assert_eq!(json(&body)["StatusCode"], 3);
+    let (status, _, _) = d.http("GET", "/v1.47/containers/nosuch/attach/ws", None);
+    assert!(status == 404 || status == 400, "{status}");
+}

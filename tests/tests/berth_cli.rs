@@ -542,6 +542,9 @@ fn maintenance_commands_match_docker() {
         &["update", "--memory", "64m", "m1"],
         &["update", "--memory", "1m", "m1"],
         &["update", "--cpus", "0.5", "nosuch"],
+        &["port", "m1"],
+        &["port", "m1", "80"],
+        &["port", "m1", "53/udp"],
     ] {
         let b = d.berth(args);
         let k = d.docker(args);

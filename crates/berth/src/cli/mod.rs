@@ -9,8 +9,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    commit, cp, events, exec, images, inspect, lifecycle, logs, prune, ps, run, stats, system, top,
-    transfer,
+    commit, cp, events, exec, images, inspect, lifecycle, logs, port, prune, ps, run, stats,
+    system, top, transfer,
 };
 use crate::error::StatusError;
 
@@ -83,6 +83,8 @@ pub enum Command {
     Diff(commit::DiffArgs),
     /// Update configuration of one or more containers
     Update(prune::UpdateArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(port::PortArgs),
     /// Create a new image from a container's changes
     Commit(commit::CommitArgs),
     /// Return low-level information on objects
@@ -162,6 +164,8 @@ pub enum ContainerCommand {
     Diff(commit::DiffArgs),
     /// Update configuration of one or more containers
     Update(prune::UpdateArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(port::PortArgs),
     /// Create a new image from a container's changes
     Commit(commit::CommitArgs),
     /// Display detailed information on one or more containers

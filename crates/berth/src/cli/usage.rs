@@ -35,6 +35,7 @@ const SPECS: &[Spec] = &[
     Spec { path: "diff", args: "CONTAINER" },
     Spec { path: "update", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
     Spec { path: "system df", args: "[OPTIONS]" },
+    Spec { path: "port", args: "CONTAINER [PRIVATE_PORT[/PROTO]]" },
     Spec { path: "commit", args: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]" },
     Spec { path: "inspect", args: "[OPTIONS] NAME|ID [NAME|ID...]" },
     Spec { path: "images", args: "[OPTIONS] [REPOSITORY[:TAG]]" },

@@ -14,6 +14,7 @@ pub mod kv_file;
 pub mod lifecycle;
 pub mod logs;
 pub mod mounts;
+pub mod port;
 pub mod ports;
 pub mod prune;
 pub mod ps;
@@ -71,6 +72,7 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Cp(a) => cp::cp(&Ctx::new(client, "cp"), a).await,
         Command::Diff(a) => commit::diff(&Ctx::new(client, "diff"), a).await,
         Command::Update(a) => prune::update(&Ctx::new(client, "update"), a).await,
+        Command::Port(a) => port::port(&Ctx::new(client, "port"), a).await,
         Command::Commit(a) => commit::commit(&Ctx::new(client, "commit"), a).await,
         Command::Export(a) => transfer::export(&Ctx::new(client, "export"), a).await,
         Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
@@ -118,6 +120,7 @@ async fn container(client: Client, command: ContainerCommand) -> Result<()> {
         C::Cp(a) => cp::cp(&Ctx::new(client, "container cp"), a).await,
         C::Diff(a) => commit::diff(&Ctx::new(client, "container diff"), a).await,
         C::Update(a) => prune::update(&Ctx::new(client, "container update"), a).await,
+        C::Port(a) => port::port(&Ctx::new(client, "container port"), a).await,
         C::Prune(a) => prune::container_prune(&Ctx::new(client, "container prune"), a).await,
         C::Commit(a) => commit::commit(&Ctx::new(client, "container commit"), a).await,
         C::Export(a) => transfer::export(&Ctx::new(client, "container export"), a).await,

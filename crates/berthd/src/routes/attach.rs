@@ -44,6 +44,98 @@ pub async fn attach(
     ))
 }
 
+/// `GET /containers/{id}/attach/ws`: the same streams over a websocket,
+/// raw (never multiplexed): output as binary messages from API 1.42 on
+/// (text before, as dockerd does), input from any data message.
+pub async fn attach_ws(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Extension(version): Extension<ApiVersion>,
+    Query(q): Query<HashMap<String, String>>,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> ApiResult {
+    let opts = AttachOptions {
+        stdin: flag(&q, "stdin"),
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        stream: flag(&q, "stream"),
+        logs: flag(&q, "logs"),
+    };
+    let attach = e.containers.attach(&id, opts).await?;
+    let binary = version.at_least(1, 42);
+    Ok(ws.on_upgrade(move |socket| run_ws(socket, attach, opts, binary)))
+}
+
+async fn run_ws(
+    socket: axum::extract::ws::WebSocket,
+    mut attach: Attach,
+    opts: AttachOptions,
+    binary: bool,
+) {
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt, StreamExt};
+    let (mut tx, mut rx) = socket.split();
+    let stdin = attach.stdin.take();
+    let input = async {
+        while let Some(Ok(msg)) = rx.next().await {
+            let data = match msg {
+                Message::Binary(b) => b,
+                Message::Text(t) => bytes::Bytes::copy_from_slice(t.as_bytes()),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if let Some(w) = &stdin {
+                w.write(&data);
+            }
+        }
+        if let Some(w) = stdin.as_ref().filter(|w| w.closes_on_eof()) {
+            // The container's stdin is closed; its output goes on.
+            w.eof();
+            std::future::pending::<()>().await;
+        }
+    };
+    let output = async {
+        for chunk in &attach.replay {
+            if send_ws(&mut tx, &chunk.data, binary).await.is_err() {
+                return;
+            }
+        }
+        let Some(mut out) = attach.output.take() else {
+            return;
+        };
+        loop {
+            let data = match out.recv().await {
+                Ok(Output::Stdout(b)) if opts.stdout => b,
+                Ok(Output::Stderr(b)) if opts.stderr => b,
+                Ok(Output::Exit(_)) | Err(RecvError::Closed) => return,
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+            };
+            if send_ws(&mut tx, &data, binary).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = output => {}
+        _ = input => {}
+    }
+    let _ = tx.send(Message::Close(None)).await;
+}
+
+async fn send_ws<S>(tx: &mut S, data: &[u8], binary: bool) -> Result<(), axum::Error>
+where
+    S: futures_util::Sink<axum::extract::ws::Message, Error = axum::Error> + Unpin,
+{
+    use axum::extract::ws::Message;
+    use futures_util::SinkExt;
+    let msg = if binary {
+        Message::Binary(bytes::Bytes::copy_from_slice(data))
+    } else {
+        Message::Text(String::from_utf8_lossy(data).into_owned().into())
+    };
+    tx.send(msg).await
+}
+
 async fn run(
     conn: Box<dyn Conn>,
     has_input: bool,
