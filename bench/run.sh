@@ -12,7 +12,7 @@ OUT=${OUT:-.bench-out}
 mkdir -p "$OUT"
 
 export DEBIAN_FRONTEND=noninteractive
-for pkg in hyperfine docker.io runc busybox-static jq bc; do
+for pkg in hyperfine docker.io runc busybox-static jq bc curl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "$pkg" >/dev/null; }
 done
 
@@ -99,11 +99,28 @@ P_DOCKER=$(parallel "$D" "--network none")
 SHIM_DOCKER=$(for p in $(pgrep -f "containerd-shim.*$W"); do rss_kb $p; done | awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print 0}')
 DOCKERD_20=$(rss_kb $DOCKERD_PID)
 
+# exec and stats on one of the running containers.
+CB=$($B ps -q | head -1); CD=$($D ps -q | head -1)
+hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/exec.json" \
+    -n berth "$B exec $CB true" -n docker "$D exec $CD true" >"$OUT/exec.txt"
+# The API call itself (docker's one-shot waits for a second sample)...
+hyperfine -N -w 2 -r 10 --export-json "$OUT/stats-api.json" \
+    -n berth "curl -sf --unix-socket $BERTH_SOCK http://x/containers/$CB/stats?stream=0 -o /dev/null" \
+    -n docker "curl -sf --unix-socket $DOCKER_SOCK http://x/containers/$CD/stats?stream=0 -o /dev/null" >"$OUT/stats-api.txt"
+# ...and the docker CLI's `stats --no-stream`, which adds its own wait.
+hyperfine -N -w 1 -r 10 --export-json "$OUT/stats-cli.json" \
+    -n berth "$B stats --no-stream $CB" -n docker "$D stats --no-stream $CD" \
+    -n berth-cli "target/release/berth -H unix://$BERTH_SOCK stats --no-stream $CB" >"$OUT/stats-cli.txt"
+
 mean() { jq -r ".results[] | select(.command==\"$2\") | .mean * 1000" "$1"; }
 RB=$(mean "$OUT/run.json" berth); RD=$(mean "$OUT/run.json" docker)
 LB=$(mean "$OUT/lifecycle.json" berth); LD=$(mean "$OUT/lifecycle.json" docker)
 RC=$(mean "$OUT/run-berth-cli.json" berth-cli)
 RA=$(mean "$OUT/runc-alone.json" runc)
+EB=$(mean "$OUT/exec.json" berth); ED=$(mean "$OUT/exec.json" docker)
+SAB=$(mean "$OUT/stats-api.json" berth); SAD=$(mean "$OUT/stats-api.json" docker)
+SCB=$(mean "$OUT/stats-cli.json" berth); SCD=$(mean "$OUT/stats-cli.json" docker)
+SCC=$(mean "$OUT/stats-cli.json" berth-cli)
 ratio() { echo "scale=1; $1 / $2" | bc; }
 {
 echo "| measure | berth | docker | docker / berth |"
@@ -113,6 +130,10 @@ printf "| \`run --rm busybox true\`, berth's own CLI | %.1f ms | (docker CLI: %.
 printf "| floor: \`runc run -d\` alone on berth's config.json | %.1f ms | | |\n" "$RA"
 printf "| create + start + rm -f | %.1f ms | %.1f ms | %s× |\n" "$LB" "$LD" "$(ratio "$LD" "$LB")"
 printf "| 20 parallel \`run -d\` | %.2f s | %.2f s | %s× |\n" "$P_BERTH" "$P_DOCKER" "$(ratio "$P_DOCKER" "$P_BERTH")"
+printf "| \`exec c true\` | %.1f ms | %.1f ms | %s× |\n" "$EB" "$ED" "$(ratio "$ED" "$EB")"
+printf "| \`GET stats?stream=0\` (API) | %.1f ms | %.1f ms | %s× |\n" "$SAB" "$SAD" "$(ratio "$SAD" "$SAB")"
+printf "| \`stats --no-stream c\` (docker CLI) | %.1f ms | %.1f ms | %s× |\n" "$SCB" "$SCD" "$(ratio "$SCD" "$SCB")"
+printf "| \`stats --no-stream c\`, berth's own CLI | %.1f ms | | |\n" "$SCC"
 printf "| idle daemon RSS | %.1f MB | %.1f MB | %s× |\n" "$(echo "$BERTHD_IDLE/1024" | bc -l)" "$(echo "$DOCKERD_IDLE/1024" | bc -l)" "$(ratio "$DOCKERD_IDLE" "$BERTHD_IDLE")"
 printf "| daemon RSS with 20 containers | %.1f MB | %.1f MB | %s× |\n" "$(echo "$BERTHD_20/1024" | bc -l)" "$(echo "$DOCKERD_20/1024" | bc -l)" "$(ratio "$DOCKERD_20" "$BERTHD_20")"
 printf "| shim RSS per container (%s shims) | %.1f MB | %.1f MB | %s× |\n" "$SHIM_COUNT" "$(echo "$SHIM_RSS/1024" | bc -l)" "$(echo "${SHIM_DOCKER:-0}/1024" | bc -l)" "$(ratio "${SHIM_DOCKER:-0}" "$SHIM_RSS")"
