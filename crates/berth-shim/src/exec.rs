@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use berth_shim::exec_request::ExecRequest;
 
-use crate::fdio::{self, pipe, set_nonblocking};
+use crate::fdio::{self, pipe, set_nonblocking, StdinPipe};
 
 pub struct ExecProc {
     pub req: ExecRequest,
@@ -27,9 +27,7 @@ pub struct ExecProc {
     pub pid: Option<i32>,
     pub stdout_r: Option<OwnedFd>,
     pub stderr_r: Option<OwnedFd>,
-    pub stdin_w: Option<OwnedFd>,
-    pub stdin_pending: Vec<u8>,
-    pub stdin_close: bool,
+    pub stdin: StdinPipe,
     pub pty: Option<OwnedFd>,
     console: Option<UnixListener>,
     /// A RESIZE that came before the pty existed.
@@ -48,9 +46,7 @@ impl ExecProc {
             pid: None,
             stdout_r: None,
             stderr_r: None,
-            stdin_w: None,
-            stdin_pending: Vec::new(),
-            stdin_close: false,
+            stdin: StdinPipe::default(),
             pty: None,
             console: None,
             pending_size: None,
@@ -80,7 +76,7 @@ impl ExecProc {
                 let stdin: OwnedFd = if proc.req.stdin {
                     let (r, w) = pipe()?;
                     set_nonblocking(w.as_raw_fd())?;
-                    proc.stdin_w = Some(w);
+                    proc.stdin = StdinPipe::new(Some(w));
                     r
                 } else {
                     null()?.into()
@@ -131,7 +127,7 @@ impl ExecProc {
             let clone = || master.try_clone().map_err(|e| format!("pty: {e}"));
             self.stdout_r = Some(clone()?);
             if self.req.stdin {
-                self.stdin_w = Some(clone()?);
+                self.stdin = StdinPipe::new(Some(clone()?));
             }
             if let Some(size) = self.pending_size.take() {
                 fdio::set_winsize(&master, &size);
@@ -152,33 +148,19 @@ impl ExecProc {
     }
 
     pub fn write_stdin(&mut self, data: &[u8]) {
-        if self.stdin_w.is_some() && !self.stdin_close {
-            self.stdin_pending.extend_from_slice(data);
-            self.flush_stdin();
-        }
-    }
-
-    pub fn close_stdin(&mut self) {
-        self.stdin_close = true;
+        self.stdin.queue(data);
         self.flush_stdin();
     }
 
-    /// Delivers pending stdin once the process exists; closes it when asked.
+    pub fn close_stdin(&mut self) {
+        self.stdin.close();
+        self.flush_stdin();
+    }
+
+    /// Delivers pending stdin once the process exists.
     pub fn flush_stdin(&mut self) {
-        if self.pid.is_none() {
-            return;
-        }
-        let Some(fd) = self.stdin_w.as_ref() else {
-            self.stdin_pending.clear();
-            return;
-        };
-        if !fdio::write_pending(fd, &mut self.stdin_pending) {
-            self.stdin_w = None;
-            return;
-        }
-        if self.stdin_close && self.stdin_pending.is_empty() {
-            // With a pty this drops only our input copy of the master.
-            self.stdin_w = None;
+        if self.pid.is_some() {
+            self.stdin.flush();
         }
     }
 

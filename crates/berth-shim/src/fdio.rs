@@ -130,6 +130,56 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// A process's stdin as the shim feeds it: bytes queue while the pipe is
+/// full, and a close request waits until they are written.
+#[derive(Default)]
+pub struct StdinPipe {
+    pub fd: Option<OwnedFd>,
+    pending: Vec<u8>,
+    closing: bool,
+}
+
+impl StdinPipe {
+    pub fn new(fd: Option<OwnedFd>) -> StdinPipe {
+        StdinPipe {
+            fd,
+            ..StdinPipe::default()
+        }
+    }
+
+    /// Whether poll should wait for the pipe to take more.
+    pub fn wants_write(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub fn queue(&mut self, data: &[u8]) {
+        if self.fd.is_some() && !self.closing {
+            self.pending.extend_from_slice(data);
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Writes what the pipe takes; drops it once closed and drained, or
+    /// when the reader is gone (nothing more can be delivered). With a pty
+    /// the descriptor is a copy of the master, so only our input side goes.
+    pub fn flush(&mut self) {
+        let Some(fd) = self.fd.as_ref() else {
+            self.pending.clear();
+            return;
+        };
+        if !write_pending(fd, &mut self.pending) {
+            self.fd = None;
+            return;
+        }
+        if self.closing && self.pending.is_empty() {
+            self.fd = None;
+        }
+    }
+}
+
 /// Sets a terminal's size from a RESIZE payload (rows, cols as u16 BE).
 pub fn set_winsize(pty: &OwnedFd, payload: &[u8]) {
     let [r0, r1, c0, c1] = payload else { return };

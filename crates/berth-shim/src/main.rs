@@ -32,7 +32,7 @@ use berth_shim::protocol::{self, frame, take_frame};
 
 use args::Args;
 use exec::ExecProc;
-use fdio::{pipe, raw_or_neg, read_some, set_nonblocking, ReadOutcome};
+use fdio::{pipe, raw_or_neg, read_some, set_nonblocking, ReadOutcome, StdinPipe};
 use log::{now_rfc3339, LogWriter, Stream};
 
 /// Clients that stop reading are dropped once this much output is queued.
@@ -195,9 +195,7 @@ struct Shim {
     child_stdio: Option<ChildStdio>,
     stdout_r: Option<OwnedFd>,
     stderr_r: Option<OwnedFd>,
-    stdin_w: Option<OwnedFd>,
-    stdin_pending: Vec<u8>,
-    stdin_close: bool,
+    stdin: StdinPipe,
     /// The pty master, with `--tty`: runc hands it over a console socket.
     pty: Option<OwnedFd>,
     console: Option<UnixListener>,
@@ -224,9 +222,7 @@ impl Shim {
             child_stdio: None,
             stdout_r: None,
             stderr_r: None,
-            stdin_w: None,
-            stdin_pending: Vec::new(),
-            stdin_close: false,
+            stdin: StdinPipe::default(),
             pty: None,
             console: None,
             log,
@@ -262,7 +258,7 @@ impl Shim {
         });
         shim.stdout_r = Some(stdout_r);
         shim.stderr_r = Some(stderr_r);
-        shim.stdin_w = stdin_w;
+        shim.stdin = StdinPipe::new(stdin_w);
         Ok(shim)
     }
 
@@ -292,8 +288,8 @@ impl Shim {
             libc::POLLIN,
             Target::Output(Stream::Stderr),
         );
-        if !self.stdin_pending.is_empty() {
-            add(raw_or_neg(&self.stdin_w), libc::POLLOUT, Target::Stdin);
+        if self.stdin.wants_write() {
+            add(raw_or_neg(&self.stdin.fd), libc::POLLOUT, Target::Stdin);
         }
         for (i, c) in self.clients.iter().enumerate() {
             let mut ev = libc::POLLIN;
@@ -317,8 +313,8 @@ impl Shim {
                 libc::POLLIN,
                 Target::ExecOutput(i, Stream::Stderr),
             );
-            if !e.stdin_pending.is_empty() {
-                add(raw_or_neg(&e.stdin_w), libc::POLLOUT, Target::ExecStdin(i));
+            if e.stdin.wants_write() {
+                add(raw_or_neg(&e.stdin.fd), libc::POLLOUT, Target::ExecStdin(i));
             }
         }
         (fds, targets)
@@ -363,7 +359,7 @@ impl Shim {
                     Target::Signals => self.on_signal(),
                     Target::Listener => accept = true,
                     Target::Output(stream) => self.on_output(stream),
-                    Target::Stdin => self.flush_stdin(),
+                    Target::Stdin => self.stdin.flush(),
                     Target::Client(i) => {
                         if fd.revents & libc::POLLOUT != 0 {
                             self.clients[i].flush();
@@ -476,14 +472,12 @@ impl Shim {
         match kind {
             protocol::ATTACH => self.clients[i].attached = true,
             protocol::STDIN => {
-                if self.stdin_w.is_some() && !self.stdin_close {
-                    self.stdin_pending.extend_from_slice(payload);
-                    self.flush_stdin();
-                }
+                self.stdin.queue(payload);
+                self.stdin.flush();
             }
             protocol::CLOSE_STDIN => {
-                self.stdin_close = true;
-                self.flush_stdin();
+                self.stdin.close();
+                self.stdin.flush();
             }
             protocol::KILL => {
                 if let (State::Running { pid }, Ok(bytes)) = (&self.state, payload.try_into()) {
@@ -706,7 +700,7 @@ impl Shim {
         set_nonblocking(master.as_raw_fd())?;
         self.stdout_r = Some(master.try_clone()?);
         if self.args.stdin {
-            self.stdin_w = Some(master.try_clone()?);
+            self.stdin.fd = Some(master.try_clone()?);
         }
         self.pty = Some(master);
         Ok(())
@@ -802,21 +796,6 @@ impl Shim {
         };
         for c in self.clients.iter_mut().filter(|c| c.attached) {
             c.send(kind, data);
-        }
-    }
-
-    fn flush_stdin(&mut self) {
-        let Some(fd) = self.stdin_w.as_ref() else {
-            self.stdin_pending.clear();
-            return;
-        };
-        if !fdio::write_pending(fd, &mut self.stdin_pending) {
-            // The reader is gone: nothing more can be delivered.
-            self.stdin_w = None;
-            return;
-        }
-        if self.stdin_close && self.stdin_pending.is_empty() {
-            self.stdin_w = None;
         }
     }
 

@@ -401,7 +401,7 @@ impl ContainerService {
             Ok(Err(msg)) => {
                 return Err(Error::invalid(format!(
                     "OCI runtime exec failed: exec failed: {}: unknown",
-                    runtime_message(&msg)
+                    super::shim::log_message(&msg, "exec failed: ")
                 )))
             }
             Err(_) => return Err(Error::system("the shim went away during exec start")),
@@ -586,17 +586,6 @@ async fn exec_connection(
             }
         }
     }
-}
-
-/// runc's JSON log line -> its message, without runc's own prefix.
-fn runtime_message(raw: &str) -> String {
-    let msg = serde_json::from_str::<serde_json::Value>(raw)
-        .ok()
-        .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_string))
-        .unwrap_or_else(|| raw.trim().to_string());
-    msg.strip_prefix("exec failed: ")
-        .unwrap_or(&msg)
-        .to_string()
 }
 
 /// The exec's OCI `process`: the container's own (from its config.json),

@@ -229,14 +229,22 @@ fn on_frame(
     }
 }
 
-/// runc's json log line -> its message, with runc's own prefix removed.
-fn runtime_message(raw: &str) -> String {
+/// The message of a runtime's JSON log line (or the text itself), without
+/// the runtime's own `prefix`.
+pub(super) fn log_message(raw: &str, prefix: &str) -> String {
     let msg = serde_json::from_str::<serde_json::Value>(raw)
         .ok()
         .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| raw.trim().to_string());
-    let msg = msg.strip_prefix("runc run failed: ").unwrap_or(&msg);
-    format!("runc create failed: {msg}")
+    msg.strip_prefix(prefix).unwrap_or(&msg).to_string()
+}
+
+/// runc's start error as docker words it.
+fn runtime_message(raw: &str) -> String {
+    format!(
+        "runc create failed: {}",
+        log_message(raw, "runc run failed: ")
+    )
 }
 
 #[cfg(test)]
