@@ -50,6 +50,13 @@ impl ContainerService {
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
             host_config.network_mode = Some("default".into());
         }
+        // dockerd records the daemon's log driver when none is asked for;
+        // docker-py reads `HostConfig.LogConfig.Type` back.
+        let log = host_config.log_config.get_or_insert_with(Default::default);
+        if log.typ.as_deref().unwrap_or("").is_empty() {
+            log.typ = Some("json-file".into());
+        }
+        log.config.get_or_insert_with(Default::default);
         if config.hostname.as_deref().unwrap_or("").is_empty() {
             config.hostname = Some(ids::short(&id).to_string());
         }
