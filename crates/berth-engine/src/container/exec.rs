@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_shim::exec_request::ExecRequest;
-use berth_shim::protocol::{self, frame, take_frame};
+use berth_shim::protocol::{self, frame};
 use bollard_stubs::models::{ExecConfig, ExecInspectResponse, ProcessConfig};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -372,15 +371,16 @@ impl ContainerService {
         let stream = UnixStream::connect(&c.paths.socket)
             .await
             .map_err(|err| Error::system(format!("connect to shim: {err}")))?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(frame(protocol::EXEC, &req.to_payload()));
-        e.state().shim = Some(tx);
+        let io = super::shim_io::spawn(stream, format!("exec {}", ids::short(&e.id)));
+        let _ = io.tx.send(frame(protocol::EXEC, &req.to_payload()));
+        e.state().shim = Some(io.tx);
+        let frames = io.frames;
         let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
         let (started_tx, started_rx) = oneshot::channel();
         let svc = self.clone();
         let exec = e.clone();
         tokio::spawn(async move {
-            exec_connection(&exec, stream, rx, out_tx, started_tx).await;
+            exec_connection(&exec, frames, out_tx, started_tx).await;
             let container = svc.get(&exec.container_id).ok();
             exec.refresh(container.as_ref().is_some_and(|c| c.status().is_live()));
             let (pid, code) = {
@@ -501,90 +501,62 @@ impl ContainerService {
     }
 }
 
-/// Talks to the shim for one exec until the process's exit is reported.
+/// Consumes one exec's frames until its exit is reported.
 async fn exec_connection(
     e: &Arc<Exec>,
-    stream: UnixStream,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut frames: mpsc::Receiver<(u8, Vec<u8>)>,
     out: mpsc::Sender<Output>,
     started: oneshot::Sender<std::result::Result<i64, String>>,
 ) {
-    let (mut rd, mut wr) = stream.into_split();
     let mut started = Some(started);
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut rx_open = true;
-    loop {
-        tokio::select! {
-            msg = rx.recv(), if rx_open => match msg {
-                Some(bytes) => {
-                    if wr.write_all(&bytes).await.is_err() {
-                        rx_open = false;
-                    }
+    while let Some((kind, payload)) = frames.recv().await {
+        match kind {
+            protocol::EXEC_STARTED => {
+                let pid = String::from_utf8_lossy(&payload)
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                {
+                    let mut st = e.state();
+                    st.running = true;
+                    st.pid = pid;
                 }
-                None => rx_open = false,
-            },
-            n = rd.read(&mut chunk) => {
-                let n = match n {
-                    Ok(0) | Err(_) => {
-                        if let Some(tx) = started.take() {
-                            let _ = tx.send(Err("the shim closed the connection".into()));
-                        }
-                        return;
-                    }
-                    Ok(n) => n,
-                };
-                buf.extend_from_slice(&chunk[..n]);
-                loop {
-                    let (kind, payload) = match take_frame(&mut buf) {
-                        Ok(Some(f)) => f,
-                        Ok(None) => break,
-                        Err(len) => {
-                            tracing::warn!(exec = %e.id, "shim sent an oversized frame ({len} bytes)");
-                            return;
-                        }
-                    };
-                    match kind {
-                        protocol::EXEC_STARTED => {
-                            let pid = String::from_utf8_lossy(&payload).trim().parse().unwrap_or(0);
-                            {
-                                let mut st = e.state();
-                                st.running = true;
-                                st.pid = pid;
-                            }
-                            if let Some(tx) = started.take() {
-                                let _ = tx.send(Ok(pid));
-                            }
-                        }
-                        protocol::EXEC_FAILED => {
-                            if let Some(tx) = started.take() {
-                                let _ = tx.send(Err(String::from_utf8_lossy(&payload).into_owned()));
-                            }
-                            return;
-                        }
-                        protocol::STDOUT | protocol::STDERR => {
-                            let data = Bytes::from(payload);
-                            let o = if kind == protocol::STDOUT {
-                                Output::Stdout(data)
-                            } else {
-                                Output::Stderr(data)
-                            };
-                            // A detached or departed client: the output is dropped.
-                            let _ = out.send(o).await;
-                        }
-                        protocol::EXEC_EXIT => {
-                            let code = String::from_utf8_lossy(&payload).trim().parse().unwrap_or(255);
-                            // Recorded before the client learns of it: the docker
-                            // CLI inspects the exec as soon as the stream ends.
-                            e.finished(code);
-                            let _ = out.send(Output::Exit(code)).await;
-                            return;
-                        }
-                        _ => {}
-                    }
+                if let Some(tx) = started.take() {
+                    let _ = tx.send(Ok(pid));
                 }
             }
+            protocol::EXEC_FAILED => {
+                if let Some(tx) = started.take() {
+                    let _ = tx.send(Err(String::from_utf8_lossy(&payload).into_owned()));
+                }
+                return;
+            }
+            protocol::STDOUT | protocol::STDERR => {
+                let data = Bytes::from(payload);
+                let o = if kind == protocol::STDOUT {
+                    Output::Stdout(data)
+                } else {
+                    Output::Stderr(data)
+                };
+                // A detached or departed client: the output is dropped.
+                let _ = out.send(o).await;
+            }
+            protocol::EXEC_EXIT => {
+                let code = String::from_utf8_lossy(&payload)
+                    .trim()
+                    .parse()
+                    .unwrap_or(255);
+                // Recorded before the client learns of it: the docker CLI
+                // inspects the exec as soon as the stream ends.
+                e.finished(code);
+                let _ = out.send(Output::Exit(code)).await;
+                return;
+            }
+            _ => {}
         }
+    }
+    if let Some(tx) = started.take() {
+        let _ = tx.send(Err("the shim closed the connection".into()));
     }
 }
 

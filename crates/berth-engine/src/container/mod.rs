@@ -15,6 +15,7 @@ mod logopts;
 mod logs;
 pub mod record;
 mod shim;
+mod shim_io;
 mod spec;
 mod stats;
 mod stdio;

@@ -5,9 +5,9 @@ use std::fs;
 use std::sync::Arc;
 
 use berth_shim::exit_record::ExitRecord;
-use berth_shim::protocol::{self, frame, take_frame};
+use berth_shim::protocol::{self, frame};
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -120,13 +120,19 @@ impl ContainerService {
         stream: UnixStream,
         started: Option<StartReply>,
     ) -> mpsc::UnboundedSender<Vec<u8>> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let io = super::shim_io::spawn(stream, format!("container {}", crate::ids::short(&c.id)));
+        let tx = io.tx.clone();
         let _ = tx.send(frame(protocol::ATTACH, b""));
         *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
         let svc = self.clone();
         let c = c.clone();
+        let mut frames = io.frames;
+        drop(io.tx);
         tokio::spawn(async move {
-            connection(&svc, &c, stream, started, rx).await;
+            let mut started = started;
+            while let Some((kind, payload)) = frames.recv().await {
+                on_frame(&svc, &c, kind, payload, &mut started);
+            }
             svc.on_shim_gone(&c).await;
         });
         tx
@@ -141,48 +147,6 @@ impl ContainerService {
                 let _ = tx.send(frame(protocol::STATUS_REQ, b""));
             }
             Err(_) => self.on_shim_gone(c).await,
-        }
-    }
-}
-
-async fn connection(
-    svc: &Arc<ContainerService>,
-    c: &Arc<Container>,
-    stream: UnixStream,
-    mut started: Option<StartReply>,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-) {
-    let (mut rd, mut wr) = stream.into_split();
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut rx_open = true;
-    loop {
-        tokio::select! {
-            msg = rx.recv(), if rx_open => match msg {
-                Some(bytes) => {
-                    if wr.write_all(&bytes).await.is_err() {
-                        rx_open = false;
-                    }
-                }
-                None => rx_open = false,
-            },
-            n = rd.read(&mut chunk) => {
-                let n = match n {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                buf.extend_from_slice(&chunk[..n]);
-                loop {
-                    match take_frame(&mut buf) {
-                        Ok(Some((kind, payload))) => on_frame(svc, c, kind, payload, &mut started),
-                        Ok(None) => break,
-                        Err(len) => {
-                            tracing::warn!(id = %c.id, "shim sent an oversized frame ({len} bytes)");
-                            return;
-                        }
-                    }
-                }
-            }
         }
     }
 }
