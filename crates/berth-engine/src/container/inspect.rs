@@ -222,6 +222,24 @@ impl ContainerService {
         Ok(out)
     }
 
+    /// `ps -s`: `SizeRw` (the writable layer) and `SizeRootFs` (with the
+    /// image's layers) of each listed container.
+    pub async fn fill_sizes(&self, list: &mut [ContainerSummary]) {
+        for s in list.iter_mut() {
+            let Ok(c) = self.get(s.id.as_deref().unwrap_or("")) else {
+                continue;
+            };
+            let rec = c.snapshot();
+            let rw = self.rw_size(&rec).await as i64;
+            let image = self
+                .images
+                .resolve(&rec.image_id)
+                .map_or(0, |i| i.size as i64);
+            s.size_rw = Some(rw);
+            s.size_root_fs = Some(rw + image);
+        }
+    }
+
     /// Bytes in the container's writable layer (docker's `SizeRw`).
     pub async fn rw_size(&self, rec: &ContainerRecord) -> u64 {
         let images = self.images.clone();

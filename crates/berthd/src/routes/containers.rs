@@ -56,7 +56,11 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
         size: flag(&q, "size"),
         filters: Filters::parse(q.get("filters").map(String::as_str))?,
     };
-    Ok(json(StatusCode::OK, &e.containers.list(&opts)?))
+    let mut list = e.containers.list(&opts)?;
+    if opts.size {
+        e.containers.fill_sizes(&mut list).await;
+    }
+    Ok(json(StatusCode::OK, &list))
 }
 
 pub async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
