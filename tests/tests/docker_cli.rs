@@ -1384,3 +1384,58 @@ fn update_resources_of_a_running_container() {
         (96u64 << 20).to_string()
     );
 }
+
+/// cp on a stopped container sees its binds and docker's files, as dockerd
+/// mounts them for the copy; nothing stays mounted afterwards.
+#[test]
+fn cp_on_a_stopped_container_goes_through_its_binds() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let vol = tempfile::tempdir().unwrap();
+    let ro = tempfile::tempdir().unwrap();
+    std::fs::write(ro.path().join("r.txt"), "read only\n").unwrap();
+    let bind = format!("{}:/data", vol.path().display());
+    let bind_ro = format!("{}:/ro:ro", ro.path().display());
+    let id = ok(&d.docker(&[
+        "run", "--name", "sb", "-v", &bind, "-v", &bind_ro, "busybox", "true",
+    ]))
+    .trim()
+    .to_string();
+    let id = if id.is_empty() {
+        ok(&d.docker(&["inspect", "-f", "{{.Id}}", "sb"]))
+            .trim()
+            .to_string()
+    } else {
+        id
+    };
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in.txt"), "into the volume\n").unwrap();
+    ok(&d.docker(&[
+        "cp",
+        host.path().join("in.txt").to_str().unwrap(),
+        "sb:/data/",
+    ]));
+    assert_eq!(
+        std::fs::read_to_string(vol.path().join("in.txt")).unwrap(),
+        "into the volume\n"
+    );
+    let out = d.docker(&["cp", "sb:/ro/r.txt", "-"]);
+    assert!(out.status.success());
+    let out = d.docker(&[
+        "cp",
+        host.path().join("in.txt").to_str().unwrap(),
+        "sb:/ro/",
+    ]);
+    assert!(!out.status.success(), "wrote into a read-only bind");
+    assert!(!ro.path().join("in.txt").exists());
+    let hn = host.path().join("hn");
+    ok(&d.docker(&["cp", "sb:/etc/hostname", hn.to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(&hn).unwrap(),
+        format!("{}\n", &id[..12])
+    );
+    assert!(d.leftover_mounts().is_empty(), "{:?}", d.leftover_mounts());
+    assert!(!std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(vol.path().to_str().unwrap()));
+}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_image::{CopyInOptions, OverlayMount, PathStat};
+use berth_runtime::spec::BindMount;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
 
@@ -29,6 +30,11 @@ struct Rootfs {
     /// A running container's mount namespace: its binds, tmpfs mounts and
     /// the hostname/hosts/resolv.conf files are visible only in there.
     mnt_ns: Option<OwnedFd>,
+    /// Without a running container: its binds (and the hostname, hosts and
+    /// resolv.conf files), mounted over the rootfs in a private mount
+    /// namespace of the worker thread, as dockerd mounts a stopped
+    /// container's volumes for `docker cp`.
+    binds: Vec<BindMount>,
     mounted_here: Option<OverlayMount>,
     /// Held while a stopped container's rootfs is borrowed: no start or
     /// removal meanwhile.
@@ -50,25 +56,40 @@ impl Drop for Rootfs {
 /// `/`) or on the mounted rootfs. The thread is not reused: joining a mount
 /// namespace changes its root for good.
 fn run_in_rootfs<T: Send + 'static>(
-    root: Rootfs,
+    mut root: Rootfs,
     f: impl FnOnce(&Path, &OwnedFd) -> Result<T> + Send + 'static,
 ) -> oneshot::Receiver<Result<T>> {
     let (tx, rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
+    let path = root.path.clone();
+    let mnt_ns = root.mnt_ns.take();
+    let binds = std::mem::take(&mut root.binds);
     let spawned = std::thread::Builder::new()
         .name("berth-rootfs".into())
         .spawn(move || {
-            let result = berth_image::thread_fds()
-                .map_err(image_error)
-                .and_then(|fds| match &root.mnt_ns {
-                    Some(ns) => enter_mount_ns(ns).and_then(|()| f(Path::new("/"), &fds)),
-                    None => f(&root.path, &fds),
-                });
-            drop(root);
-            let _ = tx.send(result);
+            let result =
+                berth_image::thread_fds()
+                    .map_err(image_error)
+                    .and_then(|fds| match &mnt_ns {
+                        Some(ns) => enter_mount_ns(ns).and_then(|()| f(Path::new("/"), &fds)),
+                        None if binds.is_empty() => f(&path, &fds),
+                        None => mount_binds(&path, &binds).and_then(|()| f(&path, &fds)),
+                    });
+            let _ = done_tx.send(result);
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot spawn a rootfs thread: {e}");
     }
+    // The guard is released here, in the daemon's own mount namespace (the
+    // worker may have left it, and an unmount there would miss), before the
+    // caller hears the result: nothing is left mounted by then.
+    tokio::spawn(async move {
+        let result = done_rx
+            .await
+            .unwrap_or_else(|_| Err(Error::system("the rootfs thread failed")));
+        let _ = tokio::task::spawn_blocking(move || drop(root)).await;
+        let _ = tx.send(result);
+    });
     rx
 }
 
@@ -79,6 +100,71 @@ fn enter_mount_ns(ns: &OwnedFd) -> Result<()> {
     unshare(CloneFlags::CLONE_FS)
         .and_then(|()| setns(ns, CloneFlags::CLONE_NEWNS))
         .map_err(|e| Error::system(format!("enter the container's mount namespace: {e}")))
+}
+
+/// Gives this thread a private mount namespace with `binds` mounted over
+/// the rootfs. Each target is resolved inside the rootfs and mounted on
+/// through its descriptor, so a symlink in the image cannot redirect a
+/// mount; everything goes away with the thread.
+fn mount_binds(root: &Path, binds: &[BindMount]) -> Result<()> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    use std::os::fd::AsRawFd;
+    let sys = |what: &str| {
+        let what = what.to_string();
+        move |e: nix::Error| Error::system(format!("{what}: {e}"))
+    };
+    unshare(CloneFlags::CLONE_NEWNS).map_err(sys("unshare the mount namespace"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(sys("make mounts private"))?;
+    let rootfd = nix::fcntl::open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(sys("open the rootfs"))?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let mut sorted: Vec<&BindMount> = binds.iter().collect();
+    sorted.sort_by_key(|b| b.destination.matches('/').count());
+    for b in sorted {
+        // A mount point the runtime has not created yet: nothing to see.
+        let Ok(target) = openat2(rootfd.as_fd(), b.destination.as_str(), how) else {
+            continue;
+        };
+        let at = format!("/proc/thread-self/fd/{}", target.as_raw_fd());
+        mount(
+            Some(&b.source),
+            at.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(sys(&format!("mount {}", b.destination)))?;
+        if b.readonly {
+            // The new mount, not the one under it: open the target again.
+            let over = openat2(rootfd.as_fd(), b.destination.as_str(), how)
+                .map_err(sys(&format!("open {}", b.destination)))?;
+            let at = format!("/proc/thread-self/fd/{}", over.as_raw_fd());
+            mount(
+                None::<&str>,
+                at.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .map_err(sys(&format!("remount {} read-only", b.destination)))?;
+        }
+    }
+    Ok(())
 }
 
 async fn joined<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
@@ -131,6 +217,27 @@ fn not_found(path: &str, name: &str) -> Error {
 }
 
 impl ContainerService {
+    /// What a stopped container would have mounted over its rootfs.
+    fn stopped_binds(&self, c: &Container) -> Vec<BindMount> {
+        let rec = c.snapshot();
+        let mut binds = super::spec::binds(&rec).unwrap_or_default();
+        for (source, destination) in [
+            (c.paths.hostname(), "/etc/hostname"),
+            (c.paths.hosts(), "/etc/hosts"),
+            (c.paths.resolv_conf(), "/etc/resolv.conf"),
+        ] {
+            if source.exists() {
+                binds.push(BindMount {
+                    source,
+                    destination: destination.into(),
+                    readonly: false,
+                    propagation: Default::default(),
+                });
+            }
+        }
+        binds
+    }
+
     /// The container's merged rootfs, mounted for the caller.
     async fn rootfs(&self, c: &Arc<Container>) -> Result<Rootfs> {
         let images = self.images.clone();
@@ -152,6 +259,7 @@ impl ContainerService {
             return Ok(Rootfs {
                 path: mount.target.clone(),
                 mnt_ns,
+                binds: Vec::new(),
                 mounted_here: None,
                 _op: None,
             });
@@ -161,6 +269,7 @@ impl ContainerService {
             return Ok(Rootfs {
                 path: mount.target.clone(),
                 mnt_ns: None,
+                binds: self.stopped_binds(c),
                 mounted_here: None,
                 _op: Some(op),
             });
@@ -173,6 +282,7 @@ impl ContainerService {
         Ok(Rootfs {
             path: mount.target.clone(),
             mnt_ns: None,
+            binds: self.stopped_binds(c),
             mounted_here: Some(mount),
             _op: Some(op),
         })
@@ -251,7 +361,9 @@ impl ContainerService {
     pub async fn export(&self, name_or_id: &str) -> Result<TarStream> {
         let c = self.get(name_or_id)?;
         let mut root = self.rootfs(&c).await?;
+        // docker exports the container's own layers, without its mounts.
         root.mnt_ns = None;
+        root.binds.clear();
         let (tx, rx) = mpsc::channel(8);
         drop(run_in_rootfs(root, move |dir, fds| {
             let out = ChannelWriter {

@@ -38,7 +38,7 @@ fn resolv_conf() -> String {
 }
 
 /// `-v /host:/ctr[:ro]` binds; named volumes arrive with the volumes issue.
-fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
+pub(super) fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
     let mut out = Vec::new();
     for b in rec.host_config.binds.clone().unwrap_or_default() {
         let parts: Vec<&str> = b.split(':').collect();
