@@ -450,3 +450,68 @@ fn attach_over_websocket() {
     let (status, _, _) = d.http("GET", "/v1.47/containers/nosuch/attach/ws", None);
     assert!(status == 404 || status == 400, "{status}");
 }
+
+/// Hijacks `path` (POST, `Upgrade: tcp`) and returns the stream after the
+/// 101's headers.
+fn hijack(d: &Daemon, path: &str) -> UnixStream {
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+/// The daemon watches attach stdin for the detach keys (clients without a
+/// TTY rely on it): the stream ends, the container runs on, and the bytes
+/// before the keys were delivered.
+#[test]
+fn server_side_detach_keys() {
+    let d = Daemon::start();
+    d.load_busybox();
+    assert!(d
+        .docker(&[
+            "run",
+            "-d",
+            "-i",
+            "--name",
+            "dk",
+            "busybox",
+            "sh",
+            "-c",
+            "cat > /tmp/got"
+        ])
+        .status
+        .success());
+    let mut s = hijack(
+        &d,
+        "/v1.47/containers/dk/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-a,x",
+    );
+    s.write_all(b"before\n\x01x").unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let (_, _, body) = d.http("GET", "/v1.47/containers/dk/json", None);
+    assert_eq!(json(&body)["State"]["Running"], true);
+    let got = d.docker(&["exec", "dk", "cat", "/tmp/got"]);
+    assert_eq!(String::from_utf8_lossy(&got.stdout), "before\n");
+    // A bad key spec is a 400 before any hijack.
+    let (status, _, _) = d.http(
+        "POST",
+        "/v1.47/containers/dk/attach?stream=1&stdin=1&detachKeys=ctrl-1",
+        None,
+    );
+    assert_eq!(status, 400);
+}
