@@ -586,3 +586,39 @@ fn maintenance_commands_match_docker() {
         "Total reclaimed space: 0B\n"
     );
 }
+
+/// `system prune` from both CLIs: the same prompt, report and effect.
+#[test]
+fn system_prune_matches_docker() {
+    let d = Daemon::start();
+    load(&d);
+    let hex = |s: &str| {
+        s.split(|c: char| !c.is_ascii_hexdigit())
+            .map(|w| if w.len() == 64 { "<id>" } else { w })
+            .collect::<Vec<_>>()
+            .join("~")
+    };
+    let mut outputs = Vec::new();
+    for use_docker in [true, false] {
+        ok(&d.berth(&["run", "--name", "gone", "busybox", "true"]));
+        let run = |args: &[&str], stdin: Option<&[u8]>| {
+            if use_docker {
+                d.docker_stdin(args, stdin)
+            } else {
+                d.berth_stdin(args, stdin)
+            }
+        };
+        let declined = run(&["system", "prune"], Some(b"n\n"));
+        assert!(declined.status.success());
+        assert!(ok(&d.berth(&["ps", "-a", "-q"])).len() > 1);
+        let pruned = run(&["system", "prune", "-f"], None);
+        assert!(pruned.status.success(), "{}", text(&pruned.stderr));
+        assert_eq!(ok(&d.berth(&["ps", "-a", "-q"])), "");
+        outputs.push((hex(&stdout(&declined)), hex(&stdout(&pruned))));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    // -a takes the unused image too.
+    let out = ok(&d.berth(&["system", "prune", "-a", "-f"]));
+    assert!(out.contains("untagged: busybox:latest"), "{out}");
+    assert_eq!(ok(&d.berth(&["images", "-q"])), "");
+}

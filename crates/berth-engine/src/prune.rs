@@ -103,15 +103,15 @@ impl Engine {
             } else {
                 img.repo_tags.clone()
             };
+            let mut gone = false;
             for name in names {
                 if let Ok(items) = self.image_remove(&name, false).await {
-                    for item in items {
-                        if item.get("Deleted").is_some() {
-                            out.space_reclaimed += img.size;
-                        }
-                        deleted.push(item);
-                    }
+                    gone |= items.iter().any(|i| i.get("Deleted").is_some());
+                    deleted.extend(items);
                 }
+            }
+            if gone {
+                out.space_reclaimed += img.size;
             }
         }
         out.deleted = (!deleted.is_empty()).then_some(deleted);

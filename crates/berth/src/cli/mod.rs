@@ -206,6 +206,8 @@ pub enum SystemCommand {
     Events(events::EventsArgs),
     /// Show docker disk usage
     Df(prune::DfArgs),
+    /// Remove unused data
+    Prune(prune::SystemPruneArgs),
 }
 
 /// The command tree; like pflag, a repeated single-value flag replaces the

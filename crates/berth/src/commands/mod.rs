@@ -88,6 +88,9 @@ pub async fn dispatch(client: Client, command: Command) -> Result<()> {
         Command::Container(c) => container(client, c).await,
         Command::Image(c) => image(client, c).await,
         Command::System(SystemCommand::Df(a)) => prune::df(&Ctx::new(client, "system df"), a).await,
+        Command::System(SystemCommand::Prune(a)) => {
+            prune::system_prune(&Ctx::new(client, "system prune"), a).await
+        }
         Command::System(SystemCommand::Events(a)) => {
             events::events(&Ctx::new(client, "system events"), a).await
         }

@@ -205,6 +205,100 @@ pub async fn image_prune(ctx: &Ctx, args: PruneArgs) -> Result<()> {
 }
 
 #[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long = "filter", value_parser = filter_value)]
+    pub filter: Vec<(String, String)>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Prune anonymous volumes
+    #[arg(long = "volumes")]
+    pub volumes: bool,
+}
+
+/// `system prune`: stopped containers, unused networks, dangling (or with
+/// `-a` unused) images and the build cache, with docker's prompt.
+pub async fn system_prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<()> {
+    let mut warning = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+    );
+    if args.volumes {
+        warning.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    warning.push_str(if args.all {
+        "  - all images without at least one container associated to them\n  - all build cache\n"
+    } else {
+        "  - all dangling images\n  - unused build cache\n"
+    });
+    if !args.force && !confirm(&warning) {
+        return Ok(());
+    }
+    let filters = |extra: Option<(&str, &str)>| {
+        let mut f = args.filter.clone();
+        if let Some((k, v)) = extra {
+            f.push((k.into(), v.into()));
+        }
+        if f.is_empty() {
+            Query::new()
+        } else {
+            Query::new().set("filters", filters_json(&f))
+        }
+    };
+    let mut out = String::new();
+    let mut space = 0;
+    let resp = ctx.client.post("/containers/prune", &filters(None)).await?;
+    let c: ContainersPruned = serde_json::from_slice(&read_body(resp).await?)?;
+    space += c.space;
+    if let Some(ids) = c.deleted.filter(|d| !d.is_empty()) {
+        out.push_str("Deleted Containers:\n");
+        for id in ids {
+            out.push_str(&format!("{id}\n"));
+        }
+        out.push('\n');
+    }
+    ctx.client.post("/networks/prune", &filters(None)).await?;
+    let dangling = if args.all { "false" } else { "true" };
+    let resp = ctx
+        .client
+        .post("/images/prune", &filters(Some(("dangling", dangling))))
+        .await?;
+    let i: ImagesPruned = serde_json::from_slice(&read_body(resp).await?)?;
+    space += i.space;
+    let lines = image_lines(i.deleted.unwrap_or_default());
+    if !lines.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for l in lines {
+            out.push_str(&format!("{l}\n"));
+        }
+        out.push('\n');
+    }
+    ctx.client.post("/build/prune", &Query::new()).await?;
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(space as f64)
+    ));
+    print_out(&out);
+    Ok(())
+}
+
+fn image_lines(items: Vec<Value>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for item in items {
+        if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
+            lines.push(format!("untagged: {u}"));
+        }
+        if let Some(id) = item.get("Deleted").and_then(Value::as_str) {
+            lines.push(format!("deleted: {id}"));
+        }
+    }
+    lines
+}
+
+#[derive(Debug, Args)]
 pub struct DfArgs {
     /// Format output using a custom template
     #[arg(long = "format", default_value = "")]

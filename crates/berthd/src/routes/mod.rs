@@ -26,6 +26,8 @@ pub fn router(engine: AppState) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/system/df", get(system::df))
+        .route("/networks/prune", post(system::networks_prune))
+        .route("/build/prune", post(system::build_prune))
         .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))

@@ -42,3 +42,20 @@ pub async fn info(State(engine): State<AppState>) -> Response {
 pub async fn df(State(e): State<AppState>) -> super::ApiResult {
     Ok(json(StatusCode::OK, &e.system_df().await?))
 }
+
+/// `POST /networks/prune`: berth has no user-defined networks yet, so
+/// there is never one to remove (the answer is true, not a stub).
+pub async fn networks_prune() -> super::ApiResult {
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "NetworksDeleted": null }),
+    ))
+}
+
+/// `POST /build/prune`: berth keeps no build cache yet.
+pub async fn build_prune() -> super::ApiResult {
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "CachesDeleted": null, "SpaceReclaimed": 0 }),
+    ))
+}
