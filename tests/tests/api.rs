@@ -515,3 +515,63 @@ fn server_side_detach_keys() {
     );
     assert_eq!(status, 400);
 }
+
+/// Hostile tars for `PUT archive` (docker cp into a container): they get a
+/// 4xx, write nothing outside the container, and the daemon stays up.
+#[test]
+fn put_archive_rejects_escapes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    assert!(d
+        .docker(&["run", "-d", "--name", "pa", "busybox", "sleep", "100"])
+        .status
+        .success());
+    let probe = format!("berth-put-probe-{}", std::process::id());
+    let host = format!("/tmp/{probe}");
+    let up = format!("../../../../../../../tmp/{probe}");
+    let through = format!("evil/tmp/{probe}");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("dotdot", tar_of(&[Entry::File(&up, b"x")])),
+        (
+            "through a symlink to /",
+            tar_of(&[Entry::Symlink("evil", "/"), Entry::File(&through, b"x")]),
+        ),
+        (
+            "hardlink out",
+            tar_of(&[Entry::Hardlink("hl", "/etc/passwd")]),
+        ),
+        ("garbage", b"not a tar at all".repeat(100)),
+    ];
+    for (name, body) in cases {
+        let (status, _, resp) =
+            d.http("PUT", "/v1.47/containers/pa/archive?path=/tmp", Some(&body));
+        assert!(
+            (200..500).contains(&status),
+            "{name}: {status} {}",
+            String::from_utf8_lossy(&resp)
+        );
+        assert!(
+            !std::path::Path::new(&host).exists(),
+            "{name}: wrote {host}"
+        );
+    }
+    // The container's own /tmp took at most the harmless parts.
+    let out = d.docker(&["exec", "pa", "ls", "-la", "/tmp"]);
+    assert!(out.status.success());
+    let (status, _, _) = d.http(
+        "PUT",
+        "/v1.47/containers/pa/archive?path=/nonexistent",
+        Some(&tar_of(&[Entry::File("f", b"x")])),
+    );
+    assert_eq!(status, 404);
+    let (status, _, _) = d.http(
+        "PUT",
+        "/v1.47/containers/pa/archive?path=/etc/hostname",
+        Some(&tar_of(&[Entry::File("f", b"x")])),
+    );
+    assert_eq!(status, 400);
+    let (status, _, _) = d.http("PUT", "/v1.47/containers/pa/archive", Some(b""));
+    assert_eq!(status, 400);
+    let (status, _, _) = d.http("GET", "/_ping", None);
+    assert_eq!(status, 200);
+}
