@@ -63,7 +63,7 @@ pub struct ImageSummary {
     pub containers: i64,
 }
 
-const IMAGE_HEADERS: &[(&str, &str)] = &[
+pub const IMAGE_HEADERS: &[(&str, &str)] = &[
     ("ID", "IMAGE ID"),
     ("Repository", "REPOSITORY"),
     ("Tag", "TAG"),
@@ -177,7 +177,7 @@ pub fn repo_tag_rows(img: &ImageSummary, show_digests: bool) -> Vec<(String, Str
     rows
 }
 
-fn image_rows(img: &ImageSummary, trunc: bool, digests: bool, now: i64) -> Vec<Json> {
+pub fn image_rows(img: &ImageSummary, trunc: bool, digests: bool, now: i64) -> Vec<Json> {
     let id = if trunc {
         truncate_id(&img.id)
     } else {
@@ -190,15 +190,16 @@ fn image_rows(img: &ImageSummary, trunc: bool, digests: bool, now: i64) -> Vec<J
     };
     let created_at = crate::format::text::go_time_string(img.created);
     let size = human_size_with_precision(img.size as f64, 3);
+    // docker prints these two with HumanSize's four digits, the size with three.
     let shared = if img.shared_size == -1 {
         "N/A".to_string()
     } else {
-        human_size_with_precision(img.shared_size as f64, 3)
+        human_size(img.shared_size as f64)
     };
     let unique = if img.shared_size == -1 {
         "N/A".to_string()
     } else {
-        human_size_with_precision((img.size - img.shared_size) as f64, 3)
+        human_size((img.size - img.shared_size).max(0) as f64)
     };
     let containers = if img.containers == -1 {
         "N/A".to_string()

@@ -303,6 +303,9 @@ pub struct DfArgs {
     /// Format output using a custom template
     #[arg(long = "format", default_value = "")]
     pub format: String,
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 fn num(v: &Value, key: &str) -> i64 {
@@ -319,6 +322,57 @@ fn with_pct(reclaimable: i64, total: i64) -> String {
     } else {
         human_size(reclaimable as f64)
     }
+}
+
+/// `system df -v`: the images, containers, volumes and build cache tables.
+fn df_verbose(v: &Value) -> Result<String> {
+    use super::images::{image_rows, ImageSummary, IMAGE_HEADERS};
+    use super::ps::{ps_row, ContainerSummary, HEADERS};
+    let now = super::now_unix();
+    let images: Vec<ImageSummary> =
+        serde_json::from_value(v.get("Images").cloned().unwrap_or(json!([])))?;
+    let containers: Vec<ContainerSummary> =
+        serde_json::from_value(v.get("Containers").cloned().unwrap_or(json!([])))?;
+    let image_rows: Vec<_> = images
+        .iter()
+        .flat_map(|i| image_rows(i, true, false, now))
+        .collect();
+    let container_rows: Vec<_> = containers
+        .iter()
+        .map(|c| {
+            let mut r = ps_row(c, true, now);
+            if let crate::format::json_value::Json::Object(fields) = &mut r {
+                for (k, val) in fields.iter_mut() {
+                    if k == "Size" {
+                        *val =
+                            crate::format::json_value::Json::String(human_size(c.size_rw as f64));
+                    }
+                }
+                fields.push((
+                    "LocalVolumes".into(),
+                    crate::format::json_value::Json::String("0".into()),
+                ));
+            }
+            r
+        })
+        .collect();
+    let mut container_headers = HEADERS.to_vec();
+    container_headers.push(("LocalVolumes", "LOCAL VOLUMES"));
+    let images_table = listing::render(
+        "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}\\t{{.SharedSize}}\\t{{.UniqueSize}}\\t{{.Containers}}",
+        IMAGE_HEADERS,
+        &image_rows,
+    )
+    .map_err(|e| anyhow!(e))?;
+    let containers_table = listing::render(
+        "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.LocalVolumes}}\\t{{.Size}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Names}}",
+        &container_headers,
+        &container_rows,
+    )
+    .map_err(|e| anyhow!(e))?;
+    Ok(format!(
+        "Images space usage:\n\n{images_table}\nContainers space usage:\n\n{containers_table}\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"
+    ))
 }
 
 /// docker's summary rows of `system df`.
@@ -382,6 +436,10 @@ pub fn df_rows(v: &Value) -> Vec<crate::format::json_value::Json> {
 pub async fn df(ctx: &Ctx, args: DfArgs) -> Result<()> {
     check_args(&ctx.path, Arity::None, 0)?;
     let v: Value = ctx.client.get_json("/system/df", &Query::new()).await?;
+    if args.verbose && args.format.is_empty() {
+        print_out(&df_verbose(&v)?);
+        return Ok(());
+    }
     let format = if args.format.is_empty() {
         "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}".to_string()
     } else {
