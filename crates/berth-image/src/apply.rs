@@ -127,6 +127,22 @@ pub(crate) fn unpack_into(
     Ok(u.stats)
 }
 
+/// `openat2`, again when the kernel asks for a retry because a rename raced
+/// the lookup (a bounded number of times).
+pub(crate) fn openat2_retry(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    how: OpenHow,
+) -> nix::Result<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match openat2(dir, path, how) {
+            Err(Errno::EAGAIN) if tries < 64 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
 /// Hashes and counts everything read through it.
 pub(crate) struct HashingReader<R> {
     inner: R,
@@ -251,14 +267,7 @@ impl Unpacker {
                     | ResolveFlag::RESOLVE_NO_MAGICLINKS
                     | ResolveFlag::RESOLVE_NO_XDEV,
             );
-        let mut tries = 0;
-        loop {
-            match openat2(self.root.as_fd(), path, how) {
-                // The kernel asks for a retry when a rename raced the lookup.
-                Err(Errno::EAGAIN) if tries < 64 => tries += 1,
-                r => return r,
-            }
-        }
+        openat2_retry(self.root.as_fd(), path, how)
     }
 
     /// The directory `comps` (inside the root), created (0755, like docker)

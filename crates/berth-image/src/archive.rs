@@ -16,10 +16,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, openat2, readlinkat, AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode};
 
-use crate::apply::{unpack_into, UnpackOptions};
+use crate::apply::{openat2_retry, unpack_into, UnpackOptions};
 use crate::error::{Error, Result};
 
 /// What `X-Docker-Container-Path-Stat` says about a path.
@@ -81,16 +81,12 @@ fn open_dir_in_root(root: BorrowedFd<'_>, path: &Path) -> nix::Result<OwnedFd> {
     } else {
         path
     };
+    // No RESOLVE_NO_XDEV: in a container's mount namespace its binds and
+    // tmpfs mounts are part of the tree.
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let mut tries = 0;
-    loop {
-        match openat2(root, path, how) {
-            Err(Errno::EAGAIN) if tries < 64 => tries += 1,
-            r => return r,
-        }
-    }
+    openat2_retry(root, path, how)
 }
 
 /// The lexical form docker uses: absolute, `..` clamped at `/`.

@@ -20,9 +20,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, openat2, readlinkat, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat, readlinkat, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, FileStat, Mode};
 
+use crate::apply::openat2_retry;
 use crate::error::{Error, Result};
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
@@ -198,17 +199,6 @@ fn beneath(flags: OFlag) -> OpenHow {
             | ResolveFlag::RESOLVE_NO_MAGICLINKS
             | ResolveFlag::RESOLVE_NO_XDEV,
     )
-}
-
-fn openat2_retry(dir: BorrowedFd<'_>, rel: &Path, how: OpenHow) -> nix::Result<OwnedFd> {
-    let mut tries = 0;
-    loop {
-        match openat2(dir, rel, how) {
-            // The kernel asks for a retry when a rename raced the lookup.
-            Err(Errno::EAGAIN) if tries < 64 => tries += 1,
-            r => return r,
-        }
-    }
 }
 
 /// Errors that mean "not there (any more) as a plain path": vanished, or a
