@@ -27,7 +27,7 @@ fn config_value(img: &berth_image::Image) -> (Value, Value) {
     (raw, config)
 }
 
-fn labels_of(img: &berth_image::Image) -> std::collections::HashMap<String, String> {
+pub(crate) fn labels_of(img: &berth_image::Image) -> std::collections::HashMap<String, String> {
     img.config
         .config()
         .as_ref()
@@ -264,14 +264,11 @@ impl Engine {
     /// docker's `LogImageEvent`: the image id as the actor, `name`
     /// and the image's labels as attributes.
     fn image_event(&self, action: &str, id: &str, name: &str) {
-        let mut attrs: std::collections::HashMap<String, String> = self
+        let mut attrs = self
             .images
             .resolve(id)
-            .ok()
-            .and_then(|i| i.config.config().as_ref().and_then(|c| c.labels().clone()))
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+            .map(|i| labels_of(&i))
+            .unwrap_or_default();
         attrs.insert("name".into(), name.to_string());
         self.events.publish("image", action, id, attrs);
     }

@@ -84,12 +84,7 @@ impl Engine {
             if self.containers.image_user(&img.id).is_some() {
                 continue;
             }
-            let labels = img
-                .config
-                .config()
-                .as_ref()
-                .and_then(|c| c.labels().clone())
-                .unwrap_or_default();
+            let labels = crate::image::labels_of(&img);
             if !filters.labels_match(|k| labels.get(k).cloned()) {
                 continue;
             }

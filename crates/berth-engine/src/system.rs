@@ -26,7 +26,8 @@ fn os_release(key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn mem_total() -> u64 {
+/// Total RAM in bytes (also the limit stats report for an unlimited container).
+pub(crate) fn mem_total() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()

@@ -168,16 +168,6 @@ fn online_cpus() -> u32 {
     }
 }
 
-/// Total RAM: the limit docker reports for a container without one.
-fn host_memory() -> u64 {
-    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -279,7 +269,7 @@ impl ContainerService {
                 })
                 .collect(),
         );
-        let host = host_memory();
+        let host = crate::system::mem_total();
         out.memory_stats = MemoryJson {
             usage: Some(memory.usage),
             max_usage: memory.max_usage,
@@ -320,6 +310,6 @@ mod tests {
 
     #[test]
     fn host_memory_is_known() {
-        assert!(host_memory() > 0);
+        assert!(crate::system::mem_total() > 0);
     }
 }
