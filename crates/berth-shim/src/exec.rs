@@ -7,15 +7,13 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use berth_shim::exec_request::ExecRequest;
 
-use crate::fdio::{self, pipe, set_nonblocking, StdinPipe};
+use crate::fdio::{self, ChildStdio, Pipes, StdinPipe};
 
 pub struct ExecProc {
     pub req: ExecRequest,
@@ -54,51 +52,18 @@ impl ExecProc {
             req,
         };
         let _ = fs::remove_file(&proc.req.pid_file);
-        let null = || {
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
+        let stdio = if let Some(path) = &proc.req.console_socket {
+            let _ = fs::remove_file(path);
+            proc.console = Some(UnixListener::bind(path)?);
+            ChildStdio::null()?
+        } else {
+            let pipes = Pipes::new(proc.req.stdin)?;
+            proc.stdout_r = Some(pipes.stdout_r);
+            proc.stderr_r = Some(pipes.stderr_r);
+            proc.stdin = pipes.stdin;
+            pipes.child
         };
-        let (stdin, stdout, stderr): (OwnedFd, OwnedFd, OwnedFd) =
-            if let Some(path) = &proc.req.console_socket {
-                let _ = fs::remove_file(path);
-                let console = UnixListener::bind(path)?;
-                proc.console = Some(console);
-                (null()?.into(), null()?.into(), null()?.into())
-            } else {
-                let (out_r, out_w) = pipe()?;
-                let (err_r, err_w) = pipe()?;
-                set_nonblocking(out_r.as_raw_fd())?;
-                set_nonblocking(err_r.as_raw_fd())?;
-                proc.stdout_r = Some(out_r);
-                proc.stderr_r = Some(err_r);
-                let stdin: OwnedFd = if proc.req.stdin {
-                    let (r, w) = pipe()?;
-                    set_nonblocking(w.as_raw_fd())?;
-                    proc.stdin = StdinPipe::new(Some(w));
-                    r
-                } else {
-                    null()?.into()
-                };
-                (stdin, out_w, err_w)
-            };
-        let argv = &proc.req.argv;
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .stdin(Stdio::from(stdin))
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr));
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-                Ok(())
-            });
-        }
+        let mut cmd = fdio::runtime_command(&proc.req.argv, stdio);
         // The child is reaped by the shim's waitpid loop, not through `Child`.
         let child = cmd.spawn()?;
         proc.runtime_pid = Some(child.id() as i32);
@@ -115,20 +80,14 @@ impl ExecProc {
                 format!("runtime exited with status {}", fdio::exit_code(status)),
             ));
         }
-        let pid: i32 = fs::read_to_string(&self.req.pid_file)
-            .map_err(|e| format!("read pid file: {e}"))?
-            .trim()
-            .parse()
-            .map_err(|e| format!("bad pid file: {e}"))?;
+        let pid = fdio::read_pid_file(&self.req.pid_file)?;
         if let Some(console) = self.console.take() {
             let master = fdio::receive_pty_master(&console)
                 .map_err(|e| format!("receive the pty master from the runtime: {e}"))?;
-            set_nonblocking(master.as_raw_fd()).map_err(|e| format!("pty: {e}"))?;
-            let clone = || master.try_clone().map_err(|e| format!("pty: {e}"));
-            self.stdout_r = Some(clone()?);
-            if self.req.stdin {
-                self.stdin = StdinPipe::new(Some(clone()?));
-            }
+            let (output, input) =
+                fdio::pty_ends(&master, self.req.stdin).map_err(|e| format!("pty: {e}"))?;
+            self.stdout_r = Some(output);
+            self.stdin = StdinPipe::new(input);
             if let Some(size) = self.pending_size.take() {
                 fdio::set_winsize(&master, &size);
             }

@@ -2,10 +2,119 @@
 //! stdio: pipes, non-blocking reads and writes, and the pty master that the
 //! runtime hands over a console socket.
 
+use std::ffi::OsString;
+use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// The ends of its stdio a process started by the runtime gets.
+pub struct ChildStdio {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+impl ChildStdio {
+    /// All three on /dev/null: with a terminal the runtime gives the
+    /// process the pty's slave side and its own stdio is unused.
+    pub fn null() -> io::Result<ChildStdio> {
+        let null = || {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+        };
+        Ok(ChildStdio {
+            stdin: null()?.into(),
+            stdout: null()?.into(),
+            stderr: null()?.into(),
+        })
+    }
+}
+
+/// A process's stdio as pipes: the process's ends, and the shim's
+/// (non-blocking) read ends of stdout and stderr and write end of stdin.
+pub struct Pipes {
+    pub child: ChildStdio,
+    pub stdout_r: OwnedFd,
+    pub stderr_r: OwnedFd,
+    pub stdin: StdinPipe,
+}
+
+impl Pipes {
+    /// Without `with_stdin` the process reads /dev/null.
+    pub fn new(with_stdin: bool) -> io::Result<Pipes> {
+        let (stdout_r, stdout) = pipe()?;
+        let (stderr_r, stderr) = pipe()?;
+        set_nonblocking(stdout_r.as_raw_fd())?;
+        set_nonblocking(stderr_r.as_raw_fd())?;
+        let (stdin, stdin_w) = if with_stdin {
+            let (r, w) = pipe()?;
+            set_nonblocking(w.as_raw_fd())?;
+            (r, Some(w))
+        } else {
+            (OwnedFd::from(fs::File::open("/dev/null")?), None)
+        };
+        Ok(Pipes {
+            child: ChildStdio {
+                stdin,
+                stdout,
+                stderr,
+            },
+            stdout_r,
+            stderr_r,
+            stdin: StdinPipe::new(stdin_w),
+        })
+    }
+}
+
+/// The runtime's command (`argv[0]` is the binary) with `stdio`, and the
+/// signal mask and SIGPIPE disposition a fresh process expects (the shim
+/// blocks and ignores them for itself).
+pub fn runtime_command(argv: &[OsString], stdio: ChildStdio) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::from(stdio.stdin))
+        .stdout(Stdio::from(stdio.stdout))
+        .stderr(Stdio::from(stdio.stderr));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// The pid the runtime wrote.
+pub fn read_pid_file(path: &Path) -> Result<i32, String> {
+    fs::read_to_string(path)
+        .map_err(|e| format!("read pid file: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad pid file: {e}"))
+}
+
+/// The shim's ends of a pty master, made non-blocking: output, and with
+/// `with_stdin` input (the same terminal, one stream, as docker logs it).
+pub fn pty_ends(master: &OwnedFd, with_stdin: bool) -> io::Result<(OwnedFd, Option<OwnedFd>)> {
+    set_nonblocking(master.as_raw_fd())?;
+    let input = if with_stdin {
+        Some(master.try_clone()?)
+    } else {
+        None
+    };
+    Ok((master.try_clone()?, input))
+}
 
 /// What a non-blocking read gave.
 pub enum ReadOutcome {

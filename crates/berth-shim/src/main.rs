@@ -32,7 +32,7 @@ use berth_shim::protocol::{self, frame, take_frame};
 
 use args::Args;
 use exec::ExecProc;
-use fdio::{pipe, raw_or_neg, read_some, set_nonblocking, ReadOutcome, StdinPipe};
+use fdio::{raw_or_neg, read_some, ChildStdio, Pipes, ReadOutcome, StdinPipe};
 use log::{now_rfc3339, LogWriter, Stream};
 
 /// Clients that stop reading are dropped once this much output is queued.
@@ -107,29 +107,6 @@ enum State {
         code: i32,
         since: Instant,
     },
-}
-
-/// The container's ends of its stdio, handed to runc at START.
-struct ChildStdio {
-    stdin: OwnedFd,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-}
-
-impl ChildStdio {
-    fn null() -> io::Result<ChildStdio> {
-        let null = || {
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-        };
-        Ok(ChildStdio {
-            stdin: null()?.into(),
-            stdout: null()?.into(),
-            stderr: null()?.into(),
-        })
-    }
 }
 
 struct Client {
@@ -240,25 +217,11 @@ impl Shim {
             shim.console = Some(console);
             return Ok(shim);
         }
-        let (stdout_r, stdout_w) = pipe()?;
-        let (stderr_r, stderr_w) = pipe()?;
-        let (stdin_child, stdin_w) = if shim.args.stdin {
-            let (r, w) = pipe()?;
-            set_nonblocking(w.as_raw_fd())?;
-            (r, Some(w))
-        } else {
-            (OwnedFd::from(fs::File::open("/dev/null")?), None)
-        };
-        set_nonblocking(stdout_r.as_raw_fd())?;
-        set_nonblocking(stderr_r.as_raw_fd())?;
-        shim.child_stdio = Some(ChildStdio {
-            stdin: stdin_child,
-            stdout: stdout_w,
-            stderr: stderr_w,
-        });
-        shim.stdout_r = Some(stdout_r);
-        shim.stderr_r = Some(stderr_r);
-        shim.stdin = StdinPipe::new(stdin_w);
+        let pipes = Pipes::new(shim.args.stdin)?;
+        shim.child_stdio = Some(pipes.child);
+        shim.stdout_r = Some(pipes.stdout_r);
+        shim.stderr_r = Some(pipes.stderr_r);
+        shim.stdin = pipes.stdin;
         Ok(shim)
     }
 
@@ -648,21 +611,7 @@ impl Shim {
             None => ChildStdio::null().map_err(|e| format!("open /dev/null: {e}"))?,
         };
         let argv = &self.args.start_argv;
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .stdin(Stdio::from(stdio.stdin))
-            .stdout(Stdio::from(stdio.stdout))
-            .stderr(Stdio::from(stdio.stderr));
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-                Ok(())
-            });
-        }
+        let mut cmd = fdio::runtime_command(argv, stdio);
         let status = cmd.status();
         // Dropping the command closes our copies of the container's pipe ends,
         // so the read ends see EOF once the container closes them.
@@ -674,11 +623,7 @@ impl Shim {
                 format!("runtime exited with {status}"),
             ));
         }
-        let pid: i32 = fs::read_to_string(&self.args.pid_file)
-            .map_err(|e| format!("read pid file: {e}"))?
-            .trim()
-            .parse()
-            .map_err(|e| format!("bad pid file: {e}"))?;
+        let pid = fdio::read_pid_file(&self.args.pid_file)?;
         if let Some(console) = self.console.take() {
             let master = fdio::receive_pty_master(&console)
                 .map_err(|e| format!("receive the pty master from the runtime: {e}"))?;
@@ -697,11 +642,9 @@ impl Shim {
     /// The pty master is the container's output (one stream, logged as
     /// stdout, like docker) and, with `-i`, its input.
     fn adopt_pty(&mut self, master: OwnedFd) -> io::Result<()> {
-        set_nonblocking(master.as_raw_fd())?;
-        self.stdout_r = Some(master.try_clone()?);
-        if self.args.stdin {
-            self.stdin.fd = Some(master.try_clone()?);
-        }
+        let (output, input) = fdio::pty_ends(&master, self.args.stdin)?;
+        self.stdout_r = Some(output);
+        self.stdin.fd = input;
         self.pty = Some(master);
         Ok(())
     }
