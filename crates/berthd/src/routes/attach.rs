@@ -103,13 +103,7 @@ async fn run_ws(
         let Some(mut out) = attach.output.take() else {
             return;
         };
-        loop {
-            let data = match out.recv().await {
-                Ok(Output::Stdout(b)) if opts.stdout => b,
-                Ok(Output::Stderr(b)) if opts.stderr => b,
-                Ok(Output::Exit(_)) | Err(RecvError::Closed) => return,
-                Ok(_) | Err(RecvError::Lagged(_)) => continue,
-            };
+        while let Some((_, data)) = next_output(&mut out, opts, &attach.id).await {
             if send_ws(&mut tx, &data, binary).await.is_err() {
                 return;
             }
@@ -179,19 +173,33 @@ async fn pump_output<W: AsyncWrite + Unpin>(wr: &mut W, attach: Attach, opts: At
         }
     }
     let Some(mut rx) = attach.output else { return };
-    loop {
-        let frame = match rx.recv().await {
-            Ok(Output::Stdout(b)) if opts.stdout => framing::frame_output(tty, framing::STDOUT, &b),
-            Ok(Output::Stderr(b)) if opts.stderr => framing::frame_output(tty, framing::STDERR, &b),
-            Ok(Output::Exit(_)) | Err(RecvError::Closed) => return,
-            Ok(_) => continue,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(id = %attach.id, "attach client too slow, {n} output chunks dropped");
-                continue;
-            }
-        };
-        if wr.write_all(&frame).await.is_err() {
+    while let Some((stream, data)) = next_output(&mut rx, opts, &attach.id).await {
+        if wr
+            .write_all(&framing::frame_output(tty, stream, &data))
+            .await
+            .is_err()
+        {
             return;
+        }
+    }
+}
+
+/// The next chunk of live output the client asked for, with its stream
+/// number; `None` once the container has exited.
+async fn next_output(
+    rx: &mut tokio::sync::broadcast::Receiver<Output>,
+    opts: AttachOptions,
+    id: &str,
+) -> Option<(u8, bytes::Bytes)> {
+    loop {
+        match rx.recv().await {
+            Ok(Output::Stdout(b)) if opts.stdout => return Some((framing::STDOUT, b)),
+            Ok(Output::Stderr(b)) if opts.stderr => return Some((framing::STDERR, b)),
+            Ok(Output::Exit(_)) | Err(RecvError::Closed) => return None,
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(id, "attach client too slow, {n} output chunks dropped");
+            }
         }
     }
 }
