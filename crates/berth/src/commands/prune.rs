@@ -131,29 +131,68 @@ struct ContainersPruned {
     space: u64,
 }
 
+/// `filters` (plus `extra`) as a prune query; none at all when empty.
+fn prune_query(filters: &[(String, String)], extra: Option<(&str, &str)>) -> Query {
+    let mut f = filters.to_vec();
+    if let Some((k, v)) = extra {
+        f.push((k.into(), v.into()));
+    }
+    if f.is_empty() {
+        Query::new()
+    } else {
+        Query::new().set("filters", filters_json(&f))
+    }
+}
+
+/// `POST /containers/prune`: the removed ids and the space freed.
+async fn prune_containers(ctx: &Ctx, q: &Query) -> Result<(Vec<String>, u64)> {
+    let resp = ctx.client.post("/containers/prune", q).await?;
+    let r: ContainersPruned = serde_json::from_slice(&read_body(resp).await?)?;
+    Ok((r.deleted.unwrap_or_default(), r.space))
+}
+
+/// `POST /images/prune`: docker's `untagged:`/`deleted:` lines and the
+/// space freed.
+async fn prune_images(ctx: &Ctx, q: &Query) -> Result<(Vec<String>, u64)> {
+    let resp = ctx.client.post("/images/prune", q).await?;
+    let r: ImagesPruned = serde_json::from_slice(&read_body(resp).await?)?;
+    let mut lines = Vec::new();
+    for item in r.deleted.unwrap_or_default() {
+        if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
+            lines.push(format!("untagged: {u}"));
+        }
+        if let Some(id) = item.get("Deleted").and_then(Value::as_str) {
+            lines.push(format!("deleted: {id}"));
+        }
+    }
+    Ok((lines, r.space))
+}
+
+/// One part of docker's prune report: the title and its lines, then a
+/// blank line; nothing when nothing was removed.
+fn section(title: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{title}\n");
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+fn total(space: u64) -> String {
+    format!("Total reclaimed space: {}\n", human_size(space as f64))
+}
+
 pub async fn container_prune(ctx: &Ctx, args: PruneArgs) -> Result<()> {
     if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
         return Ok(());
     }
-    let mut q = Query::new();
-    if !args.filter.is_empty() {
-        q = q.set("filters", filters_json(&args.filter));
-    }
-    let resp = ctx.client.post("/containers/prune", &q).await?;
-    let r: ContainersPruned = serde_json::from_slice(&read_body(resp).await?)?;
-    let mut out = String::new();
-    if let Some(d) = r.deleted.filter(|d| !d.is_empty()) {
-        out.push_str("Deleted Containers:\n");
-        for id in d {
-            out.push_str(&format!("{id}\n"));
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size(r.space as f64)
-    ));
-    print_out(&out);
+    let (ids, space) = prune_containers(ctx, &prune_query(&args.filter, None)).await?;
+    print_out(&(section("Deleted Containers:", &ids) + &total(space)));
     Ok(())
 }
 
@@ -174,33 +213,10 @@ pub async fn image_prune(ctx: &Ctx, args: PruneArgs) -> Result<()> {
     if !args.force && !confirm(warning) {
         return Ok(());
     }
-    let mut filters = args.filter.clone();
-    if !args.all {
-        filters.push(("dangling".into(), "true".into()));
-    } else {
-        filters.push(("dangling".into(), "false".into()));
-    }
-    let q = Query::new().set("filters", filters_json(&filters));
-    let resp = ctx.client.post("/images/prune", &q).await?;
-    let r: ImagesPruned = serde_json::from_slice(&read_body(resp).await?)?;
-    let mut out = String::new();
-    if let Some(d) = r.deleted.filter(|d| !d.is_empty()) {
-        out.push_str("Deleted Images:\n");
-        for item in d {
-            if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
-                out.push_str(&format!("untagged: {u}\n"));
-            }
-            if let Some(id) = item.get("Deleted").and_then(Value::as_str) {
-                out.push_str(&format!("deleted: {id}\n"));
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size(r.space as f64)
-    ));
-    print_out(&out);
+    let dangling = if args.all { "false" } else { "true" };
+    let q = prune_query(&args.filter, Some(("dangling", dangling)));
+    let (lines, space) = prune_images(ctx, &q).await?;
+    print_out(&(section("Deleted Images:", &lines) + &total(space)));
     Ok(())
 }
 
@@ -237,65 +253,20 @@ pub async fn system_prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<()> {
     if !args.force && !confirm(&warning) {
         return Ok(());
     }
-    let filters = |extra: Option<(&str, &str)>| {
-        let mut f = args.filter.clone();
-        if let Some((k, v)) = extra {
-            f.push((k.into(), v.into()));
-        }
-        if f.is_empty() {
-            Query::new()
-        } else {
-            Query::new().set("filters", filters_json(&f))
-        }
-    };
-    let mut out = String::new();
-    let mut space = 0;
-    let resp = ctx.client.post("/containers/prune", &filters(None)).await?;
-    let c: ContainersPruned = serde_json::from_slice(&read_body(resp).await?)?;
-    space += c.space;
-    if let Some(ids) = c.deleted.filter(|d| !d.is_empty()) {
-        out.push_str("Deleted Containers:\n");
-        for id in ids {
-            out.push_str(&format!("{id}\n"));
-        }
-        out.push('\n');
-    }
-    ctx.client.post("/networks/prune", &filters(None)).await?;
-    let dangling = if args.all { "false" } else { "true" };
-    let resp = ctx
-        .client
-        .post("/images/prune", &filters(Some(("dangling", dangling))))
+    let (ids, c_space) = prune_containers(ctx, &prune_query(&args.filter, None)).await?;
+    ctx.client
+        .post("/networks/prune", &prune_query(&args.filter, None))
         .await?;
-    let i: ImagesPruned = serde_json::from_slice(&read_body(resp).await?)?;
-    space += i.space;
-    let lines = image_lines(i.deleted.unwrap_or_default());
-    if !lines.is_empty() {
-        out.push_str("Deleted Images:\n");
-        for l in lines {
-            out.push_str(&format!("{l}\n"));
-        }
-        out.push('\n');
-    }
+    let dangling = if args.all { "false" } else { "true" };
+    let q = prune_query(&args.filter, Some(("dangling", dangling)));
+    let (lines, i_space) = prune_images(ctx, &q).await?;
     ctx.client.post("/build/prune", &Query::new()).await?;
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size(space as f64)
-    ));
-    print_out(&out);
+    print_out(
+        &(section("Deleted Containers:", &ids)
+            + &section("Deleted Images:", &lines)
+            + &total(c_space + i_space)),
+    );
     Ok(())
-}
-
-fn image_lines(items: Vec<Value>) -> Vec<String> {
-    let mut lines = Vec::new();
-    for item in items {
-        if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
-            lines.push(format!("untagged: {u}"));
-        }
-        if let Some(id) = item.get("Deleted").and_then(Value::as_str) {
-            lines.push(format!("deleted: {id}"));
-        }
-    }
-    lines
 }
 
 #[derive(Debug, Args)]
