@@ -12,6 +12,20 @@ fn load(d: &Daemon) {
     assert!(out.contains("Loaded image: busybox:latest"), "{out}");
 }
 
+/// `berth args` and `docker args` on the same daemon: the same exit code,
+/// stdout, and stderr (with the program's name swapped).
+fn assert_like_docker(d: &Daemon, args: &[&str]) {
+    let b = d.berth(args);
+    let k = d.docker(args);
+    assert_eq!(b.status.code(), k.status.code(), "{args:?}");
+    assert_eq!(stdout(&b), stdout(&k), "{args:?}");
+    assert_eq!(
+        text(&b.stderr).replace("berth", "docker"),
+        text(&k.stderr),
+        "{args:?}"
+    );
+}
+
 /// The first line of a table: its column headers, spacing included.
 fn header(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
@@ -289,15 +303,7 @@ fn exec_and_attach_match_docker() {
         &["attach", "nosuch"],
     ];
     for args in cases {
-        let b = d.berth(args);
-        let k = d.docker(args);
-        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
-        assert_eq!(stdout(&b), stdout(&k), "{args:?}");
-        assert_eq!(
-            text(&b.stderr).replace("berth", "docker"),
-            text(&k.stderr),
-            "{args:?}"
-        );
+        assert_like_docker(&d, args);
     }
     let out = d.berth_stdin(&["exec", "-i", "ex", "cat"], Some(b"piped\n"));
     assert_eq!(ok(&out), "piped\n");
@@ -496,14 +502,7 @@ fn cp_lands_where_docker_puts_it() {
         &["cp", "a", "b"],
         &["cp", "cc:/data", "cc:/tmp"],
     ] {
-        let b = d.berth(args);
-        let k = d.docker(args);
-        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
-        assert_eq!(
-            text(&b.stderr).replace("berth", "docker"),
-            text(&k.stderr),
-            "{args:?}"
-        );
+        assert_like_docker(&d, args);
     }
     // docker prints this path with a doubled slash; the reason is the same.
     let out = d.berth(&["cp", "/nonexistent-src", "cc:/tmp"]);
@@ -546,15 +545,7 @@ fn maintenance_commands_match_docker() {
         &["port", "m1", "80"],
         &["port", "m1", "53/udp"],
     ] {
-        let b = d.berth(args);
-        let k = d.docker(args);
-        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
-        assert_eq!(stdout(&b), stdout(&k), "{args:?}");
-        assert_eq!(
-            text(&b.stderr).replace("berth", "docker"),
-            text(&k.stderr),
-            "{args:?}"
-        );
+        assert_like_docker(&d, args);
     }
     let image = ok(&d.berth(&["commit", "m1", "snap:1"]));
     assert!(image.starts_with("sha256:"));
