@@ -16,7 +16,7 @@ use crate::{image_error, Engine};
 
 impl Engine {
     pub async fn system_df(self: &Arc<Self>) -> Result<Value> {
-        let containers = self.containers.list(&ListOptions {
+        let mut containers = self.containers.list(&ListOptions {
             all: true,
             limit: None,
             size: false,
@@ -64,26 +64,11 @@ impl Engine {
             row["SharedSize"] = json!(shared);
             image_rows.push(row);
         }
-        let mut container_rows = Vec::new();
-        for c in containers {
-            let rec = self
-                .containers
-                .get(c.id.as_deref().unwrap_or(""))?
-                .snapshot();
-            let size_rw = self.containers.rw_size(&rec).await;
-            let image_size = list
-                .iter()
-                .find(|i| i.id == rec.image_id)
-                .map_or(0, |i| i.size);
-            let mut row = serde_json::to_value(&c)?;
-            row["SizeRw"] = json!(size_rw);
-            row["SizeRootFs"] = json!(size_rw + image_size);
-            container_rows.push(row);
-        }
+        self.containers.fill_sizes(&mut containers).await;
         Ok(json!({
             "LayersSize": layers_size,
             "Images": image_rows,
-            "Containers": container_rows,
+            "Containers": containers,
             "Volumes": [],
             "BuildCache": [],
             "BuilderSize": 0,
