@@ -75,10 +75,9 @@ pub fn spawn_exec_tty_monitor(client: Client, exec_id: String) {
 }
 
 fn spawn_resize_monitor(client: Client, path: String) {
-    let id = path;
     tokio::spawn(async move {
         for attempt in 0..5u64 {
-            if resize(&client, &id).await.is_ok() {
+            if resize(&client, &path).await.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await;
@@ -87,7 +86,7 @@ fn spawn_resize_monitor(client: Client, path: String) {
             return;
         };
         while winch.recv().await.is_some() {
-            let _ = resize(&client, &id).await;
+            let _ = resize(&client, &path).await;
         }
     });
 }
