@@ -88,7 +88,7 @@ pub fn decode(data: &[u8]) -> Result<CreateBody, Error> {
         ));
     }
     normalize(&mut v);
-    check_enums(&v)?;
+    refuse_early(&v)?;
     serde_json::from_value(v).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))
 }
 
@@ -151,8 +151,21 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
-/// Enum-valued strings, refused with dockerd's own messages.
-fn check_enums(body: &Value) -> Result<(), Error> {
+/// Fields of older API versions that the v1.47 models no longer carry:
+/// serde would drop them, so a request that sets one is refused instead.
+const REMOVED: &[(&str, &str)] = &[("HostConfig", "KernelMemory")];
+
+/// Refusals before decoding: removed fields, and enum-valued strings with
+/// dockerd's own messages.
+fn refuse_early(body: &Value) -> Result<(), Error> {
+    for (parent, field) in REMOVED {
+        let value = body.get(parent).and_then(|o| o.get(field));
+        if value.is_some_and(|v| !(v.is_null() || v.as_i64() == Some(0))) {
+            return Err(Error::invalid(format!(
+                "{parent}.{field} is not supported (removed in API 1.42)"
+            )));
+        }
+    }
     if let Some(iso) = str_at(body, &["HostConfig", "Isolation"]) {
         if !(iso.is_empty() || iso.eq_ignore_ascii_case("default")) {
             return Err(Error::invalid(format!(
@@ -229,6 +242,13 @@ mod tests {
         let e = body(r#"{"Image":"b","HostConfig":{"Isolation":"hyperv"}}"#).unwrap_err();
         assert!(e.message.starts_with("Invalid isolation"));
         assert!(body(r#"{"Image":"b","HostConfig":{"Isolation":"Default"}}"#).is_ok());
+    }
+
+    #[test]
+    fn removed_fields_are_refused_not_dropped() {
+        assert!(body(r#"{"Image":"b","HostConfig":{"KernelMemory":0}}"#).is_ok());
+        let e = body(r#"{"Image":"b","HostConfig":{"KernelMemory":8388608}}"#).unwrap_err();
+        assert!(e.message.starts_with("HostConfig.KernelMemory"));
     }
 
     #[test]

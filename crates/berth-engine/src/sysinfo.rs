@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SysInfo {
+    /// The unified hierarchy (cgroup v2).
+    pub cgroup_v2: bool,
     pub memory_limit: bool,
     pub swap_limit: bool,
     pub memory_reservation: bool,
@@ -53,6 +55,7 @@ impl SysInfo {
                 .unwrap_or_default()
         };
         SysInfo {
+            cgroup_v2: false,
             memory_limit: has("memory", "memory.limit_in_bytes"),
             swap_limit: has("memory", "memory.memsw.limit_in_bytes"),
             memory_reservation: has("memory", "memory.soft_limit_in_bytes"),
@@ -92,6 +95,7 @@ impl SysInfo {
                 .unwrap_or_default();
         }
         SysInfo {
+            cgroup_v2: true,
             memory_limit: memory,
             swap_limit: memory,
             memory_reservation: memory,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bollard_stubs::models::{HostConfig, RestartPolicy};
+use bollard_stubs::models::{HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -163,7 +163,12 @@ impl UpdateRequest {
         if let Some(v) = self.blkio_weight.filter(|w| *w != 0) {
             hc.blkio_weight = Some(v);
         }
-        if let Some(p) = self.restart_policy.clone().filter(|p| p.name.is_some()) {
+        // An empty name is what clients send when --restart is not given.
+        if let Some(p) = self
+            .restart_policy
+            .clone()
+            .filter(|p| p.name.is_some_and(|n| n != RestartPolicyNameEnum::EMPTY))
+        {
             hc.restart_policy = Some(p);
         }
     }

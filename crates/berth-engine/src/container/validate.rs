@@ -7,12 +7,17 @@
 //! dropped with dockerd's warning, which the client prints. Nothing is
 //! dropped silently; docs/api-coverage.md lists each field's fate.
 
-use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig, RestartPolicyNameEnum};
+use bollard_stubs::models::{
+    ContainerConfig, HostConfig, HostConfigCgroupnsModeEnum, NetworkingConfig,
+    RestartPolicyNameEnum,
+};
 
 use crate::error::{Error, Result};
 use crate::sysinfo::{parse_uint_list, SysInfo};
 
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+/// dockerd's default `/dev/shm` size (64 MiB).
+const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 /// HOST_NAME_MAX.
 const MAX_HOSTNAME: usize = 64;
 /// The runtimes a client may name; all of them mean runc here.
@@ -40,7 +45,36 @@ pub fn check_create(
     check_networking_config(net)?;
     refuse_unsupported(config, hc, net)?;
     security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
+    adapt(hc, si);
     Ok(warnings)
+}
+
+/// dockerd's `adaptContainerSettings`: the defaults it records, so inspect
+/// reads the same and the runtime gets the same limits (swap twice the
+/// memory when only memory is given).
+fn adapt(hc: &mut HostConfig, si: &SysInfo) {
+    let memory = hc.memory.unwrap_or(0);
+    if memory > 0 && hc.memory_swap.unwrap_or(0) == 0 {
+        hc.memory_swap = Some(memory * 2);
+    }
+    if hc.shm_size.unwrap_or(0) == 0 {
+        hc.shm_size = Some(DEFAULT_SHM_SIZE);
+    }
+    if hc.ipc_mode.as_deref().unwrap_or("").is_empty() {
+        hc.ipc_mode = Some("private".into());
+    }
+    if hc
+        .cgroupns_mode
+        .is_none_or(|m| m == HostConfigCgroupnsModeEnum::EMPTY)
+    {
+        let host = !si.cgroup_v2;
+        hc.cgroupns_mode = Some(if host {
+            HostConfigCgroupnsModeEnum::HOST
+        } else {
+            HostConfigCgroupnsModeEnum::PRIVATE
+        });
+    }
+    hc.oom_kill_disable.get_or_insert(false);
 }
 
 fn has<T>(v: &Option<Vec<T>>) -> bool {

@@ -5,6 +5,7 @@ use bollard_stubs::models::{
 
 fn full() -> SysInfo {
     SysInfo {
+        cgroup_v2: false,
         memory_limit: true,
         swap_limit: true,
         memory_reservation: true,
@@ -305,6 +306,25 @@ fn host_limits_are_dropped_with_dockerds_warning() {
     assert_eq!(hc.memory_swappiness, None);
     assert_eq!(hc.pids_limit, None);
     assert_eq!(hc.runtime.as_deref(), Some("runc"));
+    assert_eq!(hc.shm_size, Some(64 << 20));
+    assert_eq!(hc.ipc_mode.as_deref(), Some("private"));
+    assert_eq!(hc.cgroupns_mode, Some(HostConfigCgroupnsModeEnum::HOST));
+}
+
+#[test]
+fn swap_defaults_to_twice_the_memory() {
+    let mut hc = HostConfig {
+        memory: Some(64 << 20),
+        ..Default::default()
+    };
+    check_create(
+        &mut ContainerConfig::default(),
+        &mut hc,
+        &NetworkingConfig::default(),
+        &full(),
+    )
+    .unwrap();
+    assert_eq!(hc.memory_swap, Some(128 << 20));
 }
 
 #[test]
