@@ -177,12 +177,13 @@ impl ContainerService {
             ..Default::default()
         };
         let user = rec.config.user.clone().unwrap_or_default();
+        let group_add = hc.group_add.clone().unwrap_or_default();
         let bundle = c.paths.bundle.clone();
         let rootfs = rootfs.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut input = input;
-            input.user =
-                rtspec::resolve_user(&rootfs, &user).map_err(|e| Error::invalid(e.to_string()))?;
+            input.user = rtspec::resolve_user_with_groups(&rootfs, &user, &group_add)
+                .map_err(|e| Error::invalid(e.to_string()))?;
             let spec = rtspec::generate(&input).map_err(|e| Error::invalid(e.to_string()))?;
             rtspec::write_bundle(&bundle, &spec).map_err(|e| Error::system(e.to_string()))
         })
