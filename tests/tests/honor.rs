@@ -32,3 +32,20 @@ fn group_add_numeric_and_by_name() {
     assert!(!out.status.success());
     assert_stderr_has(&out, "Unable to find group nosuchgroup");
 }
+
+#[test]
+fn init_runs_as_pid_one() {
+    let d = daemon();
+    let out = ok(&run_sh(
+        &d,
+        &["--init"],
+        "tr '\\0' ' ' < /proc/1/cmdline; echo; (echo x > /sbin/docker-init) 2>/dev/null || echo read-only",
+    ));
+    assert_eq!(
+        out,
+        "/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline; echo; (echo x > /sbin/docker-init) 2>/dev/null || echo read-only \nread-only\n"
+    );
+    // Without --init the command itself is pid 1.
+    let out = ok(&run_sh(&d, &[], "tr '\\0' ' ' < /proc/1/cmdline; echo"));
+    assert_eq!(out, "sh -c tr '\\0' ' ' < /proc/1/cmdline; echo \n");
+}

@@ -174,6 +174,8 @@ impl ContainerService {
                 .collect(),
             network,
             cgroups_path: self.config.cgroups_path(&rec.id),
+            init: hc.init.unwrap_or(false),
+            init_path: self.config.init_path.clone().unwrap_or_default(),
             ..Default::default()
         };
         let user = rec.config.user.clone().unwrap_or_default();

@@ -239,9 +239,16 @@ pub struct ContainerSpec {
     /// Overrides docker's read-only paths (`HostConfig.ReadonlyPaths`).
     pub readonly_paths: Option<Vec<String>>,
     pub seccomp: Seccomp,
-    /// `--init`: not implemented yet (no init binary is shipped); ignored.
+    /// `--init`: run [`init_path`](Self::init_path) as pid 1, bound
+    /// read-only at [`INIT_IN_CONTAINER`], with the command after `--`. Only
+    /// in a private pid namespace: elsewhere pid 1 already exists.
     pub init: bool,
+    /// The host's init binary (docker-init, tini).
+    pub init_path: PathBuf,
 }
+
+/// Where docker binds its init binary in the container.
+pub const INIT_IN_CONTAINER: &str = "/sbin/docker-init";
 
 /// Docker's `CreateDaemonEnvironment`: `PATH`, `HOSTNAME`, `TERM=xterm` with
 /// a tty, then the container's env (image env + `-e`) replacing or
@@ -443,6 +450,17 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
             !replaced && !under_user_dev
         })
         .collect();
+    if input.init
+        && input.pid == NsMode::Private
+        && !user_dests.iter().any(|d| d == INIT_IN_CONTAINER)
+    {
+        out.push(MountEntry {
+            destination: INIT_IN_CONTAINER.into(),
+            typ: "bind".into(),
+            source: input.init_path.to_string_lossy().into_owned(),
+            options: vec!["bind".into(), "ro".into()],
+        });
+    }
 
     let mut rootfs_propagation: Option<String> = None;
     for m in ms {
@@ -683,9 +701,23 @@ pub fn generate(input: &ContainerSpec) -> Result<Spec> {
     // oci-spec's builders start from opinionated defaults (an rlimit,
     // noNewPrivileges, default namespaces...): Process, Root, Linux and Spec
     // are built as JSON, where absent means absent.
+    let with_init = input.init && input.pid == NsMode::Private;
+    let args: Vec<String> = if with_init {
+        if input.init_path.as_os_str().is_empty() {
+            return Err(Error::invalid(
+                "exec: \"docker-init\": executable file not found in $PATH",
+            ));
+        }
+        [INIT_IN_CONTAINER.to_string(), "--".to_string()]
+            .into_iter()
+            .chain(input.args.iter().cloned())
+            .collect()
+    } else {
+        input.args.clone()
+    };
     let mut process = json!({
         "user": user,
-        "args": input.args,
+        "args": args,
         "env": input.env,
         "cwd": cwd,
         "capabilities": capabilities,

@@ -681,3 +681,39 @@ fn container_spec_is_serde() {
     assert_eq!(partial.network, NetNs::Path("/run/netns/x".into()));
     assert_eq!(partial.seccomp, Seccomp::Default);
 }
+
+#[test]
+fn init_is_pid_one_only_in_a_private_pid_namespace() {
+    let input = ContainerSpec {
+        init: true,
+        init_path: "/usr/bin/tini-static".into(),
+        ..base("", false, None, &[])
+    };
+    let v = gen(&input);
+    assert_eq!(
+        v["process"]["args"],
+        json!(["/sbin/docker-init", "--", "sleep", "600"])
+    );
+    assert_eq!(
+        mount(&v, "/sbin/docker-init").unwrap(),
+        &json!({"destination": "/sbin/docker-init", "type": "bind", "source": "/usr/bin/tini-static", "options": ["bind", "ro"]})
+    );
+    // Right after docker's defaults, before the user's mounts.
+    assert_eq!(destinations(&v)[7], "/sbin/docker-init");
+
+    let host_pid = gen(&ContainerSpec {
+        pid: NsMode::Host,
+        ..input.clone()
+    });
+    assert_eq!(host_pid["process"]["args"], json!(["sleep", "600"]));
+    assert!(mount(&host_pid, "/sbin/docker-init").is_none());
+
+    let missing = generate(&ContainerSpec {
+        init_path: PathBuf::new(),
+        ..input
+    });
+    assert_eq!(
+        missing.unwrap_err().to_string(),
+        "exec: \"docker-init\": executable file not found in $PATH"
+    );
+}
