@@ -2,7 +2,9 @@
 //! namespaces, devices, mounts, security options, resources), each checked
 //! from inside the container through the docker CLI.
 
-use berth_tests::{assert_stderr_has, ok, Daemon};
+use std::time::Duration;
+
+use berth_tests::{assert_stderr_has, eventually, ok, Daemon};
 
 fn daemon() -> Daemon {
     let d = Daemon::start();
@@ -16,6 +18,30 @@ fn run_sh(d: &Daemon, flags: &[&str], script: &str) -> std::process::Output {
     args.extend_from_slice(flags);
     args.extend_from_slice(&["busybox", "sh", "-c", script]);
     d.docker(&args)
+}
+
+/// Creates and starts a `true` container with this HostConfig over the raw
+/// API; the first refusal, or (204, "") once it started. Dockerd refuses
+/// some settings at create and some at start: either counts.
+fn create_and_start(d: &Daemon, host_config: serde_json::Value) -> (u16, String) {
+    let body = serde_json::json!({
+        "Image": "busybox",
+        "Cmd": ["true"],
+        "HostConfig": host_config,
+    });
+    let (status, _, out) = d.http(
+        "POST",
+        "/containers/create",
+        Some(body.to_string().as_bytes()),
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    if status != 201 {
+        return (status, reply["message"].as_str().unwrap_or("").to_string());
+    }
+    let id = reply["Id"].as_str().expect("Id").to_string();
+    let (status, _, out) = d.http("POST", &format!("/containers/{id}/start"), None);
+    let reply: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    (status, reply["message"].as_str().unwrap_or("").to_string())
 }
 
 #[test]
@@ -48,4 +74,122 @@ fn init_runs_as_pid_one() {
     // Without --init the command itself is pid 1.
     let out = ok(&run_sh(&d, &[], "tr '\\0' ' ' < /proc/1/cmdline; echo"));
     assert_eq!(out, "sh -c tr '\\0' ' ' < /proc/1/cmdline; echo \n");
+}
+
+fn host_ns(pid: &str, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .expect("read ns link")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn host_namespaces_are_joined() {
+    let d = daemon();
+    let out = ok(&run_sh(
+        &d,
+        &["--pid", "host", "--ipc", "host", "--uts", "host"],
+        "for n in pid ipc uts; do readlink /proc/self/ns/$n; done; hostname",
+    ));
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let expected = format!(
+        "{}\n{}\n{}\n{}",
+        host_ns("self", "pid"),
+        host_ns("self", "ipc"),
+        host_ns("self", "uts"),
+        host_name
+    );
+    assert_eq!(out, expected);
+    // The defaults are private namespaces.
+    let out = ok(&run_sh(
+        &d,
+        &[],
+        "for n in pid ipc uts; do readlink /proc/self/ns/$n; done",
+    ));
+    for ns in ["pid", "ipc", "uts"] {
+        assert!(!out.contains(&host_ns("self", ns)), "{ns}: {out}");
+    }
+}
+
+#[test]
+fn container_namespaces_are_joined() {
+    let d = daemon();
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    ok(&d.docker(&["run", "-d", "--name", "private", "busybox", "sleep", "300"]));
+    let pid = ok(&d.docker(&["inspect", "-f", "{{.State.Pid}}", "donor"]));
+    let pid = pid.trim();
+    ok(&d.docker(&["exec", "donor", "sh", "-c", "echo shared > /dev/shm/mark"]));
+    let out = ok(&run_sh(
+        &d,
+        &["--pid", "container:donor", "--ipc", "container:donor"],
+        "readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; cat /dev/shm/mark; ps -o comm | grep -c sleep",
+    ));
+    assert_eq!(
+        out,
+        format!(
+            "{}\n{}\nshared\n1\n",
+            host_ns(pid, "pid"),
+            host_ns(pid, "ipc")
+        )
+    );
+    // A private IPC namespace cannot be joined; neither can a stopped or
+    // missing container.
+    let out = run_sh(&d, &["--ipc", "container:private"], "true");
+    assert!(!out.status.success());
+    assert_stderr_has(
+        &out,
+        "can't join IPC of container private: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+    );
+    ok(&d.docker(&["kill", "private"]));
+    ok(&d.docker(&["wait", "private"]));
+    let id = ok(&d.docker(&["inspect", "-f", "{{.Id}}", "private"]));
+    let out = run_sh(&d, &["--pid", "container:private"], "true");
+    assert!(!out.status.success());
+    assert_stderr_has(&out, &format!("container {} is not running", id.trim()));
+    let out = run_sh(&d, &["--pid", "container:nosuch"], "true");
+    assert!(!out.status.success());
+    assert_stderr_has(&out, "cannot join PID of a non running container: nosuch");
+    // The shareable /dev/shm goes with its container.
+    ok(&d.docker(&["rm", "-f", "donor", "private"]));
+    assert!(eventually(Duration::from_secs(5), || d
+        .leftover_mounts()
+        .is_empty()));
+}
+
+#[test]
+fn ipc_none_has_no_shm_and_bad_modes_are_refused() {
+    let d = daemon();
+    let out = ok(&run_sh(
+        &d,
+        &["--ipc", "none"],
+        "grep -c ' /dev/shm ' /proc/mounts; true",
+    ));
+    assert_eq!(out, "0\n");
+    let out = ok(&run_sh(
+        &d,
+        &["--ipc", "private"],
+        "grep -c ' /dev/shm ' /proc/mounts",
+    ));
+    assert_eq!(out, "1\n");
+    // The docker CLI checks these itself; the API gets them raw.
+    for (field, msg) in [
+        ("PidMode", "invalid PID mode: bogus"),
+        ("IpcMode", "invalid IPC mode: bogus"),
+        ("UTSMode", "invalid UTS mode: bogus"),
+    ] {
+        assert_eq!(
+            create_and_start(&d, serde_json::json!({ field: "bogus" })),
+            (400, msg.to_string())
+        );
+    }
 }

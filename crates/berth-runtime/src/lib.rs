@@ -5,6 +5,8 @@
 //!   `--user` resolution inside the image's rootfs.
 //! - [`runtime`]: the [`runtime::OciRuntime`] trait, the runc driver and a
 //!   recording test double.
+//! - [`shm`]: the host-side `/dev/shm` tmpfs of an `--ipc shareable`
+//!   container.
 //! - [`cgroups`]: a container's cgroup on v1 or v2 (pids, OOM kills, stats,
 //!   removal) behind [`cgroups::CgroupManager`].
 
@@ -12,6 +14,7 @@ pub mod cgroups;
 mod error;
 mod fsutil;
 pub mod runtime;
+pub mod shm;
 pub mod spec;
 
 pub use error::{Error, Result};

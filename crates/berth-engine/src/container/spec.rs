@@ -5,9 +5,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_runtime::spec::{self as rtspec, BindMount, ContainerSpec, NetNs, Propagation, Ulimit};
+use berth_runtime::spec::{
+    self as rtspec, BindMount, CgroupnsMode, ContainerSpec, NetNs, NsMode, Propagation, Shm, Ulimit,
+};
+use bollard_stubs::models::HostConfig;
 
-use super::record::ContainerRecord;
+use super::record::{ContainerPaths, ContainerRecord};
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
 
@@ -88,7 +91,146 @@ fn propagation(mode: &str) -> Propagation {
         .unwrap_or_default()
 }
 
+/// The checks of the request's namespace modes that dockerd makes at
+/// create; joining another container is checked at start, when it must run.
+pub(super) fn validate_modes(hc: &HostConfig) -> Result<()> {
+    let pid = hc.pid_mode.as_deref().unwrap_or("");
+    if !(pid.is_empty() || pid == "host" || container_ref(pid).is_some()) {
+        return Err(Error::invalid(format!("invalid PID mode: {pid}")));
+    }
+    let ipc = hc.ipc_mode.as_deref().unwrap_or("");
+    if !(matches!(ipc, "" | "host" | "private" | "shareable" | "none")
+        || container_ref(ipc).is_some())
+    {
+        return Err(Error::invalid(format!("invalid IPC mode: {ipc}")));
+    }
+    let uts = hc.uts_mode.as_deref().unwrap_or("");
+    if !matches!(uts, "" | "host") {
+        return Err(Error::invalid(format!("invalid UTS mode: {uts}")));
+    }
+    cgroupns_mode(hc)?;
+    Ok(())
+}
+
+/// `container:NAME` -> NAME (non-empty).
+fn container_ref(mode: &str) -> Option<&str> {
+    mode.strip_prefix("container:").filter(|n| !n.is_empty())
+}
+
+fn cgroupns_mode(hc: &HostConfig) -> Result<CgroupnsMode> {
+    use bollard_stubs::models::HostConfigCgroupnsModeEnum as M;
+    Ok(match hc.cgroupns_mode {
+        None | Some(M::EMPTY) => CgroupnsMode::Default,
+        Some(M::PRIVATE) => CgroupnsMode::Private,
+        Some(M::HOST) => CgroupnsMode::Host,
+    })
+}
+
+/// The host directory of an `--ipc shareable` container's `/dev/shm` tmpfs.
+fn shm_dir(paths: &ContainerPaths) -> PathBuf {
+    paths.bundle.join("shm")
+}
+
+/// Unmounts a shareable `/dev/shm`, when the container stops.
+pub(super) fn release_shm(paths: &ContainerPaths) {
+    if let Err(e) = berth_runtime::shm::unmount(&shm_dir(paths)) {
+        tracing::warn!("unmounting shm: {e}");
+    }
+}
+
+/// The namespaces and `/dev/shm` of a container.
+struct Namespaces {
+    pid: NsMode,
+    ipc: NsMode,
+    shm: Shm,
+    uts: NsMode,
+    cgroupns: CgroupnsMode,
+}
+
 impl ContainerService {
+    /// A running container whose namespace `name` joins (dockerd's
+    /// `getPIDContainer`/`getIPCContainer` checks); returns its pid.
+    fn donor_pid(&self, name: &str, what: &str) -> Result<i64> {
+        let c = self.get(name).map_err(|e| match what {
+            "PID" => Error::invalid(format!(
+                "cannot join PID of a non running container: {name}: {e}"
+            )),
+            _ => Error::invalid(format!("can't join {what} of container {name}: {e}")),
+        })?;
+        let rec = c.snapshot();
+        if rec.state.status == super::record::Status::Restarting {
+            return Err(Error::conflict(format!(
+                "Container {} is restarting, wait until the container is running",
+                rec.id
+            )));
+        }
+        if !rec.state.status.is_live() || rec.state.pid <= 0 {
+            let msg = format!("container {} is not running", rec.id);
+            return Err(Error::conflict(match what {
+                "PID" => msg,
+                _ => format!("can't join {what} of container {name}: {msg}"),
+            }));
+        }
+        Ok(rec.state.pid)
+    }
+
+    fn namespaces(&self, hc: &HostConfig, paths: &ContainerPaths) -> Result<Namespaces> {
+        validate_modes(hc)?;
+        let pid_mode = hc.pid_mode.as_deref().unwrap_or("");
+        let pid = match (pid_mode, container_ref(pid_mode)) {
+            ("host", _) => NsMode::Host,
+            (_, Some(name)) => {
+                let p = self.donor_pid(name, "PID")?;
+                NsMode::Path(format!("/proc/{p}/ns/pid").into())
+            }
+            _ => NsMode::Private,
+        };
+        let ipc_mode = hc.ipc_mode.as_deref().unwrap_or("");
+        let (ipc, shm) = match (ipc_mode, container_ref(ipc_mode)) {
+            ("host", _) => (NsMode::Host, Shm::Tmpfs),
+            ("none", _) => (NsMode::Private, Shm::None),
+            (_, Some(name)) => {
+                let p = self.donor_pid(name, "IPC")?;
+                let shm = self
+                    .get(name)
+                    .map(|c| shm_dir(&c.paths))
+                    .ok()
+                    .filter(|d| berth_runtime::shm::is_mounted(d))
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "can't join IPC of container {name}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
+                        ))
+                    })?;
+                (
+                    NsMode::Path(format!("/proc/{p}/ns/ipc").into()),
+                    Shm::Bind(shm),
+                )
+            }
+            ("shareable", _) => {
+                let size = hc
+                    .shm_size
+                    .filter(|n| *n > 0)
+                    .unwrap_or(rtspec::DEFAULT_SHM_SIZE);
+                let dir = shm_dir(paths);
+                berth_runtime::shm::mount_shareable(&dir, size)
+                    .map_err(|e| Error::system(e.to_string()))?;
+                (NsMode::Private, Shm::Bind(dir))
+            }
+            _ => (NsMode::Private, Shm::Tmpfs),
+        };
+        let uts = match hc.uts_mode.as_deref() {
+            Some("host") => NsMode::Host,
+            _ => NsMode::Private,
+        };
+        Ok(Namespaces {
+            pid,
+            ipc,
+            shm,
+            uts,
+            cgroupns: cgroupns_mode(hc)?,
+        })
+    }
+
     pub(super) async fn write_bundle(
         self: &Arc<Self>,
         c: &Arc<Container>,
@@ -120,6 +262,7 @@ impl ContainerService {
             "host" => NetNs::Host,
             _ => NetNs::New,
         };
+        let ns = self.namespaces(hc, &c.paths)?;
         let input = ContainerSpec {
             id: rec.id.clone(),
             rootfs: rootfs.to_path_buf(),
@@ -173,6 +316,11 @@ impl ContainerService {
                 })
                 .collect(),
             network,
+            pid: ns.pid,
+            ipc: ns.ipc,
+            shm: ns.shm,
+            uts: ns.uts,
+            cgroupns: ns.cgroupns,
             cgroups_path: self.config.cgroups_path(&rec.id),
             init: hc.init.unwrap_or(false),
             init_path: self.config.init_path.clone().unwrap_or_default(),

@@ -144,6 +144,19 @@ pub enum NsMode {
     Path(PathBuf),
 }
 
+/// What the container gets at `/dev/shm` (with a private or joined IPC
+/// namespace; `--ipc host` always binds the host's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Shm {
+    /// Its own tmpfs of `shm_size` bytes (`private`, `shareable`).
+    #[default]
+    Tmpfs,
+    /// Nothing (`--ipc none`).
+    None,
+    /// Another container's `/dev/shm`, bound (`--ipc container:X`).
+    Bind(PathBuf),
+}
+
 /// `--cgroupns`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CgroupnsMode {
@@ -229,6 +242,7 @@ pub struct ContainerSpec {
     pub ulimits: Vec<Ulimit>,
     pub network: NetNs,
     pub ipc: NsMode,
+    pub shm: Shm,
     pub pid: NsMode,
     pub uts: NsMode,
     pub cgroupns: CgroupnsMode,
@@ -424,16 +438,20 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
         tmpfs.push((clean_dest("type \"tmpfs\"", d)?, o.clone()));
     }
     tmpfs.sort();
-    if input.ipc == NsMode::Host
-        && !has(&ms, "/dev/shm")
-        && !tmpfs.iter().any(|(d, _)| d == "/dev/shm")
-    {
-        ms.push(UserMount::Bind {
-            source: "/dev/shm".into(),
-            destination: "/dev/shm".into(),
-            readonly: false,
-            propagation: Propagation::Rprivate,
-        });
+    let shm_bind = match (&input.ipc, &input.shm) {
+        (NsMode::Host, _) => Some(PathBuf::from("/dev/shm")),
+        (_, Shm::Bind(p)) => Some(p.clone()),
+        _ => None,
+    };
+    if let Some(source) = shm_bind {
+        if !has(&ms, "/dev/shm") && !tmpfs.iter().any(|(d, _)| d == "/dev/shm") {
+            ms.push(UserMount::Bind {
+                source: source.to_string_lossy().into_owned(),
+                destination: "/dev/shm".into(),
+                readonly: false,
+                propagation: Propagation::Rprivate,
+            });
+        }
     }
     for (destination, data) in tmpfs {
         ms.push(UserMount::Tmpfs { destination, data });
@@ -447,7 +465,8 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
         .filter(|m| {
             let replaced = user_dests.contains(&m.destination);
             let under_user_dev = mount_dev && m.destination.starts_with("/dev/");
-            !replaced && !under_user_dev
+            let no_shm = input.shm == Shm::None && m.destination == "/dev/shm";
+            !replaced && !under_user_dev && !no_shm
         })
         .collect();
     if input.init

@@ -717,3 +717,22 @@ fn init_is_pid_one_only_in_a_private_pid_namespace() {
         "exec: \"docker-init\": executable file not found in $PATH"
     );
 }
+
+#[test]
+fn ipc_none_and_joined_shm() {
+    let v = gen(&ContainerSpec {
+        shm: Shm::None,
+        ..base("", false, None, &[])
+    });
+    assert!(mount(&v, "/dev/shm").is_none());
+    assert!(ns_types(&v).contains(&"ipc".to_string()));
+    let v = gen(&ContainerSpec {
+        ipc: NsMode::Path("/proc/42/ns/ipc".into()),
+        shm: Shm::Bind("/proc/42/root/dev/shm".into()),
+        ..base("", false, None, &[])
+    });
+    assert_eq!(
+        mount(&v, "/dev/shm").unwrap(),
+        &json!({"destination": "/dev/shm", "type": "bind", "source": "/proc/42/root/dev/shm", "options": ["rbind", "rprivate"]})
+    );
+}
