@@ -316,6 +316,18 @@ impl ContainerService {
                 })
                 .collect(),
             network,
+            devices: hc
+                .devices
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| rtspec::DeviceMapping {
+                    path_on_host: d.path_on_host.unwrap_or_default(),
+                    path_in_container: d.path_in_container.unwrap_or_default(),
+                    cgroup_permissions: d.cgroup_permissions.unwrap_or_default(),
+                })
+                .collect(),
+            device_cgroup_rules: hc.device_cgroup_rules.clone().unwrap_or_default(),
             pid: ns.pid,
             ipc: ns.ipc,
             shm: ns.shm,

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use mounts::MountEntry;
 
 pub use caps::{all_capabilities, effective_caps, DEFAULT_CAPS};
-pub use devices::host_devices;
+pub use devices::{cgroup_rule, devices_from_path, host_devices, DeviceMapping};
 pub use seccomp::{custom_profile, default_profile};
 pub use user::{resolve_user, resolve_user_with_groups, ResolvedUser};
 
@@ -243,6 +243,10 @@ pub struct ContainerSpec {
     pub network: NetNs,
     pub ipc: NsMode,
     pub shm: Shm,
+    /// `--device`.
+    pub devices: Vec<DeviceMapping>,
+    /// `--device-cgroup-rule`.
+    pub device_cgroup_rules: Vec<String>,
     pub pid: NsMode,
     pub uts: NsMode,
     pub cgroupns: CgroupnsMode,
@@ -620,7 +624,14 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
     let devices = if input.privileged {
         devices::privileged_rules()?
     } else {
-        devices::default_rules()?
+        let mut rules = devices::default_rules()?;
+        for m in &input.devices {
+            rules.extend(devices::devices_from_path(m)?.1);
+        }
+        for r in &input.device_cgroup_rules {
+            rules.push(devices::cgroup_rule(r)?);
+        }
+        rules
     };
     let mut res = LinuxResourcesBuilder::default()
         .devices(devices)
@@ -819,8 +830,20 @@ pub fn generate(input: &ContainerSpec) -> Result<Spec> {
                 linux["seccomp"] = to_value(&seccomp::custom_profile(json, &cap_names)?)?
             }
         }
-    } else {
-        linux["devices"] = to_value(&devices::host_devices(Path::new("/dev"))?)?;
+    }
+    let mut devs = Vec::new();
+    if input.privileged {
+        devs = devices::host_devices(Path::new("/dev"))?;
+    }
+    for m in &input.devices {
+        // Privileged containers already have the host's node at its own path.
+        if input.privileged && m.path_on_host == m.path_in_container {
+            continue;
+        }
+        devs.extend(devices::devices_from_path(m)?.0);
+    }
+    if !devs.is_empty() {
+        linux["devices"] = to_value(&devs)?;
     }
     if let Some(p) = rootfs_propagation {
         linux["rootfsPropagation"] = json!(p);
