@@ -273,3 +273,100 @@ fn devices_and_device_cgroup_rules() {
         "{msg}"
     );
 }
+
+#[test]
+fn mounts_bind_and_tmpfs() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "from host\n").unwrap();
+    let src = host.path().to_str().unwrap();
+    let out = ok(&run_sh(
+        &d,
+        &[
+            "--mount",
+            &format!("type=bind,src={src},dst=/data,readonly"),
+            "--mount",
+            "type=tmpfs,dst=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+        ],
+        "cat /data/f; (touch /data/x) 2>/dev/null || echo read-only; grep ' /scratch ' /proc/mounts; stat -c %a /scratch",
+    ));
+    assert_eq!(
+        out,
+        "from host\nread-only\ntmpfs /scratch tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770 0 0\n1770\n"
+    );
+    // A writable --mount bind writes through to the host.
+    ok(&run_sh(
+        &d,
+        &["--mount", &format!("type=bind,source={src},target=/data")],
+        "echo from container > /data/g",
+    ));
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("g")).unwrap(),
+        "from container\n"
+    );
+
+    // inspect lists every bind (-v and --mount) and tmpfs mount.
+    ok(&d.docker(&[
+        "create",
+        "--name",
+        "m1",
+        "-v",
+        &format!("{src}:/v:ro"),
+        "--mount",
+        &format!("type=bind,src={src},dst=/b,bind-propagation=rslave"),
+        "--mount",
+        "type=tmpfs,dst=/t",
+        "busybox",
+    ]));
+    let mounts = ok(&d.docker(&["inspect", "-f", "{{json .Mounts}}", "m1"]));
+    let mounts: serde_json::Value = serde_json::from_str(&mounts).unwrap();
+    assert_eq!(
+        mounts,
+        serde_json::json!([
+            {"Type": "bind", "Source": src, "Destination": "/v", "Mode": "ro", "RW": false, "Propagation": "rprivate"},
+            {"Type": "bind", "Source": src, "Destination": "/b", "Mode": "", "RW": true, "Propagation": "rslave"},
+            {"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": true, "Propagation": ""},
+        ])
+    );
+
+    for (flags, msg) in [
+        (
+            vec!["--mount", "type=bind,src=/nonexistent-src,dst=/x"],
+            "invalid mount config for type \"bind\": bind source path does not exist: /nonexistent-src",
+        ),
+        (
+            vec!["--mount", "type=volume,src=vol,dst=/x"],
+            "invalid mount config for type \"volume\": volumes are not supported yet",
+        ),
+        (
+            vec!["-v", "/tmp:/d", "--mount", "type=tmpfs,dst=/d"],
+            "Duplicate mount point: /d",
+        ),
+    ] {
+        let out = run_sh(&d, &flags, "true");
+        assert!(!out.status.success(), "{flags:?}");
+        assert_stderr_has(&out, msg);
+    }
+    assert_eq!(
+        create_and_start(
+            &d,
+            serde_json::json!({ "Mounts": [{"Type": "tmpfs", "Target": "rel"}] })
+        ),
+        (
+            400,
+            "invalid mount config for type \"tmpfs\": invalid mount path: 'rel' mount path must be absolute"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        create_and_start(
+            &d,
+            serde_json::json!({ "Mounts": [{"Type": "tmpfs", "Target": "/t", "BindOptions": {}}] })
+        ),
+        (
+            400,
+            "invalid mount config for type \"tmpfs\": field BindOptions must not be specified"
+                .to_string()
+        )
+    );
+}

@@ -1,15 +1,17 @@
 //! From a container record to an OCI bundle: the files docker bind-mounts
 //! (hostname, hosts, resolv.conf) and the runtime's `config.json`.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_runtime::spec::{
-    self as rtspec, BindMount, CgroupnsMode, ContainerSpec, NetNs, NsMode, Propagation, Shm, Ulimit,
+    self as rtspec, BindMount, CgroupnsMode, ContainerSpec, NetNs, NsMode, Shm, Ulimit,
 };
 use bollard_stubs::models::HostConfig;
 
+use super::mounts::{self, UserMount};
 use super::record::{ContainerPaths, ContainerRecord};
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
@@ -40,55 +42,55 @@ fn resolv_conf() -> String {
     out
 }
 
-/// `-v /host:/ctr[:ro]` binds; named volumes arrive with the volumes issue.
-pub(super) fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
-    let mut out = Vec::new();
-    for b in rec.host_config.binds.clone().unwrap_or_default() {
-        let parts: Vec<&str> = b.split(':').collect();
-        let (src, dst, mode) = match parts.as_slice() {
-            [s, d] => (*s, *d, ""),
-            [s, d, m] => (*s, *d, *m),
-            _ => {
-                return Err(Error::invalid(format!(
-                    "invalid volume specification: '{b}'"
-                )))
+/// The user's binds and tmpfs mounts (`Binds`, `Mounts`, `Tmpfs`) for the
+/// runtime; `-v` (and `CreateMountpoint`) make a missing source directory.
+fn user_mounts(hc: &HostConfig) -> Result<(Vec<BindMount>, HashMap<String, String>)> {
+    let mut binds = Vec::new();
+    let mut tmpfs = hc.tmpfs.clone().unwrap_or_default();
+    for m in mounts::user_mounts(hc)? {
+        match m {
+            UserMount::Bind {
+                source,
+                destination,
+                rw,
+                propagation,
+                non_recursive,
+                create_source,
+                ..
+            } => {
+                if create_source {
+                    fs::create_dir_all(&source).ok();
+                }
+                binds.push(BindMount {
+                    source,
+                    destination,
+                    readonly: !rw,
+                    propagation,
+                    non_recursive,
+                });
             }
-        };
-        if !src.starts_with('/') {
-            return Err(Error::invalid(format!(
-                "named volumes are not supported yet: '{b}'"
-            )));
+            UserMount::Tmpfs {
+                destination, data, ..
+            } => {
+                tmpfs.insert(destination, data);
+            }
         }
-        if !dst.starts_with('/') {
-            return Err(Error::invalid(format!(
-                "invalid volume specification: '{b}': mount path must be absolute"
-            )));
-        }
-        fs::create_dir_all(src).ok();
-        out.push(BindMount {
-            source: PathBuf::from(src),
-            destination: dst.to_string(),
-            readonly: mode.split(',').any(|m| m == "ro"),
-            propagation: propagation(mode),
-        });
     }
-    Ok(out)
+    Ok((binds, tmpfs))
 }
 
-/// The propagation option of a bind's mode (`ro,rshared`); docker's default
-/// is rprivate.
-fn propagation(mode: &str) -> Propagation {
-    mode.split(',')
-        .find_map(|m| match m {
-            "private" => Some(Propagation::Private),
-            "rprivate" => Some(Propagation::Rprivate),
-            "shared" => Some(Propagation::Shared),
-            "rshared" => Some(Propagation::Rshared),
-            "slave" => Some(Propagation::Slave),
-            "rslave" => Some(Propagation::Rslave),
-            _ => None,
-        })
-        .unwrap_or_default()
+/// The container's binds, for `docker cp` into a stopped container.
+pub(super) fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
+    user_mounts(&rec.host_config).map(|(binds, _)| binds)
+}
+
+/// What dockerd refuses at create among the fields this module honors
+/// (namespace modes, mounts, ...). The create handler calls it; start calls
+/// it again for records made before a check existed.
+pub(super) fn validate(hc: &HostConfig) -> Result<()> {
+    validate_modes(hc)?;
+    mounts::validate(hc)?;
+    Ok(())
 }
 
 /// The checks of the request's namespace modes that dockerd makes at
@@ -244,6 +246,7 @@ impl ContainerService {
         fs::create_dir_all(&c.paths.bundle)?;
 
         let hc = &rec.host_config;
+        validate(hc)?;
         let mut env = rec.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.insert(
@@ -263,6 +266,7 @@ impl ContainerService {
             _ => NetNs::New,
         };
         let ns = self.namespaces(hc, &c.paths)?;
+        let (binds, tmpfs) = user_mounts(hc)?;
         let input = ContainerSpec {
             id: rec.id.clone(),
             rootfs: rootfs.to_path_buf(),
@@ -301,8 +305,8 @@ impl ContainerService {
             oom_kill_disable: hc.oom_kill_disable.unwrap_or(false),
             oom_score_adj: hc.oom_score_adj.unwrap_or(0),
             shm_size: hc.shm_size.filter(|n| *n > 0).unwrap_or(0),
-            tmpfs: hc.tmpfs.clone().unwrap_or_default(),
-            binds: binds(rec)?,
+            tmpfs,
+            binds,
             sysctls: hc.sysctls.clone().unwrap_or_default(),
             ulimits: hc
                 .ulimits
@@ -362,12 +366,5 @@ mod tests {
         let r = resolv_conf();
         assert!(!r.lines().any(|l| l.trim().starts_with("nameserver 127.")));
         assert!(r.contains("nameserver"));
-    }
-
-    #[test]
-    fn bind_mode_propagation() {
-        assert_eq!(propagation(""), Propagation::Rprivate);
-        assert_eq!(propagation("ro,rshared"), Propagation::Rshared);
-        assert_eq!(propagation("z,slave"), Propagation::Slave);
     }
 }

@@ -97,6 +97,9 @@ pub struct BindMount {
     pub destination: String,
     pub readonly: bool,
     pub propagation: Propagation,
+    /// `bind-nonrecursive`: submounts of the source are left out.
+    #[serde(default)]
+    pub non_recursive: bool,
 }
 
 /// `--ulimit name=soft:hard` (`nofile`, `nproc`, ...; -1 is unlimited).
@@ -380,6 +383,7 @@ enum UserMount {
         destination: String,
         readonly: bool,
         propagation: Propagation,
+        non_recursive: bool,
     },
     Tmpfs {
         destination: String,
@@ -419,6 +423,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
             destination: clean_dest("type \"bind\"", &b.destination)?,
             readonly: b.readonly,
             propagation: b.propagation,
+            non_recursive: b.non_recursive,
         });
     }
     let has = |ms: &[UserMount], d: &str| ms.iter().any(|m| m.destination() == d);
@@ -434,6 +439,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                 destination: dest.to_string(),
                 readonly: !net_rw,
                 propagation: Propagation::Rprivate,
+                non_recursive: false,
             });
         }
     }
@@ -454,6 +460,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                 destination: "/dev/shm".into(),
                 readonly: false,
                 propagation: Propagation::Rprivate,
+                non_recursive: false,
             });
         }
     }
@@ -499,6 +506,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                 destination,
                 readonly,
                 propagation,
+                non_recursive,
             } => {
                 // Docker makes the root shared for a shared bind and rslave for
                 // a slave one, so that propagation can happen at all.
@@ -513,7 +521,8 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                     }
                     _ => {}
                 }
-                let mut options = vec!["rbind".to_string()];
+                let bind = if non_recursive { "bind" } else { "rbind" };
+                let mut options = vec![bind.to_string()];
                 if readonly {
                     options.push("ro".into());
                 }

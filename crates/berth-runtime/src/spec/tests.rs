@@ -180,6 +180,7 @@ fn sample_readonly_bind_tmpfs() {
             destination: "/data".into(),
             readonly: true,
             propagation: Propagation::Rprivate,
+            non_recursive: false,
         }],
         tmpfs: HashMap::from([("/scratch".to_string(), "size=10m".to_string())]),
         ..base("", false, None, &[])
@@ -450,18 +451,21 @@ fn user_mounts_replace_defaults_and_sort_by_depth() {
                 destination: "/x/y/z".into(),
                 readonly: false,
                 propagation: Propagation::Rshared,
+                non_recursive: false,
             },
             BindMount {
                 source: "/b".into(),
                 destination: "/etc/hosts".into(),
                 readonly: true,
                 propagation: Propagation::Rprivate,
+                non_recursive: false,
             },
             BindMount {
                 source: "/c".into(),
                 destination: "/w//".into(),
                 readonly: false,
                 propagation: Propagation::Rslave,
+                non_recursive: false,
             },
         ],
         tmpfs: HashMap::from([
