@@ -370,3 +370,73 @@ fn mounts_bind_and_tmpfs() {
         )
     );
 }
+
+#[test]
+fn security_options() {
+    let d = daemon();
+    let status = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status";
+    assert_eq!(
+        ok(&run_sh(&d, &[], status)),
+        "NoNewPrivs:\t0\nSeccomp:\t2\n"
+    );
+    assert_eq!(
+        ok(&run_sh(
+            &d,
+            &[
+                "--security-opt",
+                "seccomp=unconfined",
+                "--security-opt",
+                "no-new-privileges",
+                "--security-opt",
+                "label=disable",
+                "--security-opt",
+                "apparmor=unconfined",
+            ],
+            status
+        )),
+        "NoNewPrivs:\t1\nSeccomp:\t0\n"
+    );
+    assert_eq!(
+        ok(&run_sh(
+            &d,
+            &["--security-opt", "no-new-privileges=false"],
+            status
+        )),
+        "NoNewPrivs:\t0\nSeccomp:\t2\n"
+    );
+    // A profile file: the CLI sends its content.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let out = run_sh(
+        &d,
+        &["--security-opt", &format!("seccomp={}", profile.display())],
+        "grep Seccomp: /proc/self/status; mkdir /tmp/x",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Seccomp:\t2\n");
+    assert_stderr_has(&out, "Operation not permitted");
+    // systempaths=unconfined: the CLI sends empty masked and read-only paths.
+    let paths = "grep -E ' /proc/(timer_list|sys) ' /proc/mounts | cut -d' ' -f2; true";
+    assert_eq!(ok(&run_sh(&d, &[], paths)), "/proc/sys\n/proc/timer_list\n");
+    assert_eq!(
+        ok(&run_sh(
+            &d,
+            &["--security-opt", "systempaths=unconfined"],
+            paths
+        )),
+        ""
+    );
+    for (opt, msg) in [
+        ("bogus", "invalid --security-opt 1: \"bogus\""),
+        ("foo=bar", "invalid --security-opt 2: \"foo=bar\""),
+    ] {
+        assert_eq!(
+            create_and_start(&d, serde_json::json!({ "SecurityOpt": [opt] })),
+            (400, msg.to_string())
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_runtime::spec::{
-    self as rtspec, BindMount, CgroupnsMode, ContainerSpec, NetNs, NsMode, Shm, Ulimit,
+    self as rtspec, BindMount, CgroupnsMode, ContainerSpec, NetNs, NsMode, Seccomp, Shm, Ulimit,
 };
 use bollard_stubs::models::HostConfig;
 
@@ -84,12 +84,69 @@ pub(super) fn binds(rec: &ContainerRecord) -> Result<Vec<BindMount>> {
     user_mounts(&rec.host_config).map(|(binds, _)| binds)
 }
 
+/// `SecurityOpt`, as dockerd's `parseSecurityOpt` reads it.
+#[derive(Debug, Default, PartialEq)]
+struct Security {
+    no_new_privileges: bool,
+    seccomp: Seccomp,
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `label=...` and `apparmor=...` are accepted and have no effect: this
+/// host has neither SELinux nor AppArmor, where dockerd ignores them too.
+fn security_opts(hc: &HostConfig) -> Result<Security> {
+    let mut out = Security::default();
+    for opt in hc.security_opt.iter().flatten() {
+        match opt.as_str() {
+            "no-new-privileges" => {
+                out.no_new_privileges = true;
+                continue;
+            }
+            "disable" | "writable-cgroups" => continue,
+            _ => {}
+        }
+        let split = if opt.contains('=') {
+            opt.split_once('=')
+        } else {
+            opt.split_once(':')
+        };
+        let Some((key, value)) = split else {
+            return Err(Error::invalid(format!("invalid --security-opt 1: {opt:?}")));
+        };
+        let invalid = || Error::invalid(format!("invalid --security-opt 2: {opt:?}"));
+        match key {
+            "label" | "apparmor" => {}
+            "seccomp" => {
+                out.seccomp = match value {
+                    "" | "builtin" => Seccomp::Default,
+                    "unconfined" => Seccomp::Unconfined,
+                    json => Seccomp::Custom(json.to_string()),
+                }
+            }
+            "no-new-privileges" => out.no_new_privileges = parse_bool(value).ok_or_else(invalid)?,
+            "writable-cgroups" => {
+                parse_bool(value).ok_or_else(invalid)?;
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(out)
+}
+
 /// What dockerd refuses at create among the fields this module honors
 /// (namespace modes, mounts, ...). The create handler calls it; start calls
 /// it again for records made before a check existed.
 pub(super) fn validate(hc: &HostConfig) -> Result<()> {
     validate_modes(hc)?;
     mounts::validate(hc)?;
+    security_opts(hc)?;
     Ok(())
 }
 
@@ -260,7 +317,7 @@ impl ContainerService {
         }
         let mut args = vec![rec.path.clone()];
         args.extend(rec.args.iter().cloned());
-        let security = hc.security_opt.clone().unwrap_or_default();
+        let security = security_opts(hc)?;
         let network = match hc.network_mode.as_deref().unwrap_or("default") {
             "host" => NetNs::Host,
             _ => NetNs::New,
@@ -289,9 +346,10 @@ impl ContainerService {
             cap_add: hc.cap_add.clone().unwrap_or_default(),
             cap_drop: hc.cap_drop.clone().unwrap_or_default(),
             privileged: hc.privileged.unwrap_or(false),
-            no_new_privileges: security
-                .iter()
-                .any(|s| s == "no-new-privileges" || s == "no-new-privileges:true"),
+            no_new_privileges: security.no_new_privileges,
+            seccomp: security.seccomp,
+            masked_paths: hc.masked_paths.clone(),
+            readonly_paths: hc.readonly_paths.clone(),
             memory: hc.memory.filter(|m| *m > 0),
             memory_swap: hc.memory_swap.filter(|m| *m != 0),
             memory_reservation: hc.memory_reservation.filter(|m| *m > 0),
@@ -360,6 +418,49 @@ impl ContainerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sec(opts: &[&str]) -> Result<Security> {
+        security_opts(&HostConfig {
+            security_opt: Some(opts.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn security_options_like_dockerd() {
+        let s = sec(&["no-new-privileges", "label=disable", "apparmor=unconfined"]).unwrap();
+        assert_eq!(
+            s,
+            Security {
+                no_new_privileges: true,
+                seccomp: Seccomp::Default
+            }
+        );
+        assert!(!sec(&["no-new-privileges:false"]).unwrap().no_new_privileges);
+        assert!(sec(&["no-new-privileges=true"]).unwrap().no_new_privileges);
+        assert_eq!(
+            sec(&["seccomp=unconfined"]).unwrap().seccomp,
+            Seccomp::Unconfined
+        );
+        assert_eq!(
+            sec(&["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\"}"])
+                .unwrap()
+                .seccomp,
+            Seccomp::Custom("{\"defaultAction\":\"SCMP_ACT_ALLOW\"}".into())
+        );
+        assert_eq!(
+            sec(&["bogus"]).unwrap_err().to_string(),
+            "invalid --security-opt 1: \"bogus\""
+        );
+        assert_eq!(
+            sec(&["foo=bar"]).unwrap_err().to_string(),
+            "invalid --security-opt 2: \"foo=bar\""
+        );
+        assert_eq!(
+            sec(&["no-new-privileges=maybe"]).unwrap_err().to_string(),
+            "invalid --security-opt 2: \"no-new-privileges=maybe\""
+        );
+    }
 
     #[test]
     fn resolv_conf_drops_loopback_resolvers() {
