@@ -440,3 +440,204 @@ fn security_options() {
         );
     }
 }
+
+/// cgroup v1 (this suite's CI host): the container sees its own cgroup
+/// files under /sys/fs/cgroup/<controller>.
+fn cgroup_v1() -> bool {
+    !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+fn config_json(d: &Daemon, name: &str) -> serde_json::Value {
+    let id = ok(&d.docker(&["inspect", "-f", "{{.Id}}", name]));
+    let path = d
+        .exec_root
+        .join("containers")
+        .join(id.trim())
+        .join("config.json");
+    serde_json::from_slice(&std::fs::read(&path).expect("config.json")).unwrap()
+}
+
+/// A block device of the host, for the throttle limits.
+fn host_block_device() -> Option<(String, String)> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.into_iter().find_map(|n| {
+        let dev = std::fs::read_to_string(format!("/sys/block/{n}/dev")).ok()?;
+        let path = format!("/dev/{n}");
+        std::path::Path::new(&path)
+            .exists()
+            .then(|| (path, dev.trim().to_string()))
+    })
+}
+
+#[test]
+fn resources_reach_config_and_cgroups() {
+    let d = daemon();
+    let (disk, majmin) = host_block_device().expect("a block device");
+    let bps = format!("{disk}:1mb");
+    let iops = format!("{disk}:100");
+    let parent = format!("{}/custom", d.cgroup_parent);
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "res",
+        "--oom-score-adj",
+        "500",
+        "-m",
+        "32m",
+        "--oom-kill-disable",
+        "--memory-swappiness",
+        "10",
+        "--pids-limit",
+        "50",
+        "--sysctl",
+        "kernel.msgmax=4321",
+        "--ulimit",
+        "nofile=100:200",
+        "--device-read-bps",
+        &bps,
+        "--device-write-iops",
+        &iops,
+        "--blkio-weight",
+        "300",
+        "--cpu-rt-period",
+        "500000",
+        "--cgroup-parent",
+        &parent,
+        "--cgroupns",
+        "private",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    let spec = config_json(&d, "res");
+    let r = &spec["linux"]["resources"];
+    let (major, minor) = majmin.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    assert_eq!(spec["process"]["oomScoreAdj"], 500);
+    assert_eq!(r["memory"]["disableOOMKiller"], true);
+    assert_eq!(r["memory"]["swappiness"], 10);
+    assert_eq!(r["pids"]["limit"], 50);
+    assert_eq!(r["cpu"]["realtimePeriod"], 500000);
+    assert_eq!(
+        r["blockIO"]["throttleReadBpsDevice"],
+        serde_json::json!([{"major": major, "minor": minor, "rate": 1048576}])
+    );
+    assert_eq!(
+        r["blockIO"]["throttleWriteIOPSDevice"],
+        serde_json::json!([{"major": major, "minor": minor, "rate": 100}])
+    );
+    let id = ok(&d.docker(&["inspect", "-f", "{{.Id}}", "res"]));
+    assert_eq!(
+        spec["linux"]["cgroupsPath"],
+        format!("/{parent}/{}", id.trim())
+    );
+    assert!(spec["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "cgroup"));
+    if std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists() {
+        assert_eq!(r["blockIO"]["weight"], 300);
+    } else {
+        // dockerd discards a weight the host cannot apply.
+        assert_eq!(r["blockIO"]["weight"], 0);
+    }
+    let inside = ok(&d.docker(&[
+        "exec",
+        "res",
+        "sh",
+        "-c",
+        "cat /proc/self/oom_score_adj /proc/sys/kernel/msgmax; grep 'open files' /proc/1/limits",
+    ]));
+    assert_eq!(
+        inside,
+        "500\n4321\nMax open files            100                  200                  files     \n"
+    );
+    if cgroup_v1() {
+        let inside = ok(&d.docker(&[
+            "exec", "res", "sh", "-c",
+            "cat /sys/fs/cgroup/memory/memory.swappiness /sys/fs/cgroup/pids/pids.max \
+             /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device \
+             /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device \
+             /sys/fs/cgroup/cpu/cpu.rt_period_us; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control",
+        ]));
+        assert_eq!(
+            inside,
+            format!("10\n50\n{majmin} 1048576\n{majmin} 100\n500000\noom_kill_disable 1\n")
+        );
+    }
+    // The custom parent is where top and stats look.
+    let top = ok(&d.docker(&["top", "res"]));
+    assert!(top.contains("sleep 300"), "{top}");
+    let own = host_ns("self", "cgroup");
+    let pid = ok(&d.docker(&["inspect", "-f", "{{.State.Pid}}", "res"]));
+    assert_ne!(host_ns(pid.trim(), "cgroup"), own);
+    let out = ok(&run_sh(
+        &d,
+        &["--cgroupns", "host"],
+        "readlink /proc/self/ns/cgroup",
+    ));
+    assert_eq!(out.trim(), own);
+    ok(&d.docker(&["rm", "-f", "res"]));
+
+    for (host_config, msg) in [
+        (
+            serde_json::json!({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 2000}),
+            "cpu-rt-runtime cannot be higher than cpu-rt-period",
+        ),
+        (
+            serde_json::json!({"IOMaximumBandwidth": 1000}),
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+        ),
+        (
+            serde_json::json!({"MemorySwappiness": 101}),
+            "Invalid value: 101, valid memory swappiness range is 0-100",
+        ),
+    ] {
+        assert_eq!(create_and_start(&d, host_config), (400, msg.to_string()));
+    }
+    // Windows-only CpuPercent is discarded, as dockerd does on Linux.
+    assert_eq!(
+        create_and_start(&d, serde_json::json!({"CpuPercent": 50})),
+        (204, String::new())
+    );
+}
+
+/// dockerd passes KernelMemoryTCP to the runtime; runc 1.1 on this host
+/// leaves memory.kmem.tcp.limit_in_bytes alone (as under dockerd), so only
+/// the spec is checked.
+#[test]
+fn kernel_memory_tcp_reaches_the_spec() {
+    let d = daemon();
+    let body = serde_json::json!({
+        "Image": "busybox",
+        "Cmd": ["sleep", "300"],
+        "HostConfig": {"KernelMemoryTCP": 16777216},
+    });
+    let (status, _, out) = d.http(
+        "POST",
+        "/containers/create",
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(status, 201);
+    let id = serde_json::from_slice::<serde_json::Value>(&out).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = d.http("POST", &format!("/containers/{id}/start"), None);
+    assert_eq!(status, 204);
+    let spec = config_json(&d, &id);
+    if std::path::Path::new("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes").exists() {
+        assert_eq!(spec["linux"]["resources"]["memory"]["kernelTCP"], 16777216);
+    } else {
+        assert!(spec["linux"]["resources"]["memory"]
+            .get("kernelTCP")
+            .is_none());
+    }
+}

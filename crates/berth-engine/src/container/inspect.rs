@@ -294,8 +294,7 @@ impl ContainerService {
             )));
         }
         let pids = self
-            .config
-            .cgroup(&c.id)
+            .cgroup_of(&c.snapshot())
             .and_then(|cg| cg.procs().ok())
             .unwrap_or_default();
         let args = ps_args

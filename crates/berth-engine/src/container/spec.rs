@@ -6,8 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use berth_runtime::cgroups::{self, Support};
 use berth_runtime::spec::{
-    self as rtspec, BindMount, CgroupnsMode, ContainerSpec, NetNs, NsMode, Seccomp, Shm, Ulimit,
+    self as rtspec, BindMount, BlkioDevice, CgroupnsMode, ContainerSpec, NetNs, NsMode, Seccomp,
+    Shm, Ulimit,
 };
 use bollard_stubs::models::HostConfig;
 
@@ -140,6 +142,139 @@ fn security_opts(hc: &HostConfig) -> Result<Security> {
     Ok(out)
 }
 
+/// The resource limits of a container that reach the runtime: those the
+/// host cannot apply dropped, as dockerd drops them at create.
+#[derive(Debug, Default, PartialEq)]
+struct Resources {
+    blkio_weight: u16,
+    blkio_weight_device: Vec<BlkioDevice>,
+    blkio_read_bps: Vec<BlkioDevice>,
+    blkio_write_bps: Vec<BlkioDevice>,
+    blkio_read_iops: Vec<BlkioDevice>,
+    blkio_write_iops: Vec<BlkioDevice>,
+    memory_swappiness: Option<i64>,
+    kernel_memory_tcp: Option<i64>,
+    cpu_realtime_period: Option<i64>,
+    cpu_realtime_runtime: Option<i64>,
+    oom_kill_disable: bool,
+}
+
+fn throttle(list: &Option<Vec<bollard_stubs::models::ThrottleDevice>>) -> Vec<BlkioDevice> {
+    list.iter()
+        .flatten()
+        .map(|d| BlkioDevice {
+            path: d.path.clone().unwrap_or_default(),
+            value: d.rate.unwrap_or(0).max(0) as u64,
+        })
+        .collect()
+}
+
+/// dockerd's `verifyPlatformContainerResources` for the limits this module
+/// passes on: what `support` cannot apply is discarded with dockerd's
+/// warning; out-of-range values are errors.
+fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut r = Resources {
+        blkio_weight: hc.blkio_weight.unwrap_or(0),
+        blkio_weight_device: hc
+            .blkio_weight_device
+            .iter()
+            .flatten()
+            .map(|d| BlkioDevice {
+                path: d.path.clone().unwrap_or_default(),
+                value: d.weight.unwrap_or(0) as u64,
+            })
+            .collect(),
+        blkio_read_bps: throttle(&hc.blkio_device_read_bps),
+        blkio_write_bps: throttle(&hc.blkio_device_write_bps),
+        blkio_read_iops: throttle(&hc.blkio_device_read_iops),
+        blkio_write_iops: throttle(&hc.blkio_device_write_iops),
+        memory_swappiness: hc.memory_swappiness.filter(|s| *s != -1),
+        kernel_memory_tcp: hc.kernel_memory_tcp.filter(|k| *k != 0),
+        cpu_realtime_period: hc.cpu_realtime_period.filter(|p| *p != 0),
+        cpu_realtime_runtime: hc.cpu_realtime_runtime.filter(|p| *p != 0),
+        oom_kill_disable: hc.oom_kill_disable.unwrap_or(false),
+    };
+    if r.memory_swappiness.is_some() && !support.memory_swappiness {
+        warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+        r.memory_swappiness = None;
+    }
+    if let Some(s) = r.memory_swappiness.filter(|s| !(0..=100).contains(s)) {
+        return Err(Error::invalid(format!(
+            "Invalid value: {s}, valid memory swappiness range is 0-100"
+        )));
+    }
+    if r.oom_kill_disable && !support.oom_kill_disable {
+        warnings
+            .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
+        r.oom_kill_disable = false;
+    }
+    if r.oom_kill_disable && hc.memory.unwrap_or(0) == 0 {
+        warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
+    }
+    if r.kernel_memory_tcp.is_some() && !support.kernel_memory_tcp {
+        warnings.push("Your kernel does not support kernel memory TCP limit or the cgroup is not mounted. Limitation discarded.".into());
+        r.kernel_memory_tcp = None;
+    }
+    if r.cpu_realtime_period.is_some() && !support.cpu_realtime {
+        warnings.push("Your kernel does not support cgroup cpu real-time period or the cgroup is not mounted. Period discarded.".into());
+        r.cpu_realtime_period = None;
+    }
+    if r.cpu_realtime_runtime.is_some() && !support.cpu_realtime {
+        warnings.push("Your kernel does not support cgroup cpu real-time runtime or the cgroup is not mounted. Runtime discarded.".into());
+        r.cpu_realtime_runtime = None;
+    }
+    if let (Some(p), Some(rt)) = (r.cpu_realtime_period, r.cpu_realtime_runtime) {
+        if p < rt {
+            return Err(Error::invalid(
+                "cpu-rt-runtime cannot be higher than cpu-rt-period",
+            ));
+        }
+    }
+    if hc.cpu_percent.unwrap_or(0) > 0 {
+        warnings.push("linux does not support CPU percent. Percent discarded.".into());
+    }
+    if r.blkio_weight > 0 && !support.blkio_weight {
+        warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
+        r.blkio_weight = 0;
+    }
+    if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
+        return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
+    }
+    if hc.io_maximum_bandwidth.unwrap_or(0) != 0 || hc.io_maximum_iops.unwrap_or(0) != 0 {
+        return Err(Error::invalid(
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+        ));
+    }
+    for (list, ok, what) in [
+        (&mut r.blkio_weight_device, support.blkio_weight_device, "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded."),
+        (&mut r.blkio_read_bps, support.blkio_read_bps, "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded."),
+        (&mut r.blkio_write_bps, support.blkio_write_bps, "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded."),
+        (&mut r.blkio_read_iops, support.blkio_read_iops, "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded."),
+        (&mut r.blkio_write_iops, support.blkio_write_iops, "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded."),
+    ] {
+        if !list.is_empty() && !ok {
+            warnings.push(what.into());
+            list.clear();
+        }
+    }
+    Ok((r, warnings))
+}
+
+/// dockerd's create-time warnings for the resource limits this host
+/// discards, for the create response's `Warnings`.
+// The create handler's to call; start only logs them.
+#[allow(dead_code)]
+pub(super) fn resource_warnings(hc: &HostConfig) -> Vec<String> {
+    resources(hc, &host_support())
+        .map(|(_, w)| w)
+        .unwrap_or_default()
+}
+
+fn host_support() -> Support {
+    cgroups::detect_support(Path::new(cgroups::DEFAULT_ROOT))
+}
+
 /// What dockerd refuses at create among the fields this module honors
 /// (namespace modes, mounts, ...). The create handler calls it; start calls
 /// it again for records made before a check existed.
@@ -147,6 +282,10 @@ pub(super) fn validate(hc: &HostConfig) -> Result<()> {
     validate_modes(hc)?;
     mounts::validate(hc)?;
     security_opts(hc)?;
+    resources(hc, &host_support())?;
+    for rule in hc.device_cgroup_rules.iter().flatten() {
+        rtspec::cgroup_rule(rule).map_err(|e| Error::invalid(e.to_string()))?;
+    }
     Ok(())
 }
 
@@ -183,6 +322,43 @@ fn cgroupns_mode(hc: &HostConfig) -> Result<CgroupnsMode> {
         Some(M::PRIVATE) => CgroupnsMode::Private,
         Some(M::HOST) => CgroupnsMode::Host,
     })
+}
+
+/// `HostConfig.CgroupParent` (else the daemon's) joined with the id, kept
+/// absolute and inside the hierarchy like dockerd's `filepath.Join`.
+pub(super) fn cgroups_path(config: &crate::Config, rec: &ContainerRecord) -> String {
+    match rec
+        .host_config
+        .cgroup_parent
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        Some(parent) => {
+            let mut parts: Vec<&str> = Vec::new();
+            for c in Path::new(parent).components() {
+                match c {
+                    std::path::Component::Normal(s) => parts.push(s.to_str().unwrap_or_default()),
+                    std::path::Component::ParentDir => {
+                        parts.pop();
+                    }
+                    _ => {}
+                }
+            }
+            parts.push(&rec.id);
+            format!("/{}", parts.join("/"))
+        }
+        None => config.cgroups_path(&rec.id),
+    }
+}
+
+impl ContainerService {
+    /// The container's cgroup, wherever its `CgroupParent` put it.
+    pub(super) fn cgroup_of(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Option<Box<dyn cgroups::CgroupManager>> {
+        cgroups::open(&cgroups_path(&self.config, rec)).ok()
+    }
 }
 
 /// The host directory of an `--ipc shareable` container's `/dev/shm` tmpfs.
@@ -324,6 +500,10 @@ impl ContainerService {
         };
         let ns = self.namespaces(hc, &c.paths)?;
         let (binds, tmpfs) = user_mounts(hc)?;
+        let (res, warnings) = resources(hc, &host_support())?;
+        for w in warnings {
+            tracing::warn!(id = %crate::ids::short(&rec.id), "{w}");
+        }
         let input = ContainerSpec {
             id: rec.id.clone(),
             rootfs: rootfs.to_path_buf(),
@@ -360,7 +540,17 @@ impl ContainerService {
             cpuset_cpus: hc.cpuset_cpus.clone().filter(|s| !s.is_empty()),
             cpuset_mems: hc.cpuset_mems.clone().filter(|s| !s.is_empty()),
             pids_limit: hc.pids_limit.filter(|n| *n > 0),
-            oom_kill_disable: hc.oom_kill_disable.unwrap_or(false),
+            oom_kill_disable: res.oom_kill_disable,
+            memory_swappiness: res.memory_swappiness,
+            kernel_memory_tcp: res.kernel_memory_tcp,
+            cpu_realtime_period: res.cpu_realtime_period,
+            cpu_realtime_runtime: res.cpu_realtime_runtime,
+            blkio_weight: res.blkio_weight,
+            blkio_weight_device: res.blkio_weight_device,
+            blkio_read_bps: res.blkio_read_bps,
+            blkio_write_bps: res.blkio_write_bps,
+            blkio_read_iops: res.blkio_read_iops,
+            blkio_write_iops: res.blkio_write_iops,
             oom_score_adj: hc.oom_score_adj.unwrap_or(0),
             shm_size: hc.shm_size.filter(|n| *n > 0).unwrap_or(0),
             tmpfs,
@@ -395,7 +585,7 @@ impl ContainerService {
             shm: ns.shm,
             uts: ns.uts,
             cgroupns: ns.cgroupns,
-            cgroups_path: self.config.cgroups_path(&rec.id),
+            cgroups_path: cgroups_path(&self.config, rec),
             init: hc.init.unwrap_or(false),
             init_path: self.config.init_path.clone().unwrap_or_default(),
             ..Default::default()

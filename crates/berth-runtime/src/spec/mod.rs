@@ -15,8 +15,9 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
-    MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder,
+    LinuxThrottleDevice, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, Mount, MountBuilder,
+    PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -100,6 +101,14 @@ pub struct BindMount {
     /// `bind-nonrecursive`: submounts of the source are left out.
     #[serde(default)]
     pub non_recursive: bool,
+}
+
+/// `--blkio-weight-device` (value: weight) or `--device-read-bps` and
+/// friends (value: rate), by the device's host path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlkioDevice {
+    pub path: String,
+    pub value: u64,
 }
 
 /// `--ulimit name=soft:hard` (`nofile`, `nproc`, ...; -1 is unlimited).
@@ -233,6 +242,17 @@ pub struct ContainerSpec {
     pub pids_limit: Option<i64>,
     /// `--blkio-weight` (10..=1000, 0 = unset).
     pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<BlkioDevice>,
+    pub blkio_read_bps: Vec<BlkioDevice>,
+    pub blkio_write_bps: Vec<BlkioDevice>,
+    pub blkio_read_iops: Vec<BlkioDevice>,
+    pub blkio_write_iops: Vec<BlkioDevice>,
+    /// `--cpu-rt-period` / `--cpu-rt-runtime` (µs).
+    pub cpu_realtime_period: Option<i64>,
+    pub cpu_realtime_runtime: Option<i64>,
+    /// `KernelMemory` and `KernelMemoryTCP` in bytes (cgroup v1).
+    pub kernel_memory: Option<i64>,
+    pub kernel_memory_tcp: Option<i64>,
     pub oom_kill_disable: bool,
     /// -1000..=1000.
     pub oom_score_adj: i64,
@@ -585,6 +605,12 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
     if let Some(v) = positive(input.memory_swap) {
         memory = memory.swap(v);
     }
+    if let Some(v) = input.kernel_memory.filter(|v| *v != 0) {
+        memory = memory.kernel(v);
+    }
+    if let Some(v) = input.kernel_memory_tcp.filter(|v| *v != 0) {
+        memory = memory.kernel_tcp(v);
+    }
     if let Some(v) = input.memory_swappiness {
         if !(0..=100).contains(&v) {
             if v != -1 {
@@ -629,6 +655,12 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
     if let Some(q) = input.cpu_quota.filter(|q| *q != 0) {
         cpu = cpu.quota(q);
     }
+    if let Some(p) = positive(input.cpu_realtime_period) {
+        cpu = cpu.realtime_period(p as u64);
+    }
+    if let Some(r) = input.cpu_realtime_runtime.filter(|r| *r != 0) {
+        cpu = cpu.realtime_runtime(r);
+    }
 
     let devices = if input.privileged {
         devices::privileged_rules()?
@@ -646,12 +678,7 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
         .devices(devices)
         .memory(memory.build().map_err(build_err)?)
         .cpu(cpu.build().map_err(build_err)?)
-        .block_io(
-            LinuxBlockIoBuilder::default()
-                .weight(input.blkio_weight)
-                .build()
-                .map_err(build_err)?,
-        );
+        .block_io(block_io(input)?);
     if let Some(p) = input.pids_limit {
         let limit = if p <= 0 { -1 } else { p };
         res = res.pids(
@@ -662,6 +689,66 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
         );
     }
     res.build().map_err(build_err)
+}
+
+/// The `major:minor` of the block device at a host path, like dockerd's
+/// `getBlkioWeightDevices` (a stat, symlinks followed).
+fn block_device(path: &str) -> Result<(i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let rdev = meta.rdev();
+    Ok((
+        nix::sys::stat::major(rdev) as i64,
+        nix::sys::stat::minor(rdev) as i64,
+    ))
+}
+
+fn block_io(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxBlockIo> {
+    let mut b = LinuxBlockIoBuilder::default().weight(input.blkio_weight);
+    if !input.blkio_weight_device.is_empty() {
+        let mut devs = Vec::new();
+        for d in &input.blkio_weight_device {
+            let (major, minor) = block_device(&d.path)?;
+            let weight = u16::try_from(d.value).map_err(|_| {
+                Error::invalid(format!("invalid weight for device {}: {}", d.path, d.value))
+            })?;
+            devs.push(
+                LinuxWeightDeviceBuilder::default()
+                    .major(major)
+                    .minor(minor)
+                    .weight(weight)
+                    .build()
+                    .map_err(build_err)?,
+            );
+        }
+        b = b.weight_device(devs);
+    }
+    let throttle = |list: &[BlkioDevice]| -> Result<Vec<LinuxThrottleDevice>> {
+        list.iter()
+            .map(|d| {
+                let (major, minor) = block_device(&d.path)?;
+                LinuxThrottleDeviceBuilder::default()
+                    .major(major)
+                    .minor(minor)
+                    .rate(d.value)
+                    .build()
+                    .map_err(build_err)
+            })
+            .collect()
+    };
+    if !input.blkio_read_bps.is_empty() {
+        b = b.throttle_read_bps_device(throttle(&input.blkio_read_bps)?);
+    }
+    if !input.blkio_write_bps.is_empty() {
+        b = b.throttle_write_bps_device(throttle(&input.blkio_write_bps)?);
+    }
+    if !input.blkio_read_iops.is_empty() {
+        b = b.throttle_read_iops_device(throttle(&input.blkio_read_iops)?);
+    }
+    if !input.blkio_write_iops.is_empty() {
+        b = b.throttle_write_iops_device(throttle(&input.blkio_write_iops)?);
+    }
+    b.build().map_err(build_err)
 }
 
 fn build_namespaces(input: &ContainerSpec) -> Result<Vec<LinuxNamespace>> {

@@ -740,3 +740,52 @@ fn ipc_none_and_joined_shm() {
         &json!({"destination": "/dev/shm", "type": "bind", "source": "/proc/42/root/dev/shm", "options": ["rbind", "rprivate"]})
     );
 }
+
+#[test]
+fn blkio_realtime_and_kernel_memory_reach_the_spec() {
+    let dev = |value| {
+        vec![BlkioDevice {
+            path: "/dev/null".into(),
+            value,
+        }]
+    };
+    let v = gen(&ContainerSpec {
+        blkio_weight: 300,
+        blkio_weight_device: dev(200),
+        blkio_read_bps: dev(1 << 20),
+        blkio_write_bps: dev(2 << 20),
+        blkio_read_iops: dev(100),
+        blkio_write_iops: dev(200),
+        cpu_realtime_period: Some(1_000_000),
+        cpu_realtime_runtime: Some(950_000),
+        kernel_memory: Some(64 << 20),
+        kernel_memory_tcp: Some(32 << 20),
+        memory_swappiness: Some(10),
+        ..base("", false, None, &[])
+    });
+    let r = &v["linux"]["resources"];
+    assert_eq!(
+        r["blockIO"],
+        json!({
+            "weight": 300,
+            "weightDevice": [{"major": 1, "minor": 3, "weight": 200}],
+            "throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 1048576}],
+            "throttleWriteBpsDevice": [{"major": 1, "minor": 3, "rate": 2097152}],
+            "throttleReadIOPSDevice": [{"major": 1, "minor": 3, "rate": 100}],
+            "throttleWriteIOPSDevice": [{"major": 1, "minor": 3, "rate": 200}],
+        })
+    );
+    assert_eq!(r["cpu"]["realtimePeriod"], 1_000_000);
+    assert_eq!(r["cpu"]["realtimeRuntime"], 950_000);
+    assert_eq!(r["memory"]["kernel"], 64 << 20);
+    assert_eq!(r["memory"]["kernelTCP"], 32 << 20);
+    assert_eq!(r["memory"]["swappiness"], 10);
+    let missing = generate(&ContainerSpec {
+        blkio_read_bps: vec![BlkioDevice {
+            path: "/nonexistent-dev".into(),
+            value: 1,
+        }],
+        ..base("", false, None, &[])
+    });
+    assert!(missing.is_err());
+}
