@@ -589,11 +589,11 @@ fn resources_reach_config_and_cgroups() {
     for (host_config, msg) in [
         (
             serde_json::json!({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 2000}),
-            "cpu-rt-runtime cannot be higher than cpu-rt-period",
+            "cpu real-time runtime cannot be higher than cpu real-time period",
         ),
         (
             serde_json::json!({"IOMaximumBandwidth": 1000}),
-            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+            "Invalid QoS settings: linux does not support configuration of maximum bandwidth",
         ),
         (
             serde_json::json!({"MemorySwappiness": 101}),

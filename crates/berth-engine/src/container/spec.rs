@@ -11,7 +11,7 @@ use berth_runtime::spec::{
     self as rtspec, BindMount, BlkioDevice, CgroupnsMode, ContainerSpec, NetNs, NsMode, Seccomp,
     Shm, Ulimit,
 };
-use bollard_stubs::models::HostConfig;
+use bollard_stubs::models::{ContainerConfig, HostConfig};
 
 use super::mounts::{self, UserMount};
 use super::record::{ContainerPaths, ContainerRecord};
@@ -216,18 +216,17 @@ fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources, Vec<Strin
         warnings.push("Your kernel does not support kernel memory TCP limit or the cgroup is not mounted. Limitation discarded.".into());
         r.kernel_memory_tcp = None;
     }
-    if r.cpu_realtime_period.is_some() && !support.cpu_realtime {
-        warnings.push("Your kernel does not support cgroup cpu real-time period or the cgroup is not mounted. Period discarded.".into());
-        r.cpu_realtime_period = None;
-    }
-    if r.cpu_realtime_runtime.is_some() && !support.cpu_realtime {
-        warnings.push("Your kernel does not support cgroup cpu real-time runtime or the cgroup is not mounted. Runtime discarded.".into());
-        r.cpu_realtime_runtime = None;
+    if (r.cpu_realtime_period.is_some() || r.cpu_realtime_runtime.is_some())
+        && !support.cpu_realtime
+    {
+        return Err(Error::invalid(
+            "kernel does not support CPU real-time scheduler",
+        ));
     }
     if let (Some(p), Some(rt)) = (r.cpu_realtime_period, r.cpu_realtime_runtime) {
         if p < rt {
             return Err(Error::invalid(
-                "cpu-rt-runtime cannot be higher than cpu-rt-period",
+                "cpu real-time runtime cannot be higher than cpu real-time period",
             ));
         }
     }
@@ -241,9 +240,14 @@ fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources, Vec<Strin
     if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
         return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
     }
-    if hc.io_maximum_bandwidth.unwrap_or(0) != 0 || hc.io_maximum_iops.unwrap_or(0) != 0 {
+    if hc.io_maximum_bandwidth.unwrap_or(0) != 0 {
         return Err(Error::invalid(
-            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+            "Invalid QoS settings: linux does not support configuration of maximum bandwidth",
+        ));
+    }
+    if hc.io_maximum_iops.unwrap_or(0) != 0 {
+        return Err(Error::invalid(
+            "Invalid QoS settings: linux does not support configuration of maximum IOPs",
         ));
     }
     for (list, ok, what) in [
@@ -278,7 +282,15 @@ fn host_support() -> Support {
 /// What dockerd refuses at create among the fields this module honors
 /// (namespace modes, mounts, ...). The create handler calls it; start calls
 /// it again for records made before a check existed.
-pub(super) fn validate(hc: &HostConfig) -> Result<()> {
+/// `config` is the request's, before the daemon's defaults (a hostname)
+/// are filled in; start passes `None`.
+pub(super) fn validate(hc: &HostConfig, config: Option<&ContainerConfig>) -> Result<()> {
+    let hostname = config.and_then(|c| c.hostname.as_deref()).unwrap_or("");
+    if hc.uts_mode.as_deref() == Some("host") && !hostname.is_empty() {
+        return Err(Error::invalid(
+            "conflicting options: hostname and the UTS mode",
+        ));
+    }
     validate_modes(hc)?;
     mounts::validate(hc)?;
     security_opts(hc)?;
@@ -479,7 +491,7 @@ impl ContainerService {
         fs::create_dir_all(&c.paths.bundle)?;
 
         let hc = &rec.host_config;
-        validate(hc)?;
+        validate(hc, None)?;
         let mut env = rec.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.insert(
@@ -614,6 +626,113 @@ mod tests {
             security_opt: Some(opts.iter().map(|s| s.to_string()).collect()),
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn resources_discard_what_the_host_cannot_apply() {
+        let hc = HostConfig {
+            blkio_weight: Some(300),
+            memory_swappiness: Some(10),
+            cpu_percent: Some(50),
+            blkio_device_read_bps: Some(vec![bollard_stubs::models::ThrottleDevice {
+                path: Some("/dev/vda".into()),
+                rate: Some(1024),
+            }]),
+            ..Default::default()
+        };
+        let (r, w) = resources(&hc, &Support::all()).unwrap();
+        assert_eq!((r.blkio_weight, r.memory_swappiness), (300, Some(10)));
+        assert_eq!(r.blkio_read_bps.len(), 1);
+        assert_eq!(
+            w,
+            ["linux does not support CPU percent. Percent discarded."]
+        );
+        let (r, w) = resources(&hc, &Support::default()).unwrap();
+        assert_eq!(r, Resources::default());
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w.contains(&"Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".to_string()));
+        let bad = |hc: HostConfig| resources(&hc, &Support::all()).unwrap_err().to_string();
+        assert_eq!(
+            bad(HostConfig {
+                blkio_weight: Some(5),
+                ..Default::default()
+            }),
+            "Range of blkio weight is from 10 to 1000"
+        );
+        assert_eq!(
+            bad(HostConfig {
+                cpu_realtime_period: Some(1000),
+                cpu_realtime_runtime: Some(2000),
+                ..Default::default()
+            }),
+            "cpu real-time runtime cannot be higher than cpu real-time period"
+        );
+        assert_eq!(
+            resources(
+                &HostConfig {
+                    cpu_realtime_runtime: Some(10),
+                    ..Default::default()
+                },
+                &Support::default()
+            )
+            .unwrap_err()
+            .to_string(),
+            "kernel does not support CPU real-time scheduler"
+        );
+        // -1 means unset.
+        let (r, _) = resources(
+            &HostConfig {
+                memory_swappiness: Some(-1),
+                ..Default::default()
+            },
+            &Support::all(),
+        )
+        .unwrap();
+        assert_eq!(r.memory_swappiness, None);
+    }
+
+    #[test]
+    fn cgroup_parent_stays_in_the_hierarchy() {
+        let config = crate::Config {
+            root: "/r".into(),
+            exec_root: "/e".into(),
+            runtime: "runc".into(),
+            shim: "shim".into(),
+            cgroup_parent: "berth".into(),
+            init_path: None,
+        };
+        let rec = |parent: &str| {
+            let mut r: ContainerRecord = serde_json::from_value(serde_json::json!({
+                "id": "abc", "name": "n", "created": "", "image": "i", "image_id": "i",
+                "path": "sh", "args": [], "config": {}, "host_config": {},
+                "state": serde_json::to_value(super::super::record::State::default()).unwrap(),
+                "restart_count": 0
+            }))
+            .unwrap();
+            r.host_config.cgroup_parent = Some(parent.to_string());
+            r
+        };
+        assert_eq!(cgroups_path(&config, &rec("")), "/berth/abc");
+        assert_eq!(cgroups_path(&config, &rec("/custom/")), "/custom/abc");
+        assert_eq!(cgroups_path(&config, &rec("a/b")), "/a/b/abc");
+        assert_eq!(cgroups_path(&config, &rec("../../x")), "/x/abc");
+    }
+
+    #[test]
+    fn uts_host_conflicts_with_a_hostname() {
+        let hc = HostConfig {
+            uts_mode: Some("host".into()),
+            ..Default::default()
+        };
+        let config = ContainerConfig {
+            hostname: Some("h".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&hc, Some(&config)).unwrap_err().to_string(),
+            "conflicting options: hostname and the UTS mode"
+        );
+        assert!(validate(&hc, None).is_ok());
     }
 
     #[test]
