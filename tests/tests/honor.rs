@@ -158,7 +158,8 @@ fn container_namespaces_are_joined() {
     assert_stderr_has(&out, &format!("container {} is not running", id.trim()));
     let out = run_sh(&d, &["--pid", "container:nosuch"], "true");
     assert!(!out.status.success());
-    assert_stderr_has(&out, "cannot join PID of a non running container: nosuch");
+    // dockerd says so at create; at start the message names it too.
+    assert_stderr_has(&out, "No such container: nosuch");
     // The shareable /dev/shm goes with its container.
     ok(&d.docker(&["rm", "-f", "donor", "private"]));
     assert!(eventually(Duration::from_secs(5), || d
@@ -181,15 +182,24 @@ fn ipc_none_has_no_shm_and_bad_modes_are_refused() {
         "grep -c ' /dev/shm ' /proc/mounts",
     ));
     assert_eq!(out, "1\n");
-    // The docker CLI checks these itself; the API gets them raw.
-    for (field, msg) in [
-        ("PidMode", "invalid PID mode: bogus"),
-        ("IpcMode", "invalid IPC mode: bogus"),
-        ("UTSMode", "invalid UTS mode: bogus"),
+    // The docker CLI checks these itself; the API gets them raw. dockerd
+    // 20.10 takes an unknown PID or UTS mode for a private namespace and
+    // fails an unknown IPC mode at start.
+    for (host_config, expected) in [
+        (serde_json::json!({"PidMode": "bogus"}), (204, "")),
+        (serde_json::json!({"UTSMode": "bogus"}), (204, "")),
+        (
+            serde_json::json!({"IpcMode": "bogus"}),
+            (500, "Invalid IPC mode: bogus"),
+        ),
+        (
+            serde_json::json!({"PidMode": "container:"}),
+            (400, "invalid PID mode: container:"),
+        ),
     ] {
         assert_eq!(
-            create_and_start(&d, serde_json::json!({ field: "bogus" })),
-            (400, msg.to_string())
+            create_and_start(&d, host_config),
+            (expected.0, expected.1.to_string())
         );
     }
 }
@@ -254,23 +264,23 @@ fn devices_and_device_cgroup_rules() {
     if let Some(list) = devices_list(&d, "dev") {
         assert!(list.lines().any(|l| l == "c 42:* rm"), "{list}");
     }
+    // Both fail the start, with dockerd's 500 and words.
     assert_eq!(
         create_and_start(&d, serde_json::json!({ "DeviceCgroupRules": ["c 1:3"] })),
         (
-            400,
+            500,
             "invalid device cgroup rule format: 'c 1:3'".to_string()
         )
     );
-    let (status, msg) = create_and_start(
-        &d,
-        serde_json::json!({ "Devices": [{"PathOnHost": "/nonexistent", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}] }),
-    );
-    assert_eq!(status, 400);
-    assert!(
-        msg.starts_with(
-            "error gathering device information while adding custom device \"/nonexistent\""
+    assert_eq!(
+        create_and_start(
+            &d,
+            serde_json::json!({ "Devices": [{"PathOnHost": "/nonexistent", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}] }),
         ),
-        "{msg}"
+        (
+            500,
+            "error gathering device information while adding custom device \"/nonexistent\": no such file or directory".to_string()
+        )
     );
 }
 
@@ -436,9 +446,16 @@ fn security_options() {
     ] {
         assert_eq!(
             create_and_start(&d, serde_json::json!({ "SecurityOpt": [opt] })),
-            (400, msg.to_string())
+            (500, msg.to_string())
         );
     }
+    let (status, msg) =
+        create_and_start(&d, serde_json::json!({ "SecurityOpt": ["seccomp={bad"] }));
+    assert_eq!(status, 500);
+    assert!(
+        msg.starts_with("Decoding seccomp profile failed: "),
+        "{msg}"
+    );
 }
 
 /// cgroup v1 (this suite's CI host): the container sees its own cgroup
@@ -586,21 +603,25 @@ fn resources_reach_config_and_cgroups() {
     assert_eq!(out.trim(), own);
     ok(&d.docker(&["rm", "-f", "res"]));
 
-    for (host_config, msg) in [
+    // dockerd's statuses: 500 for the first two, 400 for the third.
+    for (host_config, status, msg) in [
         (
             serde_json::json!({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 2000}),
+            500,
             "cpu real-time runtime cannot be higher than cpu real-time period",
         ),
         (
             serde_json::json!({"IOMaximumBandwidth": 1000}),
+            500,
             "Invalid QoS settings: linux does not support configuration of maximum bandwidth",
         ),
         (
             serde_json::json!({"MemorySwappiness": 101}),
+            400,
             "Invalid value: 101, valid memory swappiness range is 0-100",
         ),
     ] {
-        assert_eq!(create_and_start(&d, host_config), (400, msg.to_string()));
+        assert_eq!(create_and_start(&d, host_config), (status, msg.to_string()));
     }
     // Windows-only CpuPercent is discarded, as dockerd does on Linux.
     assert_eq!(
@@ -640,4 +661,52 @@ fn kernel_memory_tcp_reaches_the_spec() {
             .get("kernelTCP")
             .is_none());
     }
+}
+
+fn sh(script: &str) {
+    let st = std::process::Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .expect("sh");
+    assert!(st.success(), "{script}");
+}
+
+#[test]
+fn bind_propagation_needs_a_shared_source() {
+    let d = daemon();
+    // Under the daemon's dir: its guard unmounts them if this test fails.
+    let shared = d.dir.path().join("shared");
+    let private = d.dir.path().join("private");
+    let (s, p) = (shared.display(), private.display());
+    sh(&format!(
+        "mkdir -p {s} {p} && mount -t tmpfs tmpfs {s} && mount --make-shared {s} \
+         && mount -t tmpfs tmpfs {p} && mount --make-private {p}"
+    ));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "prop",
+        "--mount",
+        &format!("type=bind,src={s},dst=/p,bind-propagation=rshared"),
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    // A mount made on the host after the start shows up inside.
+    sh(&format!(
+        "mkdir {s}/sub && mount -t tmpfs tmpfs {s}/sub && echo hi > {s}/sub/file"
+    ));
+    assert_eq!(
+        ok(&d.docker(&["exec", "prop", "cat", "/p/sub/file"])),
+        "hi\n"
+    );
+    let out = run_sh(&d, &["-v", &format!("{p}:/p:rslave")], "true");
+    assert!(!out.status.success());
+    assert_stderr_has(
+        &out,
+        &format!("path {p} is mounted on {p} but it is not a shared or slave mount"),
+    );
+    ok(&d.docker(&["rm", "-f", "prop"]));
+    sh(&format!("umount {s}/sub; umount {s}; umount {p}"));
 }

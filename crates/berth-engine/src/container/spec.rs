@@ -63,6 +63,8 @@ fn user_mounts(hc: &HostConfig) -> Result<(Vec<BindMount>, HashMap<String, Strin
                 if create_source {
                     fs::create_dir_all(&source).ok();
                 }
+                berth_runtime::propagation::check_bind_source(&source, propagation)
+                    .map_err(|e| Error::system(e.to_string()))?;
                 binds.push(BindMount {
                     source,
                     destination,
@@ -120,9 +122,9 @@ fn security_opts(hc: &HostConfig) -> Result<Security> {
             opt.split_once(':')
         };
         let Some((key, value)) = split else {
-            return Err(Error::invalid(format!("invalid --security-opt 1: {opt:?}")));
+            return Err(Error::system(format!("invalid --security-opt 1: {opt:?}")));
         };
-        let invalid = || Error::invalid(format!("invalid --security-opt 2: {opt:?}"));
+        let invalid = || Error::system(format!("invalid --security-opt 2: {opt:?}"));
         match key {
             "label" | "apparmor" => {}
             "seccomp" => {
@@ -219,13 +221,13 @@ fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources, Vec<Strin
     if (r.cpu_realtime_period.is_some() || r.cpu_realtime_runtime.is_some())
         && !support.cpu_realtime
     {
-        return Err(Error::invalid(
+        return Err(Error::system(
             "kernel does not support CPU real-time scheduler",
         ));
     }
     if let (Some(p), Some(rt)) = (r.cpu_realtime_period, r.cpu_realtime_runtime) {
         if p < rt {
-            return Err(Error::invalid(
+            return Err(Error::system(
                 "cpu real-time runtime cannot be higher than cpu real-time period",
             ));
         }
@@ -241,12 +243,12 @@ fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources, Vec<Strin
         return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
     }
     if hc.io_maximum_bandwidth.unwrap_or(0) != 0 {
-        return Err(Error::invalid(
+        return Err(Error::system(
             "Invalid QoS settings: linux does not support configuration of maximum bandwidth",
         ));
     }
     if hc.io_maximum_iops.unwrap_or(0) != 0 {
-        return Err(Error::invalid(
+        return Err(Error::system(
             "Invalid QoS settings: linux does not support configuration of maximum IOPs",
         ));
     }
@@ -295,30 +297,17 @@ pub(super) fn validate(hc: &HostConfig, config: Option<&ContainerConfig>) -> Res
     mounts::validate(hc)?;
     security_opts(hc)?;
     resources(hc, &host_support())?;
-    for rule in hc.device_cgroup_rules.iter().flatten() {
-        rtspec::cgroup_rule(rule).map_err(|e| Error::invalid(e.to_string()))?;
-    }
     Ok(())
 }
 
-/// The checks of the request's namespace modes that dockerd makes at
-/// create; joining another container is checked at start, when it must run.
+/// dockerd 20.10's create-time check of the namespace modes: only a
+/// `container:` without a name is refused; an unknown PID or UTS mode means
+/// a private namespace, an unknown IPC mode fails at start.
 pub(super) fn validate_modes(hc: &HostConfig) -> Result<()> {
     let pid = hc.pid_mode.as_deref().unwrap_or("");
-    if !(pid.is_empty() || pid == "host" || container_ref(pid).is_some()) {
+    if pid.starts_with("container:") && container_ref(pid).is_none() {
         return Err(Error::invalid(format!("invalid PID mode: {pid}")));
     }
-    let ipc = hc.ipc_mode.as_deref().unwrap_or("");
-    if !(matches!(ipc, "" | "host" | "private" | "shareable" | "none")
-        || container_ref(ipc).is_some())
-    {
-        return Err(Error::invalid(format!("invalid IPC mode: {ipc}")));
-    }
-    let uts = hc.uts_mode.as_deref().unwrap_or("");
-    if !matches!(uts, "" | "host") {
-        return Err(Error::invalid(format!("invalid UTS mode: {uts}")));
-    }
-    cgroupns_mode(hc)?;
     Ok(())
 }
 
@@ -395,25 +384,45 @@ struct Namespaces {
 }
 
 impl ContainerService {
+    /// dockerd's create-time step for `--pid`/`--ipc container:NAME`: the
+    /// container must exist (else "No such container", 404) and the mode is
+    /// recorded with its full id, so a later rename changes nothing. Whether
+    /// it runs is checked at start.
+    // The create handler's to call.
+    #[allow(dead_code)]
+    pub(super) fn resolve_container_modes(&self, hc: &mut HostConfig) -> Result<()> {
+        for mode in [&mut hc.pid_mode, &mut hc.ipc_mode] {
+            if let Some(name) = mode.as_deref().and_then(container_ref) {
+                let id = self
+                    .get(name)
+                    .map_err(|e| Error::invalid(e.message.clone()))?
+                    .id
+                    .clone();
+                *mode = Some(format!("container:{id}"));
+            }
+        }
+        Ok(())
+    }
+
     /// A running container whose namespace `name` joins (dockerd's
     /// `getPIDContainer`/`getIPCContainer` checks); returns its pid.
     fn donor_pid(&self, name: &str, what: &str) -> Result<i64> {
         let c = self.get(name).map_err(|e| match what {
-            "PID" => Error::invalid(format!(
+            "PID" => Error::system(format!(
                 "cannot join PID of a non running container: {name}: {e}"
             )),
-            _ => Error::invalid(format!("can't join {what} of container {name}: {e}")),
+            _ => Error::system(format!("can't join {what} of container {name}: {e}")),
         })?;
         let rec = c.snapshot();
         if rec.state.status == super::record::Status::Restarting {
-            return Err(Error::conflict(format!(
+            return Err(Error::system(format!(
                 "Container {} is restarting, wait until the container is running",
                 rec.id
             )));
         }
         if !rec.state.status.is_live() || rec.state.pid <= 0 {
             let msg = format!("container {} is not running", rec.id);
-            return Err(Error::conflict(match what {
+            return Err(Error::system(match what {
                 "PID" => msg,
                 _ => format!("can't join {what} of container {name}: {msg}"),
             }));
@@ -423,6 +432,12 @@ impl ContainerService {
 
     fn namespaces(&self, hc: &HostConfig, paths: &ContainerPaths) -> Result<Namespaces> {
         validate_modes(hc)?;
+        let ipc = hc.ipc_mode.as_deref().unwrap_or("");
+        if !(matches!(ipc, "" | "host" | "private" | "shareable" | "none")
+            || container_ref(ipc).is_some())
+        {
+            return Err(Error::system(format!("Invalid IPC mode: {ipc}")));
+        }
         let pid_mode = hc.pid_mode.as_deref().unwrap_or("");
         let pid = match (pid_mode, container_ref(pid_mode)) {
             ("host", _) => NsMode::Host,
@@ -444,7 +459,7 @@ impl ContainerService {
                     .ok()
                     .filter(|d| berth_runtime::shm::is_mounted(d))
                     .ok_or_else(|| {
-                        Error::invalid(format!(
+                        Error::system(format!(
                             "can't join IPC of container {name}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
                         ))
                     })?;
@@ -608,9 +623,10 @@ impl ContainerService {
         let rootfs = rootfs.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut input = input;
+            // dockerd fails a start whose spec cannot be made with a 500.
             input.user = rtspec::resolve_user_with_groups(&rootfs, &user, &group_add)
-                .map_err(|e| Error::invalid(e.to_string()))?;
-            let spec = rtspec::generate(&input).map_err(|e| Error::invalid(e.to_string()))?;
+                .map_err(|e| Error::system(e.to_string()))?;
+            let spec = rtspec::generate(&input).map_err(|e| Error::system(e.to_string()))?;
             rtspec::write_bundle(&bundle, &spec).map_err(|e| Error::system(e.to_string()))
         })
         .await?

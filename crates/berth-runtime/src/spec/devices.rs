@@ -137,7 +137,7 @@ pub fn devices_from_path(m: &DeviceMapping) -> Result<(Vec<LinuxDevice>, Vec<Lin
             devs
         }
         Ok(None) => Vec::new(),
-        Err(Error::Io { source, .. }) => return Err(fail(source.to_string())),
+        Err(Error::Io { source, .. }) => return Err(fail(go_error(&source))),
         Err(e) => return Err(e),
     };
     if found.is_empty() {
@@ -148,6 +148,19 @@ pub fn devices_from_path(m: &DeviceMapping) -> Result<(Vec<LinuxDevice>, Vec<Lin
         .map(|d| allow(d, &m.cgroup_permissions))
         .collect::<Result<Vec<_>>>()?;
     Ok((found, rules))
+}
+
+/// An OS error as Go prints it (`no such file or directory`).
+fn go_error(e: &std::io::Error) -> String {
+    let Some(n) = e.raw_os_error() else {
+        return e.to_string();
+    };
+    let desc = nix::errno::Errno::from_raw(n).desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => desc.to_string(),
+    }
 }
 
 /// `--device-cgroup-rule 'c 1:3 rwm'` (`*` for any major or minor).
@@ -256,6 +269,14 @@ mod tests {
         assert_eq!(
             devices_from_path(&m).unwrap_err().to_string(),
             "error gathering device information while adding custom device \"/etc/hostname\": not a device node"
+        );
+        let m = DeviceMapping {
+            path_on_host: "/nonexistent".into(),
+            ..m
+        };
+        assert_eq!(
+            devices_from_path(&m).unwrap_err().to_string(),
+            "error gathering device information while adding custom device \"/nonexistent\": no such file or directory"
         );
         let r = cgroup_rule("c 1:* rwm").unwrap();
         assert_eq!((r.major(), r.minor()), (Some(1), Some(-1)));
