@@ -508,6 +508,8 @@ fn resources_reach_config_and_cgroups() {
         "-m",
         "32m",
         "--oom-kill-disable",
+        "--memory-reservation",
+        "16m",
         "--memory-swappiness",
         "10",
         "--pids-limit",
@@ -539,6 +541,8 @@ fn resources_reach_config_and_cgroups() {
     assert_eq!(spec["process"]["oomScoreAdj"], 500);
     assert_eq!(r["memory"]["disableOOMKiller"], true);
     assert_eq!(r["memory"]["swappiness"], 10);
+    assert_eq!(r["memory"]["limit"], 32 << 20);
+    assert_eq!(r["memory"]["reservation"], 16 << 20);
     assert_eq!(r["pids"]["limit"], 50);
     assert_eq!(r["cpu"]["realtimePeriod"], 500000);
     assert_eq!(
@@ -580,13 +584,14 @@ fn resources_reach_config_and_cgroups() {
         let inside = ok(&d.docker(&[
             "exec", "res", "sh", "-c",
             "cat /sys/fs/cgroup/memory/memory.swappiness /sys/fs/cgroup/pids/pids.max \
+             /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.soft_limit_in_bytes \
              /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device \
              /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device \
              /sys/fs/cgroup/cpu/cpu.rt_period_us; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control",
         ]));
         assert_eq!(
             inside,
-            format!("10\n50\n{majmin} 1048576\n{majmin} 100\n500000\noom_kill_disable 1\n")
+            format!("10\n50\n33554432\n16777216\n{majmin} 1048576\n{majmin} 100\n500000\noom_kill_disable 1\n")
         );
     }
     // The custom parent is where top and stats look.
