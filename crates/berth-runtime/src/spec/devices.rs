@@ -278,6 +278,17 @@ mod tests {
             devices_from_path(&m).unwrap_err().to_string(),
             "error gathering device information while adding custom device \"/nonexistent\": no such file or directory"
         );
+        // A directory maps every node under it.
+        let m = DeviceMapping {
+            path_on_host: "/dev/pts".into(),
+            path_in_container: "/dev/mypts".into(),
+            cgroup_permissions: "rwm".into(),
+        };
+        let (devs, rules) = devices_from_path(&m).unwrap();
+        assert!(devs
+            .iter()
+            .any(|d| d.path() == Path::new("/dev/mypts/ptmx")));
+        assert_eq!(devs.len(), rules.len());
         let r = cgroup_rule("c 1:* rwm").unwrap();
         assert_eq!((r.major(), r.minor()), (Some(1), Some(-1)));
         for bad in ["c 1:3", "x 1:3 rwm", "c 1:3 rwx", "c a:3 r", "c 1:3  r"] {
