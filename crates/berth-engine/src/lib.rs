@@ -39,6 +39,9 @@ pub struct Config {
     pub shim: PathBuf,
     /// Parent of every container cgroup (`/<parent>/<id>`).
     pub cgroup_parent: String,
+    /// The init binary `--init` binds into a container (`--init-path`);
+    /// `None` when none was found, which fails only containers that ask.
+    pub init_path: Option<PathBuf>,
 }
 
 impl Config {

@@ -5,13 +5,18 @@
 //!   `--user` resolution inside the image's rootfs.
 //! - [`runtime`]: the [`runtime::OciRuntime`] trait, the runc driver and a
 //!   recording test double.
+//! - [`propagation`]: whether a bind's source can be shared or a slave.
+//! - [`shm`]: the host-side `/dev/shm` tmpfs of an `--ipc shareable`
+//!   container.
 //! - [`cgroups`]: a container's cgroup on v1 or v2 (pids, OOM kills, stats,
 //!   removal) behind [`cgroups::CgroupManager`].
 
 pub mod cgroups;
 mod error;
 mod fsutil;
+pub mod propagation;
 pub mod runtime;
+pub mod shm;
 pub mod spec;
 
 pub use error::{Error, Result};

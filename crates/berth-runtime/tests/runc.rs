@@ -233,6 +233,7 @@ fn default_security_is_applied() {
             destination: "/data".into(),
             readonly: true,
             propagation: Propagation::Rprivate,
+            non_recursive: false,
         }],
         ..f.spec(
             &[

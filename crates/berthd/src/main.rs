@@ -41,6 +41,26 @@ struct Args {
     /// The berth-shim binary (default: next to berthd, then $PATH)
     #[arg(long)]
     shim: Option<PathBuf>,
+    /// Init binary for `--init` containers (default: docker-init, then
+    /// tini-static, in $PATH or /usr/bin)
+    #[arg(long = "init-path")]
+    init_path: Option<PathBuf>,
+}
+
+/// `--init-path`, or the first init binary found; a given path must exist.
+fn init_path(given: Option<&Path>) -> Result<Option<PathBuf>> {
+    if let Some(p) = given {
+        let found = find_binary(&p.to_string_lossy());
+        return found
+            .map(Some)
+            .with_context(|| format!("init binary {} not found", p.display()));
+    }
+    Ok(["docker-init", "tini-static"].iter().find_map(|name| {
+        find_binary(name).or_else(|| {
+            let p = Path::new("/usr/bin").join(name);
+            p.is_file().then_some(p)
+        })
+    }))
 }
 
 fn find_binary(name: &str) -> Option<PathBuf> {
@@ -85,6 +105,7 @@ fn main() -> Result<()> {
         runtime,
         shim,
         cgroup_parent: args.cgroup_parent,
+        init_path: init_path(args.init_path.as_deref())?,
     };
     // One thread serves the API; blocking work (tar, fs, runc) goes to the
     // blocking pool. This keeps the idle daemon small.

@@ -231,7 +231,7 @@ impl ContainerService {
                     source,
                     destination: destination.into(),
                     readonly: false,
-                    propagation: Default::default(),
+                    ..Default::default()
                 });
             }
         }

@@ -117,7 +117,7 @@ impl ContainerService {
             exec_ids: Some(self.exec_ids(&rec.id)).filter(|ids| !ids.is_empty()),
             host_config: Some(rec.host_config.clone()),
             graph_driver: Some(self.graph_driver(&rec)),
-            mounts: Some(Vec::new()),
+            mounts: Some(super::mounts::mount_points(&rec.host_config)),
             config: Some(config),
             // Until networking lands a container has only its loopback.
             network_settings: Some(NetworkSettings {
@@ -212,7 +212,7 @@ impl ContainerService {
                     network_mode: rec.host_config.network_mode.clone(),
                     annotations: None,
                 }),
-                mounts: Some(Vec::new()),
+                mounts: Some(super::mounts::mount_points(&rec.host_config)),
                 ..Default::default()
             });
             if opts.limit.is_some_and(|l| out.len() >= l) {
@@ -294,8 +294,7 @@ impl ContainerService {
             )));
         }
         let pids = self
-            .config
-            .cgroup(&c.id)
+            .cgroup_of(&c.snapshot())
             .and_then(|cg| cg.procs().ok())
             .unwrap_or_default();
         let args = ps_args

@@ -501,6 +501,7 @@ impl ContainerService {
         if let Ok(Err(e)) | Err(e) = res.map_err(Error::from) {
             tracing::warn!(id = %ids::short(&c.id), "unmount failed: {e}");
         }
+        super::spec::release_shm(&c.paths);
         let _ = fs::remove_dir_all(&c.paths.bundle);
     }
 }

@@ -13,6 +13,7 @@ mod inspect;
 mod lifecycle;
 mod logopts;
 mod logs;
+mod mounts;
 pub mod record;
 mod shim;
 mod shim_io;

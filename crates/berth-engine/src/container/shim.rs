@@ -70,7 +70,7 @@ impl ContainerService {
         }
         // v1 counts OOM kills only under a memory limit; v2 always.
         if memory_limited || self.config.cgroup_version() == 2 {
-            if let Some(cg) = self.config.cgroup(&c.id) {
+            if let Some(cg) = self.cgroup_of(rec) {
                 cmd.arg("--oom-file").arg(cg.oom_events_file());
             }
         }

@@ -215,7 +215,7 @@ impl ContainerService {
         if !rec.state.status.is_live() {
             return Ok(out);
         }
-        let Some(cg) = self.config.cgroup(&c.id) else {
+        let Some(cg) = self.cgroup_of(&rec) else {
             return Ok(out);
         };
         let CgroupStats {

@@ -4,6 +4,7 @@
 //! The mount root (`/sys/fs/cgroup`) is a parameter so that tests run on a
 //! fake tree.
 
+mod support;
 mod v1;
 mod v2;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub use support::{detect_support, Support};
 pub use v1::V1Manager;
 pub use v2::V2Manager;
 

@@ -15,8 +15,9 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
-    MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder,
+    LinuxThrottleDevice, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, Mount, MountBuilder,
+    PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Spec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use mounts::MountEntry;
 
 pub use caps::{all_capabilities, effective_caps, DEFAULT_CAPS};
-pub use devices::host_devices;
+pub use devices::{cgroup_rule, devices_from_path, host_devices, DeviceMapping};
 pub use seccomp::{custom_profile, default_profile};
 pub use user::{resolve_user, resolve_user_with_groups, ResolvedUser};
 
@@ -97,6 +98,17 @@ pub struct BindMount {
     pub destination: String,
     pub readonly: bool,
     pub propagation: Propagation,
+    /// `bind-nonrecursive`: submounts of the source are left out.
+    #[serde(default)]
+    pub non_recursive: bool,
+}
+
+/// `--blkio-weight-device` (value: weight) or `--device-read-bps` and
+/// friends (value: rate), by the device's host path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlkioDevice {
+    pub path: String,
+    pub value: u64,
 }
 
 /// `--ulimit name=soft:hard` (`nofile`, `nproc`, ...; -1 is unlimited).
@@ -142,6 +154,19 @@ pub enum NsMode {
     Host,
     /// Join the namespace at this path (`container:X` modes).
     Path(PathBuf),
+}
+
+/// What the container gets at `/dev/shm` (with a private or joined IPC
+/// namespace; `--ipc host` always binds the host's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Shm {
+    /// Its own tmpfs of `shm_size` bytes (`private`, `shareable`).
+    #[default]
+    Tmpfs,
+    /// Nothing (`--ipc none`).
+    None,
+    /// Another container's `/dev/shm`, bound (`--ipc container:X`).
+    Bind(PathBuf),
 }
 
 /// `--cgroupns`.
@@ -217,6 +242,17 @@ pub struct ContainerSpec {
     pub pids_limit: Option<i64>,
     /// `--blkio-weight` (10..=1000, 0 = unset).
     pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<BlkioDevice>,
+    pub blkio_read_bps: Vec<BlkioDevice>,
+    pub blkio_write_bps: Vec<BlkioDevice>,
+    pub blkio_read_iops: Vec<BlkioDevice>,
+    pub blkio_write_iops: Vec<BlkioDevice>,
+    /// `--cpu-rt-period` / `--cpu-rt-runtime` (µs).
+    pub cpu_realtime_period: Option<i64>,
+    pub cpu_realtime_runtime: Option<i64>,
+    /// `KernelMemory` and `KernelMemoryTCP` in bytes (cgroup v1).
+    pub kernel_memory: Option<i64>,
+    pub kernel_memory_tcp: Option<i64>,
     pub oom_kill_disable: bool,
     /// -1000..=1000.
     pub oom_score_adj: i64,
@@ -229,6 +265,11 @@ pub struct ContainerSpec {
     pub ulimits: Vec<Ulimit>,
     pub network: NetNs,
     pub ipc: NsMode,
+    pub shm: Shm,
+    /// `--device`.
+    pub devices: Vec<DeviceMapping>,
+    /// `--device-cgroup-rule`.
+    pub device_cgroup_rules: Vec<String>,
     pub pid: NsMode,
     pub uts: NsMode,
     pub cgroupns: CgroupnsMode,
@@ -239,9 +280,16 @@ pub struct ContainerSpec {
     /// Overrides docker's read-only paths (`HostConfig.ReadonlyPaths`).
     pub readonly_paths: Option<Vec<String>>,
     pub seccomp: Seccomp,
-    /// `--init`: not implemented yet (no init binary is shipped); ignored.
+    /// `--init`: run [`init_path`](Self::init_path) as pid 1, bound
+    /// read-only at [`INIT_IN_CONTAINER`], with the command after `--`. Only
+    /// in a private pid namespace: elsewhere pid 1 already exists.
     pub init: bool,
+    /// The host's init binary (docker-init, tini).
+    pub init_path: PathBuf,
 }
+
+/// Where docker binds its init binary in the container.
+pub const INIT_IN_CONTAINER: &str = "/sbin/docker-init";
 
 /// Docker's `CreateDaemonEnvironment`: `PATH`, `HOSTNAME`, `TERM=xterm` with
 /// a tty, then the container's env (image env + `-e`) replacing or
@@ -355,6 +403,7 @@ enum UserMount {
         destination: String,
         readonly: bool,
         propagation: Propagation,
+        non_recursive: bool,
     },
     Tmpfs {
         destination: String,
@@ -394,6 +443,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
             destination: clean_dest("type \"bind\"", &b.destination)?,
             readonly: b.readonly,
             propagation: b.propagation,
+            non_recursive: b.non_recursive,
         });
     }
     let has = |ms: &[UserMount], d: &str| ms.iter().any(|m| m.destination() == d);
@@ -409,6 +459,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                 destination: dest.to_string(),
                 readonly: !net_rw,
                 propagation: Propagation::Rprivate,
+                non_recursive: false,
             });
         }
     }
@@ -417,16 +468,21 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
         tmpfs.push((clean_dest("type \"tmpfs\"", d)?, o.clone()));
     }
     tmpfs.sort();
-    if input.ipc == NsMode::Host
-        && !has(&ms, "/dev/shm")
-        && !tmpfs.iter().any(|(d, _)| d == "/dev/shm")
-    {
-        ms.push(UserMount::Bind {
-            source: "/dev/shm".into(),
-            destination: "/dev/shm".into(),
-            readonly: false,
-            propagation: Propagation::Rprivate,
-        });
+    let shm_bind = match (&input.ipc, &input.shm) {
+        (NsMode::Host, _) => Some(PathBuf::from("/dev/shm")),
+        (_, Shm::Bind(p)) => Some(p.clone()),
+        _ => None,
+    };
+    if let Some(source) = shm_bind {
+        if !has(&ms, "/dev/shm") && !tmpfs.iter().any(|(d, _)| d == "/dev/shm") {
+            ms.push(UserMount::Bind {
+                source: source.to_string_lossy().into_owned(),
+                destination: "/dev/shm".into(),
+                readonly: false,
+                propagation: Propagation::Rprivate,
+                non_recursive: false,
+            });
+        }
     }
     for (destination, data) in tmpfs {
         ms.push(UserMount::Tmpfs { destination, data });
@@ -440,9 +496,21 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
         .filter(|m| {
             let replaced = user_dests.contains(&m.destination);
             let under_user_dev = mount_dev && m.destination.starts_with("/dev/");
-            !replaced && !under_user_dev
+            let no_shm = input.shm == Shm::None && m.destination == "/dev/shm";
+            !replaced && !under_user_dev && !no_shm
         })
         .collect();
+    if input.init
+        && input.pid == NsMode::Private
+        && !user_dests.iter().any(|d| d == INIT_IN_CONTAINER)
+    {
+        out.push(MountEntry {
+            destination: INIT_IN_CONTAINER.into(),
+            typ: "bind".into(),
+            source: input.init_path.to_string_lossy().into_owned(),
+            options: vec!["bind".into(), "ro".into()],
+        });
+    }
 
     let mut rootfs_propagation: Option<String> = None;
     for m in ms {
@@ -458,6 +526,7 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                 destination,
                 readonly,
                 propagation,
+                non_recursive,
             } => {
                 // Docker makes the root shared for a shared bind and rslave for
                 // a slave one, so that propagation can happen at all.
@@ -472,7 +541,8 @@ fn build_mounts(input: &ContainerSpec) -> Result<(Vec<MountEntry>, Option<String
                     }
                     _ => {}
                 }
-                let mut options = vec!["rbind".to_string()];
+                let bind = if non_recursive { "bind" } else { "rbind" };
+                let mut options = vec![bind.to_string()];
                 if readonly {
                     options.push("ro".into());
                 }
@@ -535,6 +605,12 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
     if let Some(v) = positive(input.memory_swap) {
         memory = memory.swap(v);
     }
+    if let Some(v) = input.kernel_memory.filter(|v| *v != 0) {
+        memory = memory.kernel(v);
+    }
+    if let Some(v) = input.kernel_memory_tcp.filter(|v| *v != 0) {
+        memory = memory.kernel_tcp(v);
+    }
     if let Some(v) = input.memory_swappiness {
         if !(0..=100).contains(&v) {
             if v != -1 {
@@ -579,22 +655,30 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
     if let Some(q) = input.cpu_quota.filter(|q| *q != 0) {
         cpu = cpu.quota(q);
     }
+    if let Some(p) = positive(input.cpu_realtime_period) {
+        cpu = cpu.realtime_period(p as u64);
+    }
+    if let Some(r) = input.cpu_realtime_runtime.filter(|r| *r != 0) {
+        cpu = cpu.realtime_runtime(r);
+    }
 
     let devices = if input.privileged {
         devices::privileged_rules()?
     } else {
-        devices::default_rules()?
+        let mut rules = devices::default_rules()?;
+        for m in &input.devices {
+            rules.extend(devices::devices_from_path(m)?.1);
+        }
+        for r in &input.device_cgroup_rules {
+            rules.push(devices::cgroup_rule(r)?);
+        }
+        rules
     };
     let mut res = LinuxResourcesBuilder::default()
         .devices(devices)
         .memory(memory.build().map_err(build_err)?)
         .cpu(cpu.build().map_err(build_err)?)
-        .block_io(
-            LinuxBlockIoBuilder::default()
-                .weight(input.blkio_weight)
-                .build()
-                .map_err(build_err)?,
-        );
+        .block_io(block_io(input)?);
     if let Some(p) = input.pids_limit {
         let limit = if p <= 0 { -1 } else { p };
         res = res.pids(
@@ -605,6 +689,66 @@ fn build_resources(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxReso
         );
     }
     res.build().map_err(build_err)
+}
+
+/// The `major:minor` of the block device at a host path, like dockerd's
+/// `getBlkioWeightDevices` (a stat, symlinks followed).
+fn block_device(path: &str) -> Result<(i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let rdev = meta.rdev();
+    Ok((
+        nix::sys::stat::major(rdev) as i64,
+        nix::sys::stat::minor(rdev) as i64,
+    ))
+}
+
+fn block_io(input: &ContainerSpec) -> Result<oci_spec::runtime::LinuxBlockIo> {
+    let mut b = LinuxBlockIoBuilder::default().weight(input.blkio_weight);
+    if !input.blkio_weight_device.is_empty() {
+        let mut devs = Vec::new();
+        for d in &input.blkio_weight_device {
+            let (major, minor) = block_device(&d.path)?;
+            let weight = u16::try_from(d.value).map_err(|_| {
+                Error::invalid(format!("invalid weight for device {}: {}", d.path, d.value))
+            })?;
+            devs.push(
+                LinuxWeightDeviceBuilder::default()
+                    .major(major)
+                    .minor(minor)
+                    .weight(weight)
+                    .build()
+                    .map_err(build_err)?,
+            );
+        }
+        b = b.weight_device(devs);
+    }
+    let throttle = |list: &[BlkioDevice]| -> Result<Vec<LinuxThrottleDevice>> {
+        list.iter()
+            .map(|d| {
+                let (major, minor) = block_device(&d.path)?;
+                LinuxThrottleDeviceBuilder::default()
+                    .major(major)
+                    .minor(minor)
+                    .rate(d.value)
+                    .build()
+                    .map_err(build_err)
+            })
+            .collect()
+    };
+    if !input.blkio_read_bps.is_empty() {
+        b = b.throttle_read_bps_device(throttle(&input.blkio_read_bps)?);
+    }
+    if !input.blkio_write_bps.is_empty() {
+        b = b.throttle_write_bps_device(throttle(&input.blkio_write_bps)?);
+    }
+    if !input.blkio_read_iops.is_empty() {
+        b = b.throttle_read_iops_device(throttle(&input.blkio_read_iops)?);
+    }
+    if !input.blkio_write_iops.is_empty() {
+        b = b.throttle_write_iops_device(throttle(&input.blkio_write_iops)?);
+    }
+    b.build().map_err(build_err)
 }
 
 fn build_namespaces(input: &ContainerSpec) -> Result<Vec<LinuxNamespace>> {
@@ -683,9 +827,23 @@ pub fn generate(input: &ContainerSpec) -> Result<Spec> {
     // oci-spec's builders start from opinionated defaults (an rlimit,
     // noNewPrivileges, default namespaces...): Process, Root, Linux and Spec
     // are built as JSON, where absent means absent.
+    let with_init = input.init && input.pid == NsMode::Private;
+    let args: Vec<String> = if with_init {
+        if input.init_path.as_os_str().is_empty() {
+            return Err(Error::invalid(
+                "exec: \"docker-init\": executable file not found in $PATH",
+            ));
+        }
+        [INIT_IN_CONTAINER.to_string(), "--".to_string()]
+            .into_iter()
+            .chain(input.args.iter().cloned())
+            .collect()
+    } else {
+        input.args.clone()
+    };
     let mut process = json!({
         "user": user,
-        "args": input.args,
+        "args": args,
         "env": input.env,
         "cwd": cwd,
         "capabilities": capabilities,
@@ -768,8 +926,20 @@ pub fn generate(input: &ContainerSpec) -> Result<Spec> {
                 linux["seccomp"] = to_value(&seccomp::custom_profile(json, &cap_names)?)?
             }
         }
-    } else {
-        linux["devices"] = to_value(&devices::host_devices(Path::new("/dev"))?)?;
+    }
+    let mut devs = Vec::new();
+    if input.privileged {
+        devs = devices::host_devices(Path::new("/dev"))?;
+    }
+    for m in &input.devices {
+        // Privileged containers already have the host's node at its own path.
+        if input.privileged && m.path_on_host == m.path_in_container {
+            continue;
+        }
+        devs.extend(devices::devices_from_path(m)?.0);
+    }
+    if !devs.is_empty() {
+        linux["devices"] = to_value(&devs)?;
     }
     if let Some(p) = rootfs_propagation {
         linux["rootfsPropagation"] = json!(p);

@@ -180,6 +180,7 @@ fn sample_readonly_bind_tmpfs() {
             destination: "/data".into(),
             readonly: true,
             propagation: Propagation::Rprivate,
+            non_recursive: false,
         }],
         tmpfs: HashMap::from([("/scratch".to_string(), "size=10m".to_string())]),
         ..base("", false, None, &[])
@@ -450,18 +451,21 @@ fn user_mounts_replace_defaults_and_sort_by_depth() {
                 destination: "/x/y/z".into(),
                 readonly: false,
                 propagation: Propagation::Rshared,
+                non_recursive: false,
             },
             BindMount {
                 source: "/b".into(),
                 destination: "/etc/hosts".into(),
                 readonly: true,
                 propagation: Propagation::Rprivate,
+                non_recursive: false,
             },
             BindMount {
                 source: "/c".into(),
                 destination: "/w//".into(),
                 readonly: false,
                 propagation: Propagation::Rslave,
+                non_recursive: false,
             },
         ],
         tmpfs: HashMap::from([
@@ -680,4 +684,108 @@ fn container_spec_is_serde() {
         serde_json::from_str(r#"{"id": "x", "network": {"Path": "/run/netns/x"}}"#).unwrap();
     assert_eq!(partial.network, NetNs::Path("/run/netns/x".into()));
     assert_eq!(partial.seccomp, Seccomp::Default);
+}
+
+#[test]
+fn init_is_pid_one_only_in_a_private_pid_namespace() {
+    let input = ContainerSpec {
+        init: true,
+        init_path: "/usr/bin/tini-static".into(),
+        ..base("", false, None, &[])
+    };
+    let v = gen(&input);
+    assert_eq!(
+        v["process"]["args"],
+        json!(["/sbin/docker-init", "--", "sleep", "600"])
+    );
+    assert_eq!(
+        mount(&v, "/sbin/docker-init").unwrap(),
+        &json!({"destination": "/sbin/docker-init", "type": "bind", "source": "/usr/bin/tini-static", "options": ["bind", "ro"]})
+    );
+    // Right after docker's defaults, before the user's mounts.
+    assert_eq!(destinations(&v)[7], "/sbin/docker-init");
+
+    let host_pid = gen(&ContainerSpec {
+        pid: NsMode::Host,
+        ..input.clone()
+    });
+    assert_eq!(host_pid["process"]["args"], json!(["sleep", "600"]));
+    assert!(mount(&host_pid, "/sbin/docker-init").is_none());
+
+    let missing = generate(&ContainerSpec {
+        init_path: PathBuf::new(),
+        ..input
+    });
+    assert_eq!(
+        missing.unwrap_err().to_string(),
+        "exec: \"docker-init\": executable file not found in $PATH"
+    );
+}
+
+#[test]
+fn ipc_none_and_joined_shm() {
+    let v = gen(&ContainerSpec {
+        shm: Shm::None,
+        ..base("", false, None, &[])
+    });
+    assert!(mount(&v, "/dev/shm").is_none());
+    assert!(ns_types(&v).contains(&"ipc".to_string()));
+    let v = gen(&ContainerSpec {
+        ipc: NsMode::Path("/proc/42/ns/ipc".into()),
+        shm: Shm::Bind("/proc/42/root/dev/shm".into()),
+        ..base("", false, None, &[])
+    });
+    assert_eq!(
+        mount(&v, "/dev/shm").unwrap(),
+        &json!({"destination": "/dev/shm", "type": "bind", "source": "/proc/42/root/dev/shm", "options": ["rbind", "rprivate"]})
+    );
+}
+
+#[test]
+fn blkio_realtime_and_kernel_memory_reach_the_spec() {
+    let dev = |value| {
+        vec![BlkioDevice {
+            path: "/dev/null".into(),
+            value,
+        }]
+    };
+    let v = gen(&ContainerSpec {
+        blkio_weight: 300,
+        blkio_weight_device: dev(200),
+        blkio_read_bps: dev(1 << 20),
+        blkio_write_bps: dev(2 << 20),
+        blkio_read_iops: dev(100),
+        blkio_write_iops: dev(200),
+        cpu_realtime_period: Some(1_000_000),
+        cpu_realtime_runtime: Some(950_000),
+        kernel_memory: Some(64 << 20),
+        kernel_memory_tcp: Some(32 << 20),
+        memory_swappiness: Some(10),
+        ..base("", false, None, &[])
+    });
+    let r = &v["linux"]["resources"];
+    assert_eq!(
+        r["blockIO"],
+        json!({
+            "weight": 300,
+            "weightDevice": [{"major": 1, "minor": 3, "weight": 200}],
+            "throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 1048576}],
+            "throttleWriteBpsDevice": [{"major": 1, "minor": 3, "rate": 2097152}],
+            "throttleReadIOPSDevice": [{"major": 1, "minor": 3, "rate": 100}],
+            "throttleWriteIOPSDevice": [{"major": 1, "minor": 3, "rate": 200}],
+        })
+    );
+    assert_eq!(r["cpu"]["realtimePeriod"], 1_000_000);
+    assert_eq!(r["cpu"]["realtimeRuntime"], 950_000);
+    assert_eq!(r["memory"]["kernel"], 64 << 20);
+    assert_eq!(r["memory"]["kernelTCP"], 32 << 20);
+    assert_eq!(r["memory"]["swappiness"], 10);
+    let missing = generate(&ContainerSpec {
+        blkio_read_bps: vec![BlkioDevice {
+            path: "/nonexistent-dev".into(),
+            value: 1,
+        }],
+        ..base("", false, None, &[])
+    });
+    assert!(missing.is_err());
 }
