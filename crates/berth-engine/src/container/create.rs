@@ -11,8 +11,8 @@ use super::record::{self, ContainerRecord, State};
 use super::validate;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
-use crate::sysinfo::SysInfo;
 use crate::{ids, image_error, timefmt};
+use berth_runtime::cgroups::Support;
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateRequest {
@@ -42,9 +42,12 @@ impl ContainerService {
             &mut config,
             &mut host_config,
             &networking_config,
-            SysInfo::host(),
+            Support::host(),
         )?;
         super::logopts::rotation(&host_config)?;
+        // `container:NAME` modes are recorded with the full id (a rename
+        // changes nothing); a missing container is dockerd's 400.
+        self.resolve_container_modes(&mut host_config)?;
         let images = self.images.clone();
         let lookup = image_name.clone();
         let image = tokio::task::spawn_blocking(move || images.resolve(&lookup))
@@ -71,7 +74,11 @@ impl ContainerService {
         }
         log.config.get_or_insert_with(Default::default);
         if config.hostname.as_deref().unwrap_or("").is_empty() {
-            config.hostname = Some(ids::short(&id).to_string());
+            config.hostname = Some(default_hostname(&host_config, &id, |donor| {
+                self.get(donor)
+                    .ok()
+                    .and_then(|c| c.snapshot().config.hostname)
+            }));
         }
         let rec = ContainerRecord {
             id: id.clone(),
@@ -144,6 +151,26 @@ impl ContainerService {
             names.remove(name);
         }
     }
+}
+
+/// dockerd's hostname for a container that asks for none: the host's on
+/// the host network, the other container's on `container:X`, else the
+/// short id.
+fn default_hostname(
+    hc: &HostConfig,
+    id: &str,
+    donor_hostname: impl Fn(&str) -> Option<String>,
+) -> String {
+    let mode = hc.network_mode.as_deref().unwrap_or("");
+    if mode == "host" {
+        if let Ok(h) = fs::read_to_string("/proc/sys/kernel/hostname") {
+            return h.trim().to_string();
+        }
+    }
+    if let Some(h) = mode.strip_prefix("container:").and_then(donor_hostname) {
+        return h;
+    }
+    ids::short(id).to_string()
 }
 
 /// Docker's merge of create options over the image config: the image fills

@@ -12,8 +12,10 @@ use bollard_stubs::models::{
     RestartPolicyNameEnum,
 };
 
+use std::collections::BTreeSet;
+
 use crate::error::{Error, Result};
-use crate::sysinfo::{parse_uint_list, SysInfo};
+use berth_runtime::cgroups::Support as SysInfo;
 
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 /// dockerd's default `/dev/shm` size (64 MiB).
@@ -44,7 +46,7 @@ pub fn check_create(
     check_platform(config, hc)?;
     check_networking_config(net)?;
     refuse_unsupported(config, hc, net)?;
-    security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
+    super::spec::security_opts(hc)?;
     adapt(hc, si);
     Ok(warnings)
 }
@@ -67,7 +69,7 @@ fn adapt(hc: &mut HostConfig, si: &SysInfo) {
         .cgroupns_mode
         .is_none_or(|m| m == HostConfigCgroupnsModeEnum::EMPTY)
     {
-        let host = !si.cgroup_v2;
+        let host = !si.v2;
         hc.cgroupns_mode = Some(if host {
             HostConfigCgroupnsModeEnum::HOST
         } else {
@@ -302,6 +304,7 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
+    super::mounts::validate(hc)?;
     for host in hc.extra_hosts.iter().flatten() {
         match host.split_once(':') {
             Some((name, ip)) if !name.is_empty() => {
@@ -421,6 +424,10 @@ pub fn check_resources(hc: &mut HostConfig, si: &SysInfo, update: bool) -> Resul
     }
     if hc.oom_kill_disable == Some(true) && memory == 0 {
         w.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
+    }
+    if hc.kernel_memory_tcp.unwrap_or(0) > 0 && !si.kernel_memory_tcp {
+        w.push("Your kernel does not support kernel memory TCP limit or the cgroup is not mounted. Limitation discarded.".into());
+        hc.kernel_memory_tcp = Some(0);
     }
     if hc.pids_limit.is_some() && !si.pids_limit {
         if hc.pids_limit.unwrap_or(0) > 0 {
@@ -746,61 +753,35 @@ fn refuse_unsupported(c: &ContainerConfig, hc: &HostConfig, net: &NetworkingConf
     Ok(())
 }
 
-/// A container's `--security-opt` list, parsed as dockerd parses it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecurityOpts {
-    pub no_new_privileges: bool,
-    /// `seccomp=...`: "unconfined", or a profile's JSON.
-    pub seccomp: Option<String>,
-    /// `apparmor=...` (the host has no AppArmor: nothing to apply).
-    pub apparmor: Option<String>,
-    /// `label=...` (the host has no SELinux: nothing to apply).
-    pub labels: Vec<String>,
-}
-
-/// dockerd's `parseSecurityOpt`, with its messages.
-pub fn security_opts(opts: &[String]) -> Result<SecurityOpts> {
-    let mut out = SecurityOpts::default();
-    for opt in opts {
-        if opt == "no-new-privileges" {
-            out.no_new_privileges = true;
-            continue;
-        }
-        if opt == "disable" {
-            out.labels.push("disable".into());
-            continue;
-        }
-        let kv = opt.split_once('=').or_else(|| opt.split_once(':'));
-        let Some((key, value)) = kv else {
-            return Err(Error::invalid(format!(
-                "invalid --security-opt 1: \"{opt}\""
-            )));
-        };
-        match key {
-            "label" => out.labels.push(value.into()),
-            "apparmor" => out.apparmor = Some(value.into()),
-            "seccomp" => out.seccomp = Some(value.into()),
-            "no-new-privileges" => {
-                out.no_new_privileges = go_bool(value)
-                    .ok_or_else(|| Error::invalid(format!("invalid --security-opt 2: \"{opt}\"")))?
+/// Go's `parsers.ParseUintList`: `0-2,4`. `None` for a malformed list.
+pub fn parse_uint_list(val: &str) -> Option<BTreeSet<u64>> {
+    let mut out = BTreeSet::new();
+    if val.is_empty() {
+        return Some(out);
+    }
+    // Go's Atoi takes a leading '+'; a '-' always means a range here.
+    let num = |s: &str| s.strip_prefix('+').unwrap_or(s).parse::<u64>().ok();
+    for part in val.split(',') {
+        match part.split_once('-') {
+            None => {
+                out.insert(num(part)?);
             }
-            _ => {
-                return Err(Error::invalid(format!(
-                    "invalid --security-opt 2: \"{opt}\""
-                )))
+            Some((lo, hi)) => {
+                let (lo, hi) = (num(lo)?, num(hi)?);
+                if hi < lo {
+                    return None;
+                }
+                // Bounded so a hostile `0-99999999999` cannot spin the daemon:
+                // no host has this many CPUs, so the check fails either way.
+                if hi - lo > 65_536 {
+                    out.insert(hi);
+                    continue;
+                }
+                out.extend(lo..=hi);
             }
         }
     }
-    Ok(out)
-}
-
-/// Go's `strconv.ParseBool`.
-fn go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod security;
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_runtime::spec::{self as rtspec, BindMount, ContainerSpec, NetNs, Ulimit};
@@ -22,11 +22,9 @@ use super::{Container, ContainerService};
 use crate::error::{Error, Result};
 use namespaces::validate_modes;
 use resources::{cgroups_path, host_support, resources};
-use security::security_opts;
+pub(super) use security::security_opts;
 
 pub(super) use namespaces::release_shm;
-#[allow(unused_imports)] // the create handler's to call
-pub(super) use resources::resource_warnings;
 
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
@@ -113,25 +111,86 @@ pub(super) fn validate(hc: &HostConfig, config: Option<&ContainerConfig>) -> Res
     validate_modes(hc)?;
     mounts::validate(hc)?;
     security_opts(hc)?;
-    resources(hc, &host_support())?;
+    resources(hc, host_support())?;
     Ok(())
 }
 
+/// A container's network namespace and the files docker mounts for it.
+struct Network {
+    ns: NetNs,
+    hostname: String,
+    /// Empty paths leave the mount out.
+    hostname_file: PathBuf,
+    hosts: PathBuf,
+    resolv_conf: PathBuf,
+}
+
 impl ContainerService {
+    /// dockerd's `initializeNetworking`: `container:X` shares X's namespace
+    /// and X's hostname, hosts and resolv.conf files; `host` gets copies of
+    /// the host's files; a container with `NetworkDisabled` gets no hosts
+    /// or resolv.conf at all.
+    fn network(&self, c: &Container, rec: &ContainerRecord) -> Result<Network> {
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("default");
+        if let Some(name) = mode.strip_prefix("container:") {
+            let donor = self.get(name).map_err(|e| {
+                Error::system(format!(
+                    "cannot join network of a non running container: {name}: {}",
+                    e.message
+                ))
+            })?;
+            let drec = donor.snapshot();
+            if !drec.state.status.is_live() || drec.state.pid <= 0 {
+                return Err(Error::system(format!(
+                    "cannot join network of a non running container: {}",
+                    drec.id
+                )));
+            }
+            return Ok(Network {
+                ns: NetNs::Container(PathBuf::from(format!("/proc/{}/ns/net", drec.state.pid))),
+                hostname: drec.config.hostname.clone().unwrap_or_default(),
+                hostname_file: donor.paths.hostname(),
+                hosts: donor.paths.hosts(),
+                resolv_conf: donor.paths.resolv_conf(),
+            });
+        }
+        let hostname = rec.config.hostname.clone().unwrap_or_default();
+        fs::write(c.paths.hostname(), format!("{hostname}\n"))?;
+        let host = mode == "host";
+        let (hosts, resolv) = if host {
+            (
+                fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS.to_string()),
+                fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            )
+        } else {
+            (HOSTS.to_string(), resolv_conf())
+        };
+        let disabled = rec.config.network_disabled.unwrap_or(false);
+        if !disabled {
+            fs::write(c.paths.hosts(), hosts)?;
+            fs::write(c.paths.resolv_conf(), resolv)?;
+        }
+        let file = |p: PathBuf| if disabled { PathBuf::new() } else { p };
+        Ok(Network {
+            ns: if host { NetNs::Host } else { NetNs::New },
+            hostname,
+            hostname_file: c.paths.hostname(),
+            hosts: file(c.paths.hosts()),
+            resolv_conf: file(c.paths.resolv_conf()),
+        })
+    }
+
     pub(super) async fn write_bundle(
         self: &Arc<Self>,
         c: &Arc<Container>,
         rec: &ContainerRecord,
         rootfs: &Path,
     ) -> Result<()> {
-        let hostname = rec.config.hostname.clone().unwrap_or_default();
-        fs::write(c.paths.hostname(), format!("{hostname}\n"))?;
-        fs::write(c.paths.hosts(), HOSTS)?;
-        fs::write(c.paths.resolv_conf(), resolv_conf())?;
-        fs::create_dir_all(&c.paths.bundle)?;
-
         let hc = &rec.host_config;
         validate(hc, None)?;
+        let net = self.network(c, rec)?;
+        let hostname = net.hostname.clone();
+        fs::create_dir_all(&c.paths.bundle)?;
         let mut env = rec.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.insert(
@@ -146,13 +205,9 @@ impl ContainerService {
         let mut args = vec![rec.path.clone()];
         args.extend(rec.args.iter().cloned());
         let security = security_opts(hc)?;
-        let network = match hc.network_mode.as_deref().unwrap_or("default") {
-            "host" => NetNs::Host,
-            _ => NetNs::New,
-        };
         let ns = self.namespaces(hc, &c.paths)?;
         let (binds, tmpfs) = user_mounts(hc)?;
-        let (res, warnings) = resources(hc, &host_support())?;
+        let (res, warnings) = resources(hc, host_support())?;
         for w in warnings {
             tracing::warn!(id = %crate::ids::short(&rec.id), "{w}");
         }
@@ -171,9 +226,9 @@ impl ContainerService {
             hostname,
             domainname: rec.config.domainname.clone().unwrap_or_default(),
             tty: rec.tty(),
-            hosts_path: c.paths.hosts(),
-            hostname_path: c.paths.hostname(),
-            resolv_conf_path: c.paths.resolv_conf(),
+            hosts_path: net.hosts,
+            hostname_path: net.hostname_file,
+            resolv_conf_path: net.resolv_conf,
             readonly_rootfs: hc.readonly_rootfs.unwrap_or(false),
             cap_add: hc.cap_add.clone().unwrap_or_default(),
             cap_drop: hc.cap_drop.clone().unwrap_or_default(),
@@ -219,7 +274,7 @@ impl ContainerService {
                     hard: u.hard.unwrap_or(0),
                 })
                 .collect(),
-            network,
+            network: net.ns,
             devices: hc
                 .devices
                 .clone()

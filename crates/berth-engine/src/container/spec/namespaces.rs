@@ -61,10 +61,8 @@ impl ContainerService {
     /// container must exist (else "No such container", 404) and the mode is
     /// recorded with its full id, so a later rename changes nothing. Whether
     /// it runs is checked at start.
-    // The create handler's to call.
-    #[allow(dead_code)]
     pub(in crate::container) fn resolve_container_modes(&self, hc: &mut HostConfig) -> Result<()> {
-        for mode in [&mut hc.pid_mode, &mut hc.ipc_mode] {
+        for mode in [&mut hc.pid_mode, &mut hc.ipc_mode, &mut hc.network_mode] {
             if let Some(name) = mode.as_deref().and_then(container_ref) {
                 let id = self
                     .get(name)

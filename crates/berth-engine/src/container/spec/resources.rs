@@ -135,18 +135,8 @@ pub(super) fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources
     Ok((r, warnings))
 }
 
-/// dockerd's create-time warnings for the resource limits this host
-/// discards, for the create response's `Warnings`.
-// The create handler's to call; start only logs them.
-#[allow(dead_code)]
-pub(in crate::container) fn resource_warnings(hc: &HostConfig) -> Vec<String> {
-    resources(hc, &host_support())
-        .map(|(_, w)| w)
-        .unwrap_or_default()
-}
-
-pub(super) fn host_support() -> Support {
-    cgroups::detect_support(Path::new(cgroups::DEFAULT_ROOT))
+pub(super) fn host_support() -> &'static Support {
+    Support::host()
 }
 
 /// `HostConfig.CgroupParent` (else the daemon's) joined with the id, kept

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// `SecurityOpt`, as dockerd's `parseSecurityOpt` reads it.
 #[derive(Debug, Default, PartialEq)]
-pub(super) struct Security {
+pub(in crate::container) struct Security {
     pub no_new_privileges: bool,
     pub seccomp: Seccomp,
 }
@@ -21,9 +21,13 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+fn writable_cgroups() -> Error {
+    Error::invalid("SecurityOpt writable-cgroups is not supported by berth yet")
+}
+
 /// `label=...` and `apparmor=...` are accepted and have no effect: this
 /// host has neither SELinux nor AppArmor, where dockerd ignores them too.
-pub(super) fn security_opts(hc: &HostConfig) -> Result<Security> {
+pub(in crate::container) fn security_opts(hc: &HostConfig) -> Result<Security> {
     let mut out = Security::default();
     for opt in hc.security_opt.iter().flatten() {
         match opt.as_str() {
@@ -31,7 +35,10 @@ pub(super) fn security_opts(hc: &HostConfig) -> Result<Security> {
                 out.no_new_privileges = true;
                 continue;
             }
-            "disable" | "writable-cgroups" => continue,
+            "disable" => continue,
+            // Newer dockerd's switch for a writable /sys/fs/cgroup: not
+            // built, so refused rather than dropped.
+            "writable-cgroups" => return Err(writable_cgroups()),
             _ => {}
         }
         let split = if opt.contains('=') {
@@ -40,9 +47,9 @@ pub(super) fn security_opts(hc: &HostConfig) -> Result<Security> {
             opt.split_once(':')
         };
         let Some((key, value)) = split else {
-            return Err(Error::system(format!("invalid --security-opt 1: {opt:?}")));
+            return Err(Error::invalid(format!("invalid --security-opt 1: {opt:?}")));
         };
-        let invalid = || Error::system(format!("invalid --security-opt 2: {opt:?}"));
+        let invalid = || Error::invalid(format!("invalid --security-opt 2: {opt:?}"));
         match key {
             "label" | "apparmor" => {}
             "seccomp" => {
@@ -53,9 +60,7 @@ pub(super) fn security_opts(hc: &HostConfig) -> Result<Security> {
                 }
             }
             "no-new-privileges" => out.no_new_privileges = parse_bool(value).ok_or_else(invalid)?,
-            "writable-cgroups" => {
-                parse_bool(value).ok_or_else(invalid)?;
-            }
+            "writable-cgroups" => return Err(writable_cgroups()),
             _ => return Err(invalid()),
         }
     }

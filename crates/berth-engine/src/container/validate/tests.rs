@@ -5,7 +5,9 @@ use bollard_stubs::models::{
 
 fn full() -> SysInfo {
     SysInfo {
-        cgroup_v2: false,
+        v2: false,
+        kernel_memory: true,
+        kernel_memory_tcp: true,
         memory_limit: true,
         swap_limit: true,
         memory_reservation: true,
@@ -328,22 +330,12 @@ fn swap_defaults_to_twice_the_memory() {
 }
 
 #[test]
-fn security_opts_as_dockerd_parses_them() {
-    let p = |o: &[&str]| security_opts(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let s = p(&["no-new-privileges", "seccomp=unconfined", "label=disable"]).unwrap();
-    assert!(s.no_new_privileges);
-    assert_eq!(s.seccomp.as_deref(), Some("unconfined"));
-    assert!(!p(&["no-new-privileges:false"]).unwrap().no_new_privileges);
-    assert_eq!(
-        p(&["bogus"]).unwrap_err().message,
-        "invalid --security-opt 1: \"bogus\""
-    );
-    assert_eq!(
-        p(&["foo=bar"]).unwrap_err().message,
-        "invalid --security-opt 2: \"foo=bar\""
-    );
-    assert_eq!(
-        p(&["no-new-privileges=maybe"]).unwrap_err().message,
-        "invalid --security-opt 2: \"no-new-privileges=maybe\""
-    );
+fn uint_lists_as_go_parses_them() {
+    assert_eq!(parse_uint_list(""), Some(BTreeSet::new()));
+    assert_eq!(parse_uint_list("0-2,4"), Some([0, 1, 2, 4].into()));
+    assert_eq!(parse_uint_list("+1"), Some([1].into()));
+    assert_eq!(parse_uint_list("2-1"), None);
+    assert_eq!(parse_uint_list("a"), None);
+    assert_eq!(parse_uint_list("1,"), None);
+    assert_eq!(parse_uint_list("-1"), None);
 }
