@@ -1,0 +1,113 @@
+//! Integration: API behaviours that clients rely on beyond status codes,
+//! driven over the raw socket: how hijacked streams are framed and when
+//! they end, the 101 head, commit, inspect fields and log drivers.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use berth_tests::{ok, Daemon};
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// Sends `POST path` with `body` and `Upgrade: tcp`, reads the response
+/// head byte by byte (so nothing after it is consumed) and returns it with
+/// the stream.
+fn hijack(d: &Daemon, path: &str, body: &[u8]) -> (String, UnixStream) {
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    (head, s)
+}
+
+fn read_all(mut s: UnixStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read the stream to its end");
+    out
+}
+
+/// Splits docker's multiplexed stream into (stream, payload) frames;
+/// panics on anything that is not a whole frame.
+fn demux(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while !b.is_empty() {
+        assert!(b.len() >= 8, "truncated frame header: {b:?}");
+        assert!(
+            matches!(b[0], 1 | 2) && b[1..4] == [0, 0, 0],
+            "not a frame header: {b:?}"
+        );
+        let len = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        assert!(b.len() >= 8 + len, "truncated frame: {b:?}");
+        frames.push((b[0], b[8..8 + len].to_vec()));
+        b = &b[8 + len..];
+    }
+    frames
+}
+
+fn run_d(d: &Daemon, args: &[&str]) -> String {
+    let mut all = vec!["run", "-d"];
+    all.extend_from_slice(args);
+    ok(&d.docker(&all)).trim().to_string()
+}
+
+fn create_exec(d: &Daemon, container: &str, config: &str) -> String {
+    let (status, _, body) = d.http(
+        "POST",
+        &format!("/v1.47/containers/{container}/exec"),
+        Some(config.as_bytes()),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    json(&body)["Id"].as_str().unwrap().to_string()
+}
+
+/// dockerd frames exec output by the start request's `Tty`, whatever the
+/// exec was created with.
+#[test]
+fn exec_start_frames_by_the_start_requests_tty() {
+    let d = Daemon::start();
+    d.load_busybox();
+    run_d(&d, &["--name", "ef", "busybox", "sleep", "1000"]);
+
+    // A pty process, a multiplexed stream: everything is stdout.
+    let id = create_exec(
+        &d,
+        "ef",
+        r#"{"Cmd":["echo","hi"],"Tty":true,"AttachStdout":true,"AttachStderr":true}"#,
+    );
+    let (head, s) = hijack(&d, &format!("/v1.47/exec/{id}/start"), br#"{"Tty":false}"#);
+    assert!(
+        head.contains("application/vnd.docker.multiplexed-stream"),
+        "{head}"
+    );
+    let frames = demux(&read_all(s));
+    let stdout: Vec<u8> = frames.iter().flat_map(|(_, p)| p.clone()).collect();
+    assert!(frames.iter().all(|(n, _)| *n == 1), "{frames:?}");
+    assert_eq!(String::from_utf8_lossy(&stdout), "hi\r\n");
+
+    // Pipes, a raw stream: both outputs unframed.
+    let id = create_exec(
+        &d,
+        "ef",
+        r#"{"Cmd":["sh","-c","echo out; sleep 0.2; echo err >&2"],"Tty":false,"AttachStdout":true,"AttachStderr":true}"#,
+    );
+    let (head, s) = hijack(&d, &format!("/v1.47/exec/{id}/start"), br#"{"Tty":true}"#);
+    assert!(head.contains("application/vnd.docker.raw-stream"), "{head}");
+    assert_eq!(String::from_utf8_lossy(&read_all(s)), "out\nerr\n");
+}
