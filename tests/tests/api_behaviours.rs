@@ -111,3 +111,33 @@ fn exec_start_frames_by_the_start_requests_tty() {
     assert!(head.contains("application/vnd.docker.raw-stream"), "{head}");
     assert_eq!(String::from_utf8_lossy(&read_all(s)), "out\nerr\n");
 }
+
+/// `attach?stdin=1&stream=1` without stdout or stderr stays open for input
+/// until the detach keys, and the container runs on.
+#[test]
+fn stdin_only_attach_stays_until_the_detach_keys() {
+    let d = Daemon::start();
+    d.load_busybox();
+    run_d(&d, &["-it", "--name", "si", "busybox", "sh"]);
+    for (query, keys, file) in [
+        ("", &b"\x10\x11"[..], "a"),
+        ("&detachKeys=ctrl-x,y", &b"\x18y"[..], "b"),
+    ] {
+        let (_, mut s) = hijack(
+            &d,
+            &format!("/v1.47/containers/si/attach?stdin=1&stream=1{query}"),
+            b"",
+        );
+        write!(s, "echo typed > /tmp/{file}\r").unwrap();
+        let typed = berth_tests::eventually(Duration::from_secs(10), || {
+            let out = d.docker(&["exec", "si", "cat", &format!("/tmp/{file}")]);
+            String::from_utf8_lossy(&out.stdout) == "typed\n"
+        });
+        assert!(typed, "input of a stdin-only attach did not arrive");
+        s.write_all(keys).unwrap();
+        // The stream ends by itself after the keys.
+        read_all(s);
+        let (_, _, body) = d.http("GET", "/v1.47/containers/si/json", None);
+        assert_eq!(json(&body)["State"]["Running"], true);
+    }
+}
