@@ -2,7 +2,7 @@
 //! driven over the raw socket: how hijacked streams are framed and when
 //! they end, the 101 head, commit, inspect fields and log drivers.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -140,4 +140,53 @@ fn stdin_only_attach_stays_until_the_detach_keys() {
         let (_, _, body) = d.http("GET", "/v1.47/containers/si/json", None);
         assert_eq!(json(&body)["State"]["Running"], true);
     }
+}
+
+/// Reads the response head the way Python's http.client does, through a
+/// buffered reader that takes whatever has arrived, then the stream from
+/// the raw socket (docker-py): nothing may have come with the head.
+fn head_then_raw(d: &Daemon, path: &str) -> Vec<u8> {
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::with_capacity(8192, &s);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    let early = reader.buffer().to_vec();
+    assert!(
+        early.is_empty(),
+        "stream bytes arrived with the 101 head: {early:?}"
+    );
+    drop(reader);
+    read_all(s)
+}
+
+/// The 101 head goes out, and is read, before the first stream byte.
+#[test]
+fn stream_starts_after_the_101_head_was_read() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let out = d.docker(&["run", "--name", "h1", "busybox", "echo", "hello"]);
+    assert_eq!(ok(&out), "hello\n");
+    // A race without the fix, so ask often.
+    for _ in 0..30 {
+        let got = head_then_raw(&d, "/v1.47/containers/h1/attach?logs=1&stream=0&stdout=1");
+        assert_eq!(demux(&got), vec![(1, b"hello\n".to_vec())]);
+    }
+    run_d(&d, &["--name", "h2", "busybox", "sleep", "1000"]);
+    let id = create_exec(&d, "h2", r#"{"Cmd":["echo","hi"],"AttachStdout":true}"#);
+    let got = head_then_raw(&d, &format!("/v1.47/exec/{id}/start"));
+    assert_eq!(demux(&got), vec![(1, b"hi\n".to_vec())]);
 }
