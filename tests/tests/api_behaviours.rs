@@ -190,3 +190,52 @@ fn stream_starts_after_the_101_head_was_read() {
     let got = head_then_raw(&d, &format!("/v1.47/exec/{id}/start"));
     assert_eq!(demux(&got), vec![(1, b"hi\n".to_vec())]);
 }
+
+/// `POST /commit?pause=1` pauses only a running container: a stopped one,
+/// or one that exits while the commit starts, commits all the same. The
+/// new image's parent is the container's image, as in dockerd.
+#[test]
+fn commit_pauses_only_running_containers_and_records_the_parent() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let image_id = ok(&d.docker(&["image", "inspect", "-f", "{{.Id}}", "busybox"]))
+        .trim()
+        .to_string();
+    let out = d.docker(&["run", "--name", "cs", "busybox", "sh", "-c", "echo x > /f"]);
+    ok(&out);
+    let (status, _, body) = d.http("POST", "/v1.47/commit?container=cs&pause=1", None);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let new_id = json(&body)["Id"].as_str().unwrap().to_string();
+    let (_, _, body) = d.http("GET", &format!("/v1.47/images/{new_id}/json"), None);
+    assert_eq!(json(&body)["Parent"], image_id.as_str());
+    let (_, _, body) = d.http("GET", "/v1.47/images/json", None);
+    let listed = json(&body);
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["Id"] == new_id.as_str())
+        .expect("the committed image is listed");
+    assert_eq!(row["ParentId"], image_id.as_str());
+
+    // Exiting by itself while the commit asks for the pause.
+    for i in 0..8 {
+        let name = format!("cr{i}");
+        run_d(&d, &["--name", &name, "busybox", "sh", "-c", "echo x > /f"]);
+        let (status, _, body) = d.http(
+            "POST",
+            &format!("/v1.47/commit?container={name}&pause=1"),
+            None,
+        );
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    }
+
+    // A running container is paused for the commit and runs on after it.
+    run_d(&d, &["--name", "cp", "busybox", "sleep", "1000"]);
+    let (status, _, body) = d.http("POST", "/v1.47/commit?container=cp&pause=1", None);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let (_, _, body) = d.http("GET", "/v1.47/containers/cp/json", None);
+    let state = &json(&body)["State"];
+    assert_eq!(state["Status"], "running", "{state}");
+    assert_eq!(state["Paused"], false);
+}
