@@ -239,3 +239,35 @@ fn commit_pauses_only_running_containers_and_records_the_parent() {
     assert_eq!(state["Status"], "running", "{state}");
     assert_eq!(state["Paused"], false);
 }
+
+/// Inspect shows the runtime in use and dockerd's MAC address fields for a
+/// container without a network endpoint; another runtime is refused.
+#[test]
+fn inspect_runtime_and_mac_address() {
+    let d = Daemon::start();
+    d.load_busybox();
+    run_d(&d, &["--name", "ir", "busybox", "sleep", "1000"]);
+    let (_, _, body) = d.http("GET", "/v1.47/containers/ir/json", None);
+    let v = json(&body);
+    assert_eq!(v["HostConfig"]["Runtime"], "runc");
+    assert_eq!(v["NetworkSettings"]["MacAddress"], "");
+    assert!(v["Config"].get("MacAddress").is_none(), "{}", v["Config"]);
+    let (status, _, body) = d.http(
+        "POST",
+        "/v1.47/containers/create",
+        Some(br#"{"Image":"busybox","MacAddress":"","HostConfig":{"Runtime":"runc"}}"#),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let id = json(&body)["Id"].as_str().unwrap().to_string();
+    let (_, _, body) = d.http("GET", &format!("/v1.47/containers/{id}/json"), None);
+    let v = json(&body);
+    assert_eq!(v["HostConfig"]["Runtime"], "runc");
+    assert!(v["Config"].get("MacAddress").is_none(), "{}", v["Config"]);
+    let (status, _, body) = d.http(
+        "POST",
+        "/v1.47/containers/create",
+        Some(br#"{"Image":"busybox","HostConfig":{"Runtime":"crun"}}"#),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(json(&body)["message"], "Unknown runtime specified crun");
+}

@@ -166,6 +166,12 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
     if hc.pids_limit.unwrap_or(0) < -1 {
         return Err(Error::invalid("invalid PIDs limit"));
     }
+    match hc.runtime.as_deref() {
+        None | Some("") | Some(super::inspect::RUNTIME_NAME) => {}
+        Some(other) => {
+            return Err(Error::invalid(format!("Unknown runtime specified {other}")));
+        }
+    }
     super::logopts::rotation(hc)?;
     let restart = hc
         .restart_policy

@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::filters::Filters;
 use crate::timefmt;
 
+/// The only OCI runtime berth runs containers with (`HostConfig.Runtime`).
+pub(super) const RUNTIME_NAME: &str = "runc";
+
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {
     pub all: bool,
@@ -96,6 +99,11 @@ impl ContainerService {
         };
         let mut config = rec.config.clone();
         config.image = Some(rec.image.clone());
+        // dockerd omits an empty MacAddress from Config.
+        config.mac_address = config.mac_address.filter(|m| !m.is_empty());
+        let mut host_config = rec.host_config.clone();
+        // The runtime every container runs under (create refuses others).
+        host_config.runtime = Some(RUNTIME_NAME.to_string());
         Ok(ContainerInspectResponse {
             id: Some(rec.id.clone()),
             created: Some(rec.created.clone()),
@@ -115,13 +123,15 @@ impl ContainerService {
             process_label: Some(String::new()),
             app_armor_profile: Some(String::new()),
             exec_ids: Some(self.exec_ids(&rec.id)).filter(|ids| !ids.is_empty()),
-            host_config: Some(rec.host_config.clone()),
+            host_config: Some(host_config),
             graph_driver: Some(self.graph_driver(&rec)),
             mounts: Some(Vec::new()),
             config: Some(config),
             // Until networking lands a container has only its loopback.
             network_settings: Some(NetworkSettings {
                 bridge: Some(String::new()),
+                // Empty, as dockerd's without a network endpoint.
+                mac_address: Some(String::new()),
                 sandbox_id: Some(String::new()),
                 sandbox_key: Some(String::new()),
                 ports: Some(Default::default()),
