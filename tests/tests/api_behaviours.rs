@@ -271,3 +271,103 @@ fn inspect_runtime_and_mac_address() {
     assert_eq!(status, 400);
     assert_eq!(json(&body)["message"], "Unknown runtime specified crun");
 }
+
+/// The `none` log driver: no log file, `logs` answers dockerd's 501,
+/// attach still streams. Options are checked per driver as dockerd does.
+#[test]
+fn log_driver_none_and_log_opts() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let (status, _, body) = d.http(
+        "POST",
+        "/v1.47/containers/create?name=ln",
+        Some(br#"{"Image":"busybox","Cmd":["sh","-c","read x; echo out:$x; echo err >&2"],"OpenStdin":true,"HostConfig":{"LogConfig":{"Type":"none"}}}"#),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let (_, mut s) = hijack(
+        &d,
+        "/v1.47/containers/ln/attach?stream=1&stdin=1&stdout=1&stderr=1",
+        b"",
+    );
+    let (status, _, body) = d.http("POST", "/v1.47/containers/ln/start", None);
+    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+    s.write_all(b"hi\n").unwrap();
+    let mut frames = demux(&read_all(s));
+    frames.sort();
+    assert_eq!(
+        frames,
+        vec![(1, b"out:hi\n".to_vec()), (2, b"err\n".to_vec())]
+    );
+    let (_, _, body) = d.http("POST", "/v1.47/containers/ln/wait", None);
+    assert_eq!(json(&body)["StatusCode"], 0);
+
+    let (status, _, body) = d.http("GET", "/v1.47/containers/ln/logs?stdout=1", None);
+    assert_eq!(status, 501);
+    assert_eq!(
+        json(&body)["message"],
+        "configured logging driver does not support reading"
+    );
+    let (_, _, body) = d.http("GET", "/v1.47/containers/ln/json", None);
+    let v = json(&body);
+    assert_eq!(v["LogPath"], "");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "none");
+    let id = v["Id"].as_str().unwrap();
+    let files: Vec<String> = std::fs::read_dir(d.root.join("containers").join(id))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        files.iter().all(|f| !f.contains("json.log")),
+        "a log file was written: {files:?}"
+    );
+
+    let refused = |log_config: &str| {
+        let body = format!(r#"{{"Image":"busybox","HostConfig":{{"LogConfig":{log_config}}}}}"#);
+        let (status, _, body) = d.http("POST", "/v1.47/containers/create", Some(body.as_bytes()));
+        assert_eq!(
+            status,
+            400,
+            "{log_config}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        json(&body)["message"].as_str().unwrap().to_string()
+    };
+    assert!(refused(r#"{"Type":"local"}"#).contains("'local'"));
+    assert_eq!(
+        refused(r#"{"Type":"none","Config":{"max-size":"1m"}}"#),
+        "invalid logging opts for driver none"
+    );
+    assert_eq!(
+        refused(r#"{"Type":"json-file","Config":{"max-size":"-1"}}"#),
+        "invalid size: '-1'"
+    );
+    assert_eq!(
+        refused(r#"{"Type":"json-file","Config":{"compress":"true"}}"#),
+        "compress cannot be true when max-file is less than 2 or max-size is not set"
+    );
+    assert!(refused(r#"{"Type":"json-file","Config":{"env":"PATH"}}"#).contains("'env'"));
+}
+
+/// The same through the docker CLI, with dockerd's messages.
+#[test]
+fn log_driver_none_with_the_docker_cli() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let out = d.docker(&["run", "--log-driver", "none", "busybox", "echo", "attached"]);
+    assert_eq!(ok(&out), "attached\n");
+    let id = run_d(&d, &["--log-driver", "none", "busybox", "echo", "hi"]);
+    let out = d.docker(&["wait", &id]);
+    assert_eq!(ok(&out), "0\n");
+    let out = d.docker(&["logs", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    berth_tests::assert_stderr_has(
+        &out,
+        "Error response from daemon: configured logging driver does not support reading",
+    );
+    let out = d.docker(&["run", "--log-driver", "local", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    berth_tests::assert_stderr_has(&out, "'local'");
+}

@@ -172,7 +172,7 @@ fn validate_host_config(hc: &HostConfig) -> Result<()> {
             return Err(Error::invalid(format!("Unknown runtime specified {other}")));
         }
     }
-    super::logopts::rotation(hc)?;
+    super::logopts::log_driver(hc)?;
     let restart = hc
         .restart_policy
         .as_ref()

@@ -7,6 +7,7 @@ use bollard_stubs::models::{
     ContainerSummaryHostConfig, ContainerTopResponse, DriverData, NetworkSettings,
 };
 
+use super::logopts::LogDriver;
 use super::record::{ContainerRecord, Status};
 use super::ContainerService;
 use crate::error::{Error, Result};
@@ -114,7 +115,11 @@ impl ContainerService {
             resolv_conf_path: Some(c.paths.resolv_conf().display().to_string()),
             hostname_path: Some(c.paths.hostname().display().to_string()),
             hosts_path: Some(c.paths.hosts().display().to_string()),
-            log_path: Some(c.paths.log(&rec.id).display().to_string()),
+            // dockerd's is empty when no driver writes a file.
+            log_path: Some(match LogDriver::of(&rec.host_config) {
+                LogDriver::JsonFile(_) => c.paths.log(&rec.id).display().to_string(),
+                LogDriver::None => String::new(),
+            }),
             name: Some(format!("/{}", rec.name)),
             restart_count: Some(rec.restart_count),
             driver: Some("overlay2".into()),
