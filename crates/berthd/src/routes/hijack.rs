@@ -6,7 +6,10 @@
 //! through a buffered reader and then switch to the raw socket: stream
 //! bytes that reach them together with the head sit in that buffer and are
 //! lost. So the stream starts only once the client has read the whole head
-//! (see `head_read`).
+//! (see `head_read`). What remains is a reader descheduled inside the very
+//! read that took the head: that read may still pick up the first stream
+//! bytes. No server can see that; dockerd, which does not wait at all,
+//! loses bytes to such clients far more often.
 
 use std::future::Future;
 
