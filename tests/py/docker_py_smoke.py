@@ -73,10 +73,19 @@ try:
                            filters={"container": ct.id, "event": "exec_die"})
     assert len(list(events)) >= 3
 
+    # docker-py reads the 101 head buffered, then the raw socket: output
+    # that comes with the head is lost. A race: a third of these lost it
+    # before the daemon waited for the head to be read; one loss is
+    # tolerated for a reader descheduled mid-read (see hijack.rs).
+    said = client.containers.run("busybox", ["echo", "said"], detach=True, labels={"t": "gone"})
+    said.wait()
+    got = [said.attach(logs=True, stream=False) for _ in range(24)]
+    assert len([g for g in got if g != b"said\n"]) <= 1, got
+
     done = client.containers.run("busybox", "true", detach=True, labels={"t": "gone"})
     done.wait()
     pruned = client.containers.prune(filters={"label": "t=gone"})
-    assert pruned["ContainersDeleted"] == [done.id], pruned
+    assert sorted(pruned["ContainersDeleted"]) == sorted([said.id, done.id]), pruned
 finally:
     ct.remove(force=True)
     try:

@@ -16,7 +16,8 @@ pub struct Args {
     /// The runtime's JSON log, read for its error when a start fails.
     pub runtime_log: PathBuf,
     pub socket: PathBuf,
-    pub log_path: PathBuf,
+    /// The json-file log; none means the container keeps no log.
+    pub log_path: Option<PathBuf>,
     /// 0 = no rotation.
     pub log_max_size: u64,
     pub log_max_files: u32,
@@ -82,7 +83,7 @@ impl Args {
             pid_file: need(pid_file, "pid-file")?,
             runtime_log: need(runtime_log, "runtime-log")?,
             socket: need(socket, "socket")?,
-            log_path: need(log_path, "log-path")?,
+            log_path,
             exit_file: need(exit_file, "exit-file")?,
             oom_file,
             log_max_size,
@@ -123,6 +124,8 @@ mod tests {
         assert!(a.oom_file.is_none());
         let a = parse(REQUIRED).unwrap();
         assert!(!a.stdin && a.console_socket.is_none() && a.log_max_size == 0);
+        let a = parse(&REQUIRED.replace("--log-path /l", "")).unwrap();
+        assert!(a.log_path.is_none());
     }
 
     #[test]

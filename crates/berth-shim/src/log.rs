@@ -1,6 +1,7 @@
 //! json-file logging, in docker's on-disk format: one JSON object per line,
 //! `{"log":"...","stream":"stdout","time":"<RFC3339Nano>"}`, with size-based
 //! rotation (`<path>.1`, `<path>.2`, ... like docker's max-size / max-file).
+//! Under docker's `none` driver the writer keeps nothing.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -31,7 +32,8 @@ impl Stream {
 
 pub struct LogWriter {
     path: PathBuf,
-    file: File,
+    /// None: the `none` driver.
+    file: Option<File>,
     size: u64,
     max_size: u64,
     max_files: u32,
@@ -44,7 +46,7 @@ impl LogWriter {
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
             size,
             max_size,
             max_files: max_files.max(1),
@@ -52,8 +54,23 @@ impl LogWriter {
         })
     }
 
+    /// A writer that drops everything (docker's `none` log driver).
+    pub fn discard() -> LogWriter {
+        LogWriter {
+            path: PathBuf::new(),
+            file: None,
+            size: 0,
+            max_size: 0,
+            max_files: 1,
+            partial: [Vec::new(), Vec::new()],
+        }
+    }
+
     /// Appends raw output; complete lines become entries at once.
     pub fn write(&mut self, stream: Stream, data: &[u8]) {
+        if self.file.is_none() {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.partial[stream.index()]);
         buf.extend_from_slice(data);
         let mut start = 0;
@@ -90,7 +107,10 @@ impl LogWriter {
         if self.max_size > 0 && self.size > 0 && self.size + out.len() as u64 > self.max_size {
             self.rotate();
         }
-        if self.file.write_all(&out).is_ok() {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if file.write_all(&out).is_ok() {
             self.size += out.len() as u64;
         }
     }
@@ -109,7 +129,7 @@ impl LogWriter {
             .truncate(true)
             .open(&self.path)
         {
-            self.file = f;
+            self.file = Some(f);
             self.size = 0;
         }
     }
@@ -186,6 +206,14 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#""a\"b\\\u003c\u0001\u003e""#
         );
+    }
+
+    #[test]
+    fn discard_writes_nothing() {
+        let mut w = LogWriter::discard();
+        w.write(Stream::Stdout, b"gone\npartial");
+        w.flush_partial(Stream::Stdout);
+        assert!(w.partial.iter().all(Vec::is_empty));
     }
 
     #[test]

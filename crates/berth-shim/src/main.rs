@@ -190,7 +190,10 @@ impl Shim {
         let _ = fs::remove_file(&args.socket);
         let listener = UnixListener::bind(&args.socket)?;
         listener.set_nonblocking(true)?;
-        let log = LogWriter::open(&args.log_path, args.log_max_size, args.log_max_files)?;
+        let log = match &args.log_path {
+            Some(path) => LogWriter::open(path, args.log_max_size, args.log_max_files)?,
+            None => LogWriter::discard(),
+        };
         let mut shim = Shim {
             listener,
             sigfd,

@@ -57,10 +57,17 @@ impl ContainerService {
                 }
             }
         }
-        let paused = opts.pause && rec.state.status == super::Status::Running;
-        if paused {
-            self.pause(&c.id).await?;
-        }
+        // As dockerd: pause only a running container, and a pause that fails
+        // (it exited meanwhile) does not stop the commit.
+        let paused = opts.pause
+            && c.status() == super::Status::Running
+            && match self.pause(&c.id).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(id = %c.id, "commit without pausing: {}", e.message);
+                    false
+                }
+            };
         let images = self.images.clone();
         let req_config = config;
         let (id, image_id) = (rec.id.clone(), rec.image_id.clone());

@@ -44,7 +44,7 @@ impl ContainerService {
             &networking_config,
             Support::host(),
         )?;
-        super::logopts::rotation(&host_config)?;
+        super::logopts::log_driver(&host_config)?;
         // `container:NAME` modes are recorded with the full id (a rename
         // changes nothing); a missing container is dockerd's 400.
         self.resolve_container_modes(&mut host_config)?;

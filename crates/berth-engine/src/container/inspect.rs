@@ -7,11 +7,15 @@ use bollard_stubs::models::{
     ContainerSummaryHostConfig, ContainerTopResponse, DriverData, NetworkSettings,
 };
 
+use super::logopts::LogDriver;
 use super::record::{ContainerRecord, Status};
 use super::ContainerService;
 use crate::error::{Error, Result};
 use crate::filters::Filters;
 use crate::timefmt;
+
+/// The only OCI runtime berth runs containers with (`HostConfig.Runtime`).
+pub(super) const RUNTIME_NAME: &str = "runc";
 
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {
@@ -96,6 +100,13 @@ impl ContainerService {
         };
         let mut config = rec.config.clone();
         config.image = Some(rec.image.clone());
+        // dockerd omits an empty MacAddress from Config.
+        config.mac_address = config.mac_address.filter(|m| !m.is_empty());
+        let mut host_config = rec.host_config.clone();
+        // Create records the runtime; records from before it did ran runc.
+        if host_config.runtime.as_deref().unwrap_or("").is_empty() {
+            host_config.runtime = Some(RUNTIME_NAME.to_string());
+        }
         Ok(ContainerInspectResponse {
             id: Some(rec.id.clone()),
             created: Some(rec.created.clone()),
@@ -106,7 +117,11 @@ impl ContainerService {
             resolv_conf_path: Some(c.paths.resolv_conf().display().to_string()),
             hostname_path: Some(c.paths.hostname().display().to_string()),
             hosts_path: Some(c.paths.hosts().display().to_string()),
-            log_path: Some(c.paths.log(&rec.id).display().to_string()),
+            // dockerd's is empty when no driver writes a file.
+            log_path: Some(match LogDriver::of(&rec.host_config) {
+                LogDriver::JsonFile(_) => c.paths.log(&rec.id).display().to_string(),
+                LogDriver::None => String::new(),
+            }),
             name: Some(format!("/{}", rec.name)),
             restart_count: Some(rec.restart_count),
             driver: Some("overlay2".into()),
@@ -115,13 +130,15 @@ impl ContainerService {
             process_label: Some(String::new()),
             app_armor_profile: Some(String::new()),
             exec_ids: Some(self.exec_ids(&rec.id)).filter(|ids| !ids.is_empty()),
-            host_config: Some(rec.host_config.clone()),
+            host_config: Some(host_config),
             graph_driver: Some(self.graph_driver(&rec)),
             mounts: Some(super::mounts::mount_points(&rec.host_config)),
             config: Some(config),
             // Until networking lands a container has only its loopback.
             network_settings: Some(NetworkSettings {
                 bridge: Some(String::new()),
+                // Empty, as dockerd's without a network endpoint.
+                mac_address: Some(String::new()),
                 sandbox_id: Some(String::new()),
                 sandbox_key: Some(String::new()),
                 ports: Some(Default::default()),

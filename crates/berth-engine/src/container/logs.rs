@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::logopts::LogDriver;
 use super::{Container, ContainerService};
 use crate::error::Result;
 use crate::timefmt;
@@ -125,7 +126,11 @@ impl ContainerService {
         opts: LogOptions,
     ) -> Result<(bool, mpsc::Receiver<LogChunk>)> {
         let c = self.get(name_or_id)?;
-        let tty = c.snapshot().tty();
+        let rec = c.snapshot();
+        if LogDriver::of(&rec.host_config) == LogDriver::None {
+            return Err(super::logopts::reading_unsupported());
+        }
+        let tty = rec.tty();
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             follow_logs(c, opts, tx).await;
@@ -133,7 +138,8 @@ impl ContainerService {
         Ok((tty, rx))
     }
 
-    /// The whole log, without following (for attach with `logs=1`).
+    /// The whole log, without following (for attach with `logs=1`); under
+    /// the none driver there is no file, hence nothing to replay.
     pub(super) async fn read_logs(
         &self,
         c: &Arc<Container>,

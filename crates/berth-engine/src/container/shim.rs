@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
+use super::logopts::LogDriver;
 use super::record::ContainerRecord;
 use super::stdio::Output;
 use super::{Container, ContainerService};
@@ -50,23 +51,19 @@ impl ContainerService {
             .arg(self.runtime.log_file(&c.paths.bundle))
             .arg("--socket")
             .arg(&c.paths.socket)
-            .arg("--log-path")
-            .arg(c.paths.log(&c.id))
             .arg("--exit-file")
             .arg(c.paths.exit_file());
         if let Some(path) = &console_socket {
             cmd.arg("--console-socket").arg(path);
         }
-        // Checked at create; a record from an older daemon falls back to no rotation.
-        let rotation =
-            super::logopts::rotation(&rec.host_config).unwrap_or(super::logopts::Rotation {
-                max_size: 0,
-                max_files: 1,
-            });
-        if rotation.max_size > 0 {
-            cmd.arg("--log-max-size").arg(rotation.max_size.to_string());
-            cmd.arg("--log-max-files")
-                .arg(rotation.max_files.to_string());
+        // Without a log path the shim keeps no log (the none driver).
+        if let LogDriver::JsonFile(rotation) = LogDriver::of(&rec.host_config) {
+            cmd.arg("--log-path").arg(c.paths.log(&c.id));
+            if rotation.max_size > 0 {
+                cmd.arg("--log-max-size").arg(rotation.max_size.to_string());
+                cmd.arg("--log-max-files")
+                    .arg(rotation.max_files.to_string());
+            }
         }
         // v1 counts OOM kills only under a memory limit; v2 always.
         if memory_limited || self.config.cgroup_version() == 2 {

@@ -37,7 +37,8 @@ pub struct Attach {
     pub tty: bool,
     /// Past output (with `logs=1`), to be sent before the live output.
     pub replay: Vec<LogChunk>,
-    /// Live output until the next exit (with `stream=1`).
+    /// Live output until the next exit (with `stream=1`); with stdin only,
+    /// it carries just the exit.
     pub output: Option<broadcast::Receiver<Output>>,
     pub stdin: Option<StdinWriter>,
 }
@@ -103,7 +104,12 @@ impl ContainerService {
     pub async fn attach(self: &Arc<Self>, name_or_id: &str, opts: AttachOptions) -> Result<Attach> {
         let c = self.get(name_or_id)?;
         let rec = c.snapshot();
-        let output = (opts.stream && (opts.stdout || opts.stderr)).then(|| c.output.subscribe());
+        let open_stdin = rec.config.open_stdin.unwrap_or(false);
+        let with_stdin = opts.stdin && open_stdin;
+        // Subscribed before the logs are read, so that no output falls in
+        // between; a stdin-only stream follows the container to its exit.
+        let output = (opts.stream && (opts.stdout || opts.stderr || with_stdin))
+            .then(|| c.output.subscribe());
         let replay = if opts.logs {
             let log_opts = LogOptions {
                 stdout: opts.stdout,
@@ -114,8 +120,7 @@ impl ContainerService {
         } else {
             Vec::new()
         };
-        let open_stdin = rec.config.open_stdin.unwrap_or(false);
-        let stdin = (opts.stdin && open_stdin).then(|| {
+        let stdin = with_stdin.then(|| {
             // A new client gets a fresh stdin unless the previous one closed it for good.
             if c.status() == super::Status::Created || c.status() == super::Status::Exited {
                 let mut pending = c.pending_stdin.lock().unwrap_or_else(|e| e.into_inner());

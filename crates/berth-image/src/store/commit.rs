@@ -152,10 +152,15 @@ impl ImageStore {
                 }
             }
         }
+        let parent = base
+            .as_ref()
+            .map(|img| Digest::parse(&img.id).map_err(|e| Error::invalid(e.to_string())))
+            .transpose()?;
         let new = NewImage {
             config: raw,
             diff_ids,
             tags: tag.into_iter().collect(),
+            parent,
         };
         let (id, _) = self.commit_image(new, layers, &mut |_| {})?;
         Ok(id.to_string())

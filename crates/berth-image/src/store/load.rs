@@ -456,6 +456,7 @@ impl ImageStore {
                 config: p.config,
                 diff_ids: p.diff_ids,
                 tags: p.tags,
+                parent: None,
             };
             let (_, msgs) = self.create_image(new, &mut open, progress)?;
             messages.extend(msgs);

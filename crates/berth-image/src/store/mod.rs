@@ -71,6 +71,9 @@ pub struct Image {
     pub created: Option<String>,
     /// Diff ids, bottom layer first.
     pub layers: Vec<String>,
+    /// The image it was committed from (docker keeps this beside the
+    /// config, not in it).
+    pub parent: Option<String>,
 }
 
 /// One row of `DELETE /images/{name}`.
@@ -98,6 +101,8 @@ struct ImageRecord {
     diff_ids: Vec<Digest>,
     size: u64,
     created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent: Option<Digest>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +155,8 @@ struct NewImage {
     config: Vec<u8>,
     diff_ids: Vec<Digest>,
     tags: Vec<Reference>,
+    /// Set by commit only.
+    parent: Option<Digest>,
 }
 
 /// Chain ids in use by operations that have not committed yet; removal
@@ -489,6 +496,7 @@ impl ImageStore {
             size: rec.size,
             created: rec.created,
             layers: rec.diff_ids.iter().map(Digest::to_string).collect(),
+            parent: rec.parent.as_ref().map(Digest::to_string),
         })
     }
 
@@ -884,11 +892,19 @@ impl ImageStore {
                 };
                 size += rec.size;
             }
+            // Loading an image again must not forget what it was committed from.
+            let parent = match &new.parent {
+                Some(p) => Some(p.clone()),
+                None => tx
+                    .get::<ImageRecord>(IMAGES, id.as_str())?
+                    .and_then(|r| r.parent),
+            };
             let rec = ImageRecord {
                 id: id.clone(),
                 diff_ids: new.diff_ids.clone(),
                 size,
                 created: config.created().clone(),
+                parent,
             };
             tx.put(IMAGES, id.as_str(), &rec)?;
             for t in &new.tags {
@@ -992,6 +1008,7 @@ impl ImageStore {
             config,
             diff_ids,
             tags: tag.into_iter().collect(),
+            parent: None,
         };
         let (id, _) = self.commit_image(new, vec![staged], &mut |_| {})?;
         Ok(id.to_string())

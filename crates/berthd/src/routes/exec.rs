@@ -49,13 +49,18 @@ pub async fn start(
 ) -> ApiResult {
     let body = std::mem::take(req.body_mut());
     let start: ExecStartConfig = berth_api::body::json(body).await?.unwrap_or_default();
-    let size = console_size(start.console_size.as_deref());
+    // dockerd frames by the start request's Tty, not the exec's: a client
+    // that asks for a multiplexed stream gets one even from a pty process.
+    let framed_tty = start.tty.unwrap_or(false);
+    // No console size without a TTY, and none before API 1.42.
+    let size = console_size(start.console_size.as_deref())
+        .filter(|_| framed_tty && version.at_least(1, 42));
     let exec = e.containers.get_exec(&id)?;
     if start.detach.unwrap_or(false) {
         drop(e.containers.start_exec(&id, size).await?);
         return Ok(empty(StatusCode::OK));
     }
-    let tty = exec.spec.tty;
+    let tty = framed_tty;
     let keys = hijack::detach_keys(Some(&exec.spec.detach_keys))?;
     let (stdout, stderr) = (exec.spec.attach_stdout, exec.spec.attach_stderr);
     // Without AttachStdin the client's half-close means nothing.
@@ -83,10 +88,22 @@ pub async fn start(
                 }
             };
             let input = has_input && wants_input;
-            run(&mut rd, &mut wr, input, session, keys, (stdout, stderr)).await;
+            let streams = Streams {
+                tty,
+                stdout,
+                stderr,
+            };
+            run(&mut rd, &mut wr, input, session, keys, streams).await;
             let _ = wr.shutdown().await;
         },
     ))
+}
+
+/// Which output the client gets, and how it is framed (raw with `tty`).
+struct Streams {
+    tty: bool,
+    stdout: bool,
+    stderr: bool,
 }
 
 async fn run<R, W>(
@@ -95,16 +112,20 @@ async fn run<R, W>(
     has_input: bool,
     mut session: ExecSession,
     keys: Vec<u8>,
-    (stdout, stderr): (bool, bool),
+    Streams {
+        tty: framed_tty,
+        stdout,
+        stderr,
+    }: Streams,
 ) where
     R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let tty = session.tty;
     let stdin = session.stdin;
-    // dockerd: the end of the input closes the process's stdin without a
-    // TTY (output goes on); with one, and on the detach keys, it ends the
-    // stream and the process runs on.
+    // dockerd: the end of the input closes the process's stdin unless the
+    // process has a TTY (output goes on); with one, and on the detach keys,
+    // it ends the stream and the process runs on.
     let input = async {
         if !has_input {
             return std::future::pending().await;
@@ -119,8 +140,12 @@ async fn run<R, W>(
     let output = async {
         while let Some(o) = session.output.recv().await {
             let frame = match o {
-                Output::Stdout(b) if stdout => framing::frame_output(tty, framing::STDOUT, &b),
-                Output::Stderr(b) if stderr => framing::frame_output(tty, framing::STDERR, &b),
+                Output::Stdout(b) if stdout => {
+                    framing::frame_output(framed_tty, framing::STDOUT, &b)
+                }
+                Output::Stderr(b) if stderr => {
+                    framing::frame_output(framed_tty, framing::STDERR, &b)
+                }
                 Output::Exit(_) => return,
                 _ => continue,
             };

@@ -1,6 +1,15 @@
 //! Connection hijacking shared by attach and exec start: the `101 UPGRADED`
 //! answer when the client asks for `Upgrade: tcp` (a streamed 200 body
 //! otherwise), and the client's stdin with docker's detach keys.
+//!
+//! Clients such as Python's http.client (docker-py) read the 101 head
+//! through a buffered reader and then switch to the raw socket: stream
+//! bytes that reach them together with the head sit in that buffer and are
+//! lost. So the stream starts only once the client has read the whole head
+//! (see `head_read`). What remains is a reader descheduled inside the very
+//! read that took the head: that read may still pick up the first stream
+//! bytes. No server can see that; dockerd, which does not wait at all,
+//! loses bytes to such clients far more often.
 
 use std::future::Future;
 
@@ -10,6 +19,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, DuplexStream};
+use tokio::net::UnixStream;
 
 use berth_engine::Error;
 
@@ -52,7 +62,7 @@ where
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => session(Box::new(TokioIo::new(upgraded)), true).await,
+            Ok(upgraded) => session(after_head(upgraded).await, true).await,
             Err(err) => tracing::debug!("upgrade failed: {err}"),
         }
     });
@@ -63,6 +73,106 @@ where
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     resp
+}
+
+/// The upgraded connection, handed over once the client has read the 101
+/// head. Bytes the client sent early (stdin right after its request) were
+/// read by hyper already and come first.
+async fn after_head(upgraded: hyper::upgrade::Upgraded) -> Box<dyn Conn> {
+    match upgraded.downcast::<TokioIo<UnixStream>>() {
+        Ok(parts) => {
+            let stream = parts.io.into_inner();
+            if let Err(err) = head_read::wait(&stream).await {
+                tracing::debug!("cannot tell whether the client read the 101 head: {err}");
+            }
+            let early = std::io::Cursor::new(parts.read_buf);
+            let (rd, wr) = stream.into_split();
+            Box::new(tokio::io::join(early.chain(rd), wr))
+        }
+        Err(upgraded) => Box::new(TokioIo::new(upgraded)),
+    }
+}
+
+/// Waits until the peer of a unix stream socket has read all we sent.
+/// The kernel counts what it has not read yet (SIOCOUTQ) and wakes the
+/// writer's waiters each time the peer frees a buffer of ours; a private
+/// edge-triggered epoll set sees each of those wake-ups, where tokio's
+/// readiness would stay "writable" throughout.
+mod head_read {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::time::Duration;
+
+    use tokio::io::unix::AsyncFd;
+    use tokio::net::UnixStream;
+
+    /// A client that never reads the head must not hold its stream forever.
+    const PATIENCE: Duration = Duration::from_secs(5);
+    /// The kernel drops the last reference on our buffer after waking us,
+    /// so a read-out socket can still count one byte: no real buffer is
+    /// this small.
+    const DRAINED: libc::c_int = 64;
+
+    pub async fn wait(stream: &UnixStream) -> io::Result<()> {
+        let fd = stream.as_raw_fd();
+        if unread(fd)? < DRAINED {
+            return Ok(());
+        }
+        let ep = AsyncFd::new(watch_output(fd)?)?;
+        let waited = tokio::time::timeout(PATIENCE, async {
+            while unread(fd)? >= DRAINED {
+                let mut ready = ep.readable().await?;
+                drain(ep.get_ref().as_raw_fd());
+                ready.clear_ready();
+            }
+            Ok::<_, io::Error>(())
+        })
+        .await;
+        match waited {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::debug!("client did not read the 101 head; streaming anyway");
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes (with their buffers' overhead) the peer has not read yet.
+    fn unread(fd: RawFd) -> io::Result<libc::c_int> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ writes one int into the valid pointer we pass.
+        if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n)
+    }
+
+    /// An epoll set that reports every "writable" wake-up of `fd`.
+    fn watch_output(fd: RawFd) -> io::Result<OwnedFd> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `ep` is a new descriptor that nothing else owns.
+        let ep = unsafe { OwnedFd::from_raw_fd(ep) };
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLOUT | libc::EPOLLET) as u32,
+            u64: 0,
+        };
+        // SAFETY: both descriptors are open and `ev` is a valid event.
+        if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(ep)
+    }
+
+    /// Takes the pending events off the set, so that it can signal again.
+    fn drain(ep: RawFd) {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        // SAFETY: `evs` has room for the 4 events we allow.
+        unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), 4, 0) };
+    }
 }
 
 /// The body side of a non-upgraded session: writes reach the client, reads
