@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{busybox_tar, cgroup_dirs, eventually, http_unix, mounts_under, remove_cgroup_tree};
+use crate::{
+    busybox_tar, cgroup_dirs, eventually, http_unix, mounts_under, remove_cgroup_tree,
+    try_http_unix,
+};
 
 /// Where Debian's docker.io installs the daemon; `BERTH_DOCKERD` overrides.
 const DOCKERD: &str = "/usr/sbin/dockerd";
@@ -214,14 +217,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         http_unix(&self.socket, method, path, body)
     }
 
+    /// Best effort: dockerd may already be gone.
     fn remove_containers(&self) {
-        if !self.socket.exists() {
+        let Ok((200, _, body)) =
+            try_http_unix(&self.socket, "GET", "/v1.41/containers/json?all=1", None)
+        else {
             return;
-        }
-        let (status, _, body) = self.http("GET", "/v1.41/containers/json?all=1", None);
-        if status != 200 {
-            return;
-        }
+        };
         let list: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         for c in list.as_array().into_iter().flatten() {
             if let Some(id) = c["Id"].as_str() {
@@ -257,7 +259,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
                     .status();
             }
         }
-        kill_cmdlines_containing(&self.dir.path().to_string_lossy());
+        // With the slash: only paths under our dir, never a sibling named alike.
+        kill_cmdlines_containing(&format!("{}/", self.dir.path().display()));
         let cgroups = cgroup_dirs(&self.cgroup_parent);
         for dir in &cgroups {
             kill_cgroup_procs(dir);
