@@ -12,7 +12,7 @@
 //! Seed: `BERTH_DIFF_SEED=<u64>` (or `0x<hex>`) replays a run; `fixed`, or a
 //! set `CI`, selects the fixed seed (.ci/run sets `fixed`); otherwise the seed
 //! is random and printed. `BERTH_DIFF_CASES` sets the number of bodies
-//! (default 400); `BERTH_DIFF_VERBOSE=1` lists every disagreeing body instead
+//! (default 1000); `BERTH_DIFF_VERBOSE=1` lists every disagreeing body instead
 //! of one per distinct pair of answers.
 
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ mod generate;
 use generate::{Case, Field, Section};
 
 const API: &str = "/v1.41";
-const DEFAULT_CASES: usize = 400;
+const DEFAULT_CASES: usize = 1000;
 /// Accepted bodies that are also run on both daemons (bounded for time).
 const EFFECT_SAMPLES: usize = 30;
 
@@ -287,11 +287,10 @@ fn create_bodies_agree_with_dockerd() {
 
     let mut effects = String::new();
     let mut ran = 0;
-    for case in accepted
-        .iter()
-        .filter(|c| c.raw.is_none())
-        .take(EFFECT_SAMPLES)
-    {
+    // Spread over the whole run rather than its first bodies.
+    let runnable: Vec<&Case> = accepted.iter().filter(|c| c.raw.is_none()).collect();
+    let step = runnable.len().div_ceil(EFFECT_SAMPLES).max(1);
+    for case in runnable.into_iter().step_by(step) {
         let body = effects::probe_body(&case.json(&src)).to_string();
         let b = effects::run(&berth_http, body.as_bytes());
         let d = effects::run(&docker_http, body.as_bytes());
