@@ -3,6 +3,7 @@
 //! query and body parsing. No engine logic lives here.
 
 pub mod body;
+pub mod create;
 pub mod error;
 pub mod framing;
 pub mod query;

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod image;
 pub mod prune;
 pub mod signal;
+pub mod sysinfo;
 pub mod system;
 pub mod timefmt;
 

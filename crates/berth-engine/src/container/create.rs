@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::fs;
 use std::sync::Arc;
 
-use bollard_stubs::models::{ContainerConfig, HostConfig};
+use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig};
 
 use super::record::{self, ContainerRecord, State};
+use super::validate;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
+use crate::sysinfo::SysInfo;
 use crate::{ids, image_error, timefmt};
 
 #[derive(Debug, Clone, Default)]
@@ -17,26 +19,38 @@ pub struct CreateRequest {
     pub name: Option<String>,
     pub config: ContainerConfig,
     pub host_config: HostConfig,
+    pub networking_config: NetworkingConfig,
 }
-
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 impl ContainerService {
     pub async fn create(self: &Arc<Self>, req: CreateRequest) -> Result<(String, Vec<String>)> {
-        let image_name = req.config.image.clone().unwrap_or_default();
+        let CreateRequest {
+            name: requested_name,
+            mut config,
+            mut host_config,
+            networking_config,
+        } = req;
+        let image_name = config.image.clone().unwrap_or_default();
         if image_name.is_empty() {
             return Err(Error::invalid(
                 "Config cannot be empty in order to create a container",
             ));
         }
-        validate_host_config(&req.host_config)?;
+        // dockerd checks the settings before it looks the image up: a bad
+        // request is a 400 even when the image is missing too.
+        let warnings = validate::check_create(
+            &mut config,
+            &mut host_config,
+            &networking_config,
+            SysInfo::host(),
+        )?;
+        super::logopts::rotation(&host_config)?;
         let images = self.images.clone();
         let lookup = image_name.clone();
         let image = tokio::task::spawn_blocking(move || images.resolve(&lookup))
             .await?
             .map_err(image_error)?;
 
-        let mut config = req.config;
         merge_image_defaults(&mut config, &image.config);
         let mut args = config.entrypoint.clone().unwrap_or_default();
         args.extend(config.cmd.clone().unwrap_or_default());
@@ -45,8 +59,7 @@ impl ContainerService {
         }
 
         let id = ids::new_id();
-        let name = self.reserve_name(req.name.as_deref(), &id)?;
-        let mut host_config = req.host_config;
+        let name = self.reserve_name(requested_name.as_deref(), &id)?;
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
             host_config.network_mode = Some("default".into());
         }
@@ -94,7 +107,7 @@ impl ContainerService {
         }
         self.event(&rec, "create", &[]);
         self.insert(Arc::new(Container::new(rec, paths)));
-        Ok((id, Vec::new()))
+        Ok((id, warnings))
     }
 
     fn reserve_name(&self, requested: Option<&str>, id: &str) -> Result<String> {
@@ -131,54 +144,6 @@ impl ContainerService {
             names.remove(name);
         }
     }
-}
-
-fn validate_host_config(hc: &HostConfig) -> Result<()> {
-    let memory = hc.memory.unwrap_or(0);
-    if memory != 0 && memory < MIN_MEMORY {
-        return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
-    }
-    let swap = hc.memory_swap.unwrap_or(0);
-    if swap > 0 && memory > 0 && swap < memory {
-        return Err(Error::invalid(
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ));
-    }
-    if swap > 0 && memory == 0 {
-        return Err(Error::invalid(
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ));
-    }
-    let cpus = hc.nano_cpus.unwrap_or(0);
-    if cpus < 0 {
-        return Err(Error::invalid(
-            "Range of CPUs is from 0.01 to the number of CPUs",
-        ));
-    }
-    let online = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1) as i64;
-    if cpus > online * 1_000_000_000 {
-        return Err(Error::invalid(format!(
-            "Range of CPUs is from 0.01 to {online}.00, as there are only {online} CPUs available"
-        )));
-    }
-    if hc.pids_limit.unwrap_or(0) < -1 {
-        return Err(Error::invalid("invalid PIDs limit"));
-    }
-    super::logopts::rotation(hc)?;
-    let restart = hc
-        .restart_policy
-        .as_ref()
-        .and_then(|p| p.name.as_ref())
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    if hc.auto_remove.unwrap_or(false) && !(restart.is_empty() || restart == "no") {
-        return Err(Error::invalid(
-            "can't create 'AutoRemove' container with restart policy",
-        ));
-    }
-    Ok(())
 }
 
 /// Docker's merge of create options over the image config: the image fills
@@ -285,23 +250,5 @@ mod tests {
         };
         merge_image_defaults(&mut c, &image(None, vec!["sh"]));
         assert_eq!(c.cmd, None);
-    }
-
-    #[test]
-    fn host_config_limits_are_validated() {
-        let hc = |memory, swap| HostConfig {
-            memory: Some(memory),
-            memory_swap: Some(swap),
-            ..Default::default()
-        };
-        assert!(validate_host_config(&hc(1024, 0)).is_err());
-        assert!(validate_host_config(&hc(64 << 20, 32 << 20)).is_err());
-        assert!(validate_host_config(&hc(64 << 20, 128 << 20)).is_ok());
-        assert!(validate_host_config(&hc(64 << 20, -1)).is_ok());
-        let cpus = HostConfig {
-            nano_cpus: Some(1_000_000_000_000),
-            ..Default::default()
-        };
-        assert!(validate_host_config(&cpus).is_err());
     }
 }

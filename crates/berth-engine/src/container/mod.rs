@@ -20,6 +20,7 @@ mod spec;
 mod stats;
 mod stdio;
 mod update;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

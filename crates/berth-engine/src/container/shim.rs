@@ -102,6 +102,17 @@ impl ContainerService {
         let (tx_started, rx_started) = oneshot::channel();
         let tx = self.connect(c, stream, Some(tx_started));
         let _ = tx.send(frame(protocol::START, b""));
+        // The client's terminal size at create (`ConsoleSize`): the shim
+        // handles frames in order, so the pty exists when this arrives.
+        if let Some((rows, cols)) = rec
+            .tty()
+            .then(|| super::console_size(rec.host_config.console_size.as_deref()))
+            .flatten()
+        {
+            let mut size = rows.to_be_bytes().to_vec();
+            size.extend_from_slice(&cols.to_be_bytes());
+            let _ = tx.send(frame(protocol::RESIZE, &size));
+        }
         self.flush_pending_stdin(c);
         match rx_started.await {
             Ok(Ok(pid)) => Ok(pid),

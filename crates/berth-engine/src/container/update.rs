@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bollard_stubs::models::{HostConfig, RestartPolicy};
+use bollard_stubs::models::{HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -31,6 +31,64 @@ pub struct UpdateRequest {
     pub pids_limit: Option<i64>,
     pub blkio_weight: Option<u16>,
     pub restart_policy: Option<RestartPolicy>,
+}
+
+/// The update body's keys berth applies (UpdateRequest's fields).
+const APPLIED: &[&str] = &[
+    "CpuShares",
+    "Memory",
+    "MemorySwap",
+    "MemoryReservation",
+    "NanoCpus",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpusetCpus",
+    "CpusetMems",
+    "PidsLimit",
+    "BlkioWeight",
+    "RestartPolicy",
+];
+
+/// A value that asks for nothing: what clients send for flags not given.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_zero),
+    }
+}
+
+impl UpdateRequest {
+    /// Decodes an update body. A resource berth does not update yet is
+    /// refused by name when it asks for a change, never dropped.
+    pub fn from_json(body: Value) -> Result<Self> {
+        let Value::Object(fields) = &body else {
+            return Err(Error::invalid(
+                "invalid JSON: the update body must be an object",
+            ));
+        };
+        for (key, value) in fields {
+            if !APPLIED.contains(&key.as_str()) && !is_zero(value) {
+                return Err(Error::invalid(format!(
+                    "{key} cannot be updated by berth yet"
+                )));
+            }
+        }
+        let name = fields
+            .get("RestartPolicy")
+            .and_then(|p| p.get("Name"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !matches!(name, "" | "no") {
+            return Err(Error::invalid(
+                "RestartPolicy is not supported by berth yet (restart policies)",
+            ));
+        }
+        serde_json::from_value(body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))
+    }
 }
 
 fn set(v: Option<i64>) -> Option<i64> {
@@ -105,7 +163,12 @@ impl UpdateRequest {
         if let Some(v) = self.blkio_weight.filter(|w| *w != 0) {
             hc.blkio_weight = Some(v);
         }
-        if let Some(p) = self.restart_policy.clone().filter(|p| p.name.is_some()) {
+        // An empty name is what clients send when --restart is not given.
+        if let Some(p) = self
+            .restart_policy
+            .clone()
+            .filter(|p| p.name.is_some_and(|n| n != RestartPolicyNameEnum::EMPTY))
+        {
             hc.restart_policy = Some(p);
         }
     }
@@ -206,6 +269,21 @@ mod tests {
         assert_eq!(hc.memory, Some(128 << 20));
         assert_eq!(hc.cpu_shares, None);
         assert_eq!(UpdateRequest::default().oci_resources(), json!({}));
+    }
+
+    #[test]
+    fn fields_berth_cannot_update_are_refused_by_name() {
+        let ok = UpdateRequest::from_json(json!({"Memory": 64 << 20, "KernelMemory": 0,
+            "BlkioWeightDevice": [], "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}}))
+        .unwrap();
+        assert_eq!(ok.memory, Some(64 << 20));
+        let e = UpdateRequest::from_json(json!({"CpuRealtimeRuntime": 1000})).unwrap_err();
+        assert_eq!(
+            e.message,
+            "CpuRealtimeRuntime cannot be updated by berth yet"
+        );
+        let e = UpdateRequest::from_json(json!({"RestartPolicy": {"Name": "always"}})).unwrap_err();
+        assert!(e.message.starts_with("RestartPolicy"));
     }
 
     #[test]

@@ -9,9 +9,7 @@ use berth_api::{framing, ApiVersion};
 use berth_engine::container::{CreateRequest, ListOptions, LogOptions, WaitCondition};
 use berth_engine::filters::Filters;
 use berth_engine::Error;
-use bollard_stubs::models::{ContainerConfig, HostConfig};
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{empty, json, receiver_stream, stream, ApiResult};
@@ -19,26 +17,19 @@ use crate::server::AppState;
 
 type Q = Query<HashMap<String, String>>;
 
-/// The create body: the container config with HostConfig and
-/// NetworkingConfig beside its fields.
-#[derive(Deserialize)]
-struct CreateBody {
-    #[serde(flatten)]
-    config: ContainerConfig,
-    #[serde(rename = "HostConfig", default)]
-    host_config: Option<HostConfig>,
-}
-
 pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiResult {
-    let body: CreateBody = berth_api::body::json(body)
-        .await?
-        .ok_or_else(|| Error::invalid("Config cannot be empty in order to create a container"))?;
+    let data = berth_api::body::bytes(body, berth_api::body::MAX_JSON).await?;
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::invalid("Config cannot be empty in order to create a container").into());
+    }
+    let body = berth_api::create::decode(&data)?;
     let (id, warnings) = e
         .containers
         .create(CreateRequest {
             name: q.get("name").cloned(),
             config: body.config,
             host_config: body.host_config.unwrap_or_default(),
+            networking_config: body.networking_config.unwrap_or_default(),
         })
         .await?;
     Ok(json(
@@ -252,8 +243,11 @@ pub async fn commit(
 
 /// `POST /containers/{id}/update` → `{"Warnings":null}`.
 pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult {
-    let req: berth_engine::container::UpdateRequest =
-        berth_api::body::json(body).await?.unwrap_or_default();
+    let body: Option<serde_json::Value> = berth_api::body::json(body).await?;
+    let req = match body {
+        Some(v) => berth_engine::container::UpdateRequest::from_json(v)?,
+        None => Default::default(),
+    };
     e.containers.update(&id, req).await?;
     Ok(json(StatusCode::OK, &json!({ "Warnings": null })))
 }
