@@ -74,8 +74,12 @@ pub struct CreateBody {
 
 /// Decodes a create body the way dockerd's decoder would accept it.
 pub fn decode(data: &[u8]) -> Result<CreateBody, Error> {
-    let mut v: Value =
-        serde_json::from_slice(data).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?;
+    // Like Go's json.Decoder, read one value and leave whatever follows.
+    let mut v: Value = serde_json::Deserializer::from_slice(data)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or(Ok(Value::Null))
+        .map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?;
     if v.is_null() {
         // `null` decodes into Go's zero wrapper: no Config at all.
         return Err(Error::invalid(
@@ -173,6 +177,14 @@ fn refuse_early(body: &Value) -> Result<(), Error> {
             )));
         }
     }
+    // Go decodes ConsoleSize into [2]uint: a negative size is a decode error.
+    if let Some(Value::Array(size)) = body.get("HostConfig").and_then(|h| h.get("ConsoleSize")) {
+        if size.iter().any(|n| n.as_i64().is_some_and(|n| n < 0)) {
+            return Err(Error::invalid(
+                "invalid JSON: HostConfig.ConsoleSize takes two unsigned integers",
+            ));
+        }
+    }
     if let Some(mode) = str_at(body, &["HostConfig", "CgroupnsMode"]) {
         if !matches!(mode, "" | "private" | "host") {
             return Err(Error::invalid(format!(
@@ -256,5 +268,18 @@ mod tests {
         assert!(body("null").is_err());
         assert!(body("[1]").is_err());
         assert!(body("{").is_err());
+        assert!(body("").is_err());
+    }
+
+    #[test]
+    fn one_value_is_read_and_the_rest_left() {
+        let b = body(r#"{"Image":"busybox","Cmd":["true"]} trailing"#).unwrap();
+        assert_eq!(b.config.image.as_deref(), Some("busybox"));
+    }
+
+    #[test]
+    fn negative_console_size_is_refused() {
+        assert!(body(r#"{"Image":"b","HostConfig":{"ConsoleSize":[-1,5]}}"#).is_err());
+        assert!(body(r#"{"Image":"b","HostConfig":{"ConsoleSize":[0,0]}}"#).is_ok());
     }
 }
