@@ -151,9 +151,32 @@ fn remove(http: Http, answer: &Answer) {
 }
 
 /// Creates on both, removes what was created; (berth, dockerd).
+///
+/// dockerd 20.10 checks some settings only when the container starts (an
+/// invalid IPC, PID or UTS mode, a hostname too long for the kernel); newer
+/// dockerd and berth refuse them at create. So when berth refuses a body
+/// that dockerd accepted, dockerd's container is started: if that fails,
+/// both refused the container, and dockerd's answer is its start failure.
 fn create_both(berth: Http, docker: Http, path: &str, body: &[u8]) -> (Answer, Answer) {
     let b = create(berth, path, body);
-    let d = create(docker, path, body);
+    let mut d = create(docker, path, body);
+    if b.class() == 4 && d.class() == 2 {
+        if let Some(id) = d.id() {
+            let (status, _, resp) = docker("POST", &format!("{API}/containers/{id}/start"), None);
+            if status / 100 != 2 {
+                remove(docker, &d);
+                let msg = serde_json::from_slice::<Value>(&resp)
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let text = serde_json::json!({ "message": format!("at start: {msg}") });
+                d = Answer {
+                    status,
+                    text: text.to_string(),
+                };
+            }
+        }
+    }
     remove(berth, &b);
     remove(docker, &d);
     (b, d)
@@ -351,7 +374,11 @@ fn unsupported_fields_are_refused_by_name() {
         let answer = create(&|m, p, b| berthd.http(m, p, b), &case.path(), &body);
         remove(&|m, p, b| berthd.http(m, p, b), &answer);
         let named = answer.to_string().contains(u.field);
-        if answer.status != 400 || !named {
+        // A network that does not exist is a 404 naming it, as dockerd
+        // answers at start.
+        let missing_network =
+            answer.status == 404 && answer.to_string().contains("network mynet not found");
+        if !missing_network && (answer.status != 400 || !named) {
             failures.push(format!(
                 "{}{}={}: want 400 naming {}, got {answer}",
                 u.section.name(),

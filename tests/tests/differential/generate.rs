@@ -300,7 +300,9 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
         cfg("AttachStdout", vec![json!(true), json!(false)]),
         cfg(
             "MacAddress",
-            vec![json!("02:42:ac:11:00:02"), json!("bogus"), json!("")],
+            // Not supported yet (networking), and dockerd 20.10 takes any
+            // string at create: only the empty value is common ground.
+            vec![json!("")],
         ),
         cfg("ArgsEscaped", vec![json!(true), json!(false)]),
         cfg("NetworkDisabled", vec![json!(true), json!(false)]),
@@ -489,18 +491,10 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
             ],
         ),
         host("AutoRemove", vec![json!(true), json!(false)]),
-        combo(vec![
-            (H, "AutoRemove", vec![json!(true)]),
-            (
-                H,
-                "RestartPolicy",
-                vec![
-                    json!({"Name": "always"}),
-                    json!({"Name": "on-failure"}),
-                    json!({"Name": "unless-stopped"}),
-                ],
-            ),
-        ]),
+        // AutoRemove with a restart policy is not generated: the policy
+        // alone is a feature berth refuses, and the reduction of a
+        // disagreement to single fields would report it. The unit tests of
+        // the engine's validation cover the conflict.
         // Links and volumes-from: not supported yet.
         host("Links", vec![json!(["a:b:c"]), json!(["nosuch:alias"])]),
         host("VolumesFrom", vec![json!(["nosuch"]), json!(["nosuch:ro"])]),
@@ -584,7 +578,10 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
             ],
         ),
         host("UTSMode", vec![json!(""), json!("host"), json!("bogus")]),
-        host("UsernsMode", vec![json!(""), json!("host"), json!("bogus")]),
+        // dockerd 20.10 accepts any string here and ignores it without
+        // remapping; berth refuses what it cannot honor, so only the values
+        // that mean something are common ground.
+        host("UsernsMode", vec![json!(""), json!("host")]),
         host(
             "CgroupnsMode",
             vec![json!(""), json!("private"), json!("host"), json!("bogus")],
