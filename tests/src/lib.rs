@@ -3,6 +3,7 @@
 //! and berth against it. Everything is torn down on drop, even when the test
 //! failed: container processes, shims, mounts, cgroups and directories.
 
+pub mod dockerd;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -204,37 +205,7 @@ impl Daemon {
 
     /// Raw HTTP over the daemon's socket: (status, headers, body).
     pub fn http(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String, Vec<u8>) {
-        use std::io::{Read, Write};
-        let mut s = std::os::unix::net::UnixStream::connect(&self.socket).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        let body = body.unwrap_or(b"");
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).expect("write");
-        // A server that rejects a huge body may answer before reading it all.
-        let _ = s.write_all(body);
-        let mut resp = Vec::new();
-        let _ = s.read_to_end(&mut resp);
-        let split = resp
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or(resp.len());
-        let headers = String::from_utf8_lossy(&resp[..split]).to_string();
-        let status = headers
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut body = resp.get(split + 4..).unwrap_or_default().to_vec();
-        if headers
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            body = dechunk(&body);
-        }
-        (status, headers, body)
+        http_unix(&self.socket, method, path, body)
     }
 
     fn cleanup(&mut self) {
@@ -307,6 +278,57 @@ impl Drop for Daemon {
     }
 }
 
+/// One HTTP/1.1 request over a unix socket: (status, headers, body).
+pub fn http_unix(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> (u16, String, Vec<u8>) {
+    try_http_unix(socket, method, path, body).expect("request over the daemon's socket")
+}
+
+/// `http_unix` that reports a daemon that is gone instead of panicking (for
+/// clean-up code that runs while a test is already panicking).
+pub fn try_http_unix(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let body = body.unwrap_or(b"");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    // A server that rejects a huge body may answer before reading it all.
+    let _ = s.write_all(body);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(resp.len());
+    let headers = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut body = resp.get(split + 4..).unwrap_or_default().to_vec();
+    if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Ok((status, headers, body))
+}
+
 fn run_with(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
     use std::io::Write;
     cmd.stdin(if stdin.is_some() {
@@ -346,7 +368,7 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn mounts_under(dir: &Path) -> Vec<String> {
+pub(crate) fn mounts_under(dir: &Path) -> Vec<String> {
     let prefix = dir.to_string_lossy().to_string();
     let mut found: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
@@ -359,25 +381,57 @@ fn mounts_under(dir: &Path) -> Vec<String> {
     found
 }
 
-fn cgroup_dirs(parent: &str) -> Vec<PathBuf> {
+/// The cgroup directories named `parent` that exist: at each hierarchy's
+/// root, and under this process's own cgroup, where a runtime puts a relative
+/// parent for controllers in which we are not at the root.
+pub(crate) fn cgroup_dirs(parent: &str) -> Vec<PathBuf> {
     let base = Path::new("/sys/fs/cgroup");
-    if base.join("cgroup.controllers").exists() {
-        return vec![base.join(parent)]
-            .into_iter()
-            .filter(|p| p.exists())
-            .collect();
-    }
-    std::fs::read_dir(base)
-        .map(|r| {
-            r.flatten()
-                .map(|e| e.path().join(parent))
-                .filter(|p| p.exists())
-                .collect()
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    // (controllers, path) per line of /proc/self/cgroup.
+    let own: Vec<(Vec<String>, String)> = own
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            let ctrls = ctrls
+                .split(',')
+                .map(|c| c.trim_start_matches("name=").to_string())
+                .collect();
+            Some((ctrls, path.trim_start_matches('/').to_string()))
         })
-        .unwrap_or_default()
+        .collect();
+    let own_path = |hierarchy: &str| -> Option<&str> {
+        own.iter()
+            .find(|(ctrls, _)| {
+                hierarchy.split(',').all(|h| ctrls.iter().any(|c| c == h))
+                    || (hierarchy.is_empty() && ctrls.iter().all(String::is_empty))
+            })
+            .map(|(_, p)| p.as_str())
+            .filter(|p| !p.is_empty())
+    };
+    let hierarchies: Vec<(PathBuf, String)> = if base.join("cgroup.controllers").exists() {
+        vec![(base.to_path_buf(), String::new())]
+    } else {
+        std::fs::read_dir(base)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| (e.path(), e.file_name().to_string_lossy().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for (dir, name) in hierarchies {
+        found.push(dir.join(parent));
+        if let Some(own) = own_path(&name) {
+            found.push(dir.join(own).join(parent));
+        }
+    }
+    found.retain(|p| p.exists());
+    found
 }
 
-fn remove_cgroup_tree(dir: &Path) {
+pub(crate) fn remove_cgroup_tree(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.path().is_dir() {
