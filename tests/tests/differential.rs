@@ -66,6 +66,8 @@ const NOT_SUPPORTED: &[Unsupported] = &[
     ),
     Unsupported::config("Volumes", r#"{"/data":{}}"#),
     Unsupported::host("NetworkMode", r#""mynet""#),
+    Unsupported::host("LogConfig", r#"{"Type":"local"}"#),
+    Unsupported::host("KernelMemory", "8388608"),
     Unsupported {
         section: Section::Net,
         field: "EndpointsConfig",

@@ -373,7 +373,10 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
             (
                 H,
                 "KernelMemory",
-                vec![json!(0), json!(1024), json!(8 * MB)],
+                // Removed from the API in 1.42: berth refuses any value
+                // (tests/tests/api_create.rs), dockerd 20.10 applies one of
+                // 6MB or more; only the values both refuse are common ground.
+                vec![json!(0), json!(1024)],
             ),
         ]),
         combo(vec![
@@ -574,10 +577,12 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
                 json!(""),
                 json!("host"),
                 json!("container:nosuch"),
-                json!("bogus"),
+                // dockerd 20.10 takes an unknown PID or UTS mode for a
+                // private namespace; newer dockerd and berth refuse it at
+                // create (tests/tests/api_create.rs). Not common ground.
             ],
         ),
-        host("UTSMode", vec![json!(""), json!("host"), json!("bogus")]),
+        host("UTSMode", vec![json!(""), json!("host")]),
         // dockerd 20.10 accepts any string here and ignores it without
         // remapping; berth refuses what it cannot honor, so only the values
         // that mean something are common ground.
@@ -630,7 +635,7 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
             vec![
                 json!({"Type": "json-file"}),
                 json!({"Type": "none"}),
-                json!({"Type": "local"}),
+                // `local` is not built yet (a NOT_SUPPORTED entry).
                 json!({"Type": "bogus"}),
                 json!({"Type": "json-file", "Config": {"max-size": "1k"}}),
                 json!({"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}),
@@ -639,7 +644,8 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
                 json!({"Type": "json-file", "Config": {"max-file": "0", "max-size": "1k"}}),
                 json!({"Type": "json-file", "Config": {"bogus-opt": "1"}}),
                 json!({"Type": "json-file", "Config": {"labels": "a", "compress": "true"}}),
-                json!({"Type": "none", "Config": {"max-size": "1k"}}),
+                // Options with `none`: dockerd drops them, berth refuses
+                // them as the docker CLI does (tests/tests/api_behaviours.rs).
             ],
         ),
         host(

@@ -337,9 +337,12 @@ impl ContainerService {
             let bundle = c.paths.bundle.clone();
             let spec = e.spec.clone();
             let path = process_json.clone();
-            let user = c.snapshot().config.user.unwrap_or_default();
+            let rec = c.snapshot();
+            let user = rec.config.user.unwrap_or_default();
+            // dockerd gives an exec the container's --group-add groups too.
+            let groups = rec.host_config.group_add.unwrap_or_default();
             tokio::task::spawn_blocking(move || {
-                write_process_json(&bundle, &spec, &user, size, &path)
+                write_process_json(&bundle, &spec, &user, &groups, size, &path)
             })
             .await??;
         }
@@ -566,6 +569,7 @@ fn write_process_json(
     bundle: &Path,
     spec: &ExecSpec,
     container_user: &str,
+    group_add: &[String],
     size: Option<(u16, u16)>,
     out: &Path,
 ) -> Result<()> {
@@ -584,7 +588,7 @@ fn write_process_json(
     } else {
         &spec.user
     };
-    let resolved = berth_runtime::spec::resolve_user(&rootfs, user)
+    let resolved = berth_runtime::spec::resolve_user_with_groups(&rootfs, user, group_add)
         .map_err(|e| Error::invalid(e.to_string()))?;
     let mut env: Vec<String> = process
         .get("env")
@@ -691,7 +695,7 @@ mod tests {
             ..ExecSpec::default()
         };
         let out = dir.path().join("process.json");
-        write_process_json(dir.path(), &spec, "", Some((30, 100)), &out).unwrap();
+        write_process_json(dir.path(), &spec, "", &[], Some((30, 100)), &out).unwrap();
         let p: serde_json::Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
         assert_eq!(p["args"], serde_json::json!(["id", "-u"]));
         assert_eq!(p["user"]["uid"], 65534);
@@ -713,7 +717,7 @@ mod tests {
             working_dir: "/tmp".into(),
             ..spec
         };
-        write_process_json(dir.path(), &privileged, "", None, &out).unwrap();
+        write_process_json(dir.path(), &privileged, "", &[], None, &out).unwrap();
         let p: serde_json::Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
         assert!(p["capabilities"]["effective"]
             .as_array()

@@ -70,6 +70,11 @@ pub fn log_driver(hc: &HostConfig) -> Result<LogDriver> {
         // refuses them with this message, and so does berth.
         "none" if !opts.is_empty() => Err(Error::invalid("invalid logging opts for driver none")),
         "none" => Ok(LogDriver::None),
+        // Drivers dockerd ships that berth has not built: named as such.
+        d @ ("local" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs" | "splunk"
+        | "etwlogs" | "gcplogs" | "logentries") => Err(Error::invalid(format!(
+            "HostConfig.LogConfig: the {d} log driver is not supported by berth yet"
+        ))),
         other => Err(Error::invalid(format!(
             "failed to create logger: logger: no log driver named '{other}' is registered"
         ))),
@@ -206,8 +211,9 @@ mod tests {
             err(hc("json-file", &[("bogus", "1")])),
             "unknown log opt 'bogus' for json-file log driver"
         );
-        assert!(err(hc("syslog", &[])).contains("no log driver named 'syslog'"));
-        assert!(err(hc("local", &[])).contains("no log driver named 'local'"));
+        assert!(err(hc("syslog", &[])).contains("the syslog log driver is not supported"));
+        assert!(err(hc("local", &[])).contains("the local log driver is not supported"));
+        assert!(err(hc("bogus", &[])).contains("no log driver named 'bogus'"));
         assert_eq!(
             err(hc("json-file", &[("max-size", "-1")])),
             "invalid size: '-1'"

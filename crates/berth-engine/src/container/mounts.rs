@@ -152,7 +152,7 @@ fn parse_bind(raw: &str) -> Result<UserMount> {
     let (source, target, mode) = match parts.as_slice() {
         [_] => {
             return Err(Error::invalid(format!(
-                "anonymous volumes are not supported yet: '{raw}'"
+                "HostConfig.Binds: anonymous volumes are not supported by berth yet: '{raw}'"
             )))
         }
         [s, t] if !valid_mode(t) => (*s, *t, ""),
@@ -164,7 +164,7 @@ fn parse_bind(raw: &str) -> Result<UserMount> {
     }
     if !source.starts_with('/') {
         return Err(Error::invalid(format!(
-            "named volumes are not supported yet: '{raw}'"
+            "HostConfig.Binds: named volumes are not supported by berth yet: '{raw}'"
         )));
     }
     let wrap = |msg: String| Error::invalid(format!("{}: {msg}", invalid_spec()));
@@ -292,7 +292,9 @@ fn parse_mount(m: &Mount, check_source: bool) -> Result<UserMount> {
                 rw,
             })
         }
-        MountTypeEnum::VOLUME => Err(err("volumes are not supported yet")),
+        MountTypeEnum::VOLUME => Err(err(
+            "HostConfig.Mounts of type volume are not supported by berth yet",
+        )),
         MountTypeEnum::NPIPE | MountTypeEnum::CLUSTER | MountTypeEnum::EMPTY => {
             Err(err("mount type unknown"))
         }
@@ -396,7 +398,7 @@ mod tests {
         );
         assert_eq!(
             err(mount(VOLUME, "v", "/x")),
-            "invalid mount config for type \"volume\": volumes are not supported yet"
+            "invalid mount config for type \"volume\": HostConfig.Mounts of type volume are not supported by berth yet"
         );
         assert_eq!(
             err(mount(NPIPE, "", "/x")),
@@ -453,7 +455,7 @@ mod tests {
         );
         assert_eq!(
             parse_bind("vol:/b").unwrap_err().to_string(),
-            "named volumes are not supported yet: 'vol:/b'"
+            "HostConfig.Binds: named volumes are not supported by berth yet: 'vol:/b'"
         );
         let hc = HostConfig {
             binds: Some(vec!["/tmp:/data".into()]),

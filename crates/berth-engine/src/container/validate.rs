@@ -338,6 +338,11 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
         }
         _ => {}
     }
+    if hc.annotations.iter().flatten().any(|(k, _)| k.is_empty()) {
+        return Err(Error::invalid(
+            "invalid Annotations: the empty string is not permitted as an annotation key",
+        ));
+    }
     let known = berth_runtime::spec::all_capabilities();
     for (what, list) in [("CapAdd", &hc.cap_add), ("CapDrop", &hc.cap_drop)] {
         for cap in list.iter().flatten() {

@@ -286,6 +286,8 @@ pub struct ContainerSpec {
     pub init: bool,
     /// The host's init binary (docker-init, tini).
     pub init_path: PathBuf,
+    /// `HostConfig.Annotations`: the spec's `annotations`, for the runtime.
+    pub annotations: HashMap<String, String>,
 }
 
 /// Where docker binds its init binary in the container.
@@ -954,6 +956,9 @@ pub fn generate(input: &ContainerSpec) -> Result<Spec> {
     });
     if input.uts != NsMode::Host && !input.hostname.is_empty() {
         spec["hostname"] = json!(input.hostname);
+    }
+    if !input.annotations.is_empty() {
+        spec["annotations"] = json!(input.annotations);
     }
     serde_json::from_value(spec).map_err(build_err)
 }

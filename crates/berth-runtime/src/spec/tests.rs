@@ -789,3 +789,18 @@ fn blkio_realtime_and_kernel_memory_reach_the_spec() {
     });
     assert!(missing.is_err());
 }
+
+#[test]
+fn annotations_reach_the_spec_and_none_leaves_them_out() {
+    let plain = generate(&base("", false, None, &[])).unwrap();
+    assert!(plain.annotations().is_none());
+    let input = ContainerSpec {
+        annotations: [("org.example.team".to_string(), "infra".to_string())].into(),
+        ..base("", false, None, &[])
+    };
+    let spec = generate(&input).unwrap();
+    assert_eq!(
+        spec.annotations().as_ref().unwrap()["org.example.team"],
+        "infra"
+    );
+}

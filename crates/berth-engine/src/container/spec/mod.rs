@@ -295,6 +295,7 @@ impl ContainerService {
             cgroups_path: cgroups_path(&self.config, rec),
             init: hc.init.unwrap_or(false),
             init_path: self.config.init_path.clone().unwrap_or_default(),
+            annotations: hc.annotations.clone().unwrap_or_default(),
             ..Default::default()
         };
         let user = rec.config.user.clone().unwrap_or_default();
