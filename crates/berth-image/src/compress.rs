@@ -1,4 +1,6 @@
-//! Compression detection by magic bytes: gzip, zstd or plain.
+//! Compression detection by magic bytes, as dockerd sniffs them: gzip and
+//! zstd are decoded; bzip2 and xz are recognised and refused by name, so
+//! the caller's error says why instead of blaming a corrupt tar.
 
 use std::io::{self, BufReader, Read};
 
@@ -8,10 +10,14 @@ pub enum Compression {
     None,
     Gzip,
     Zstd,
+    Bzip2,
+    Xz,
 }
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const BZIP2_MAGIC: &[u8] = b"BZh";
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
 impl Compression {
     pub fn detect(head: &[u8]) -> Compression {
@@ -19,6 +25,10 @@ impl Compression {
             Compression::Gzip
         } else if head.starts_with(ZSTD_MAGIC) {
             Compression::Zstd
+        } else if head.starts_with(BZIP2_MAGIC) {
+            Compression::Bzip2
+        } else if head.starts_with(XZ_MAGIC) {
+            Compression::Xz
         } else {
             Compression::None
         }
@@ -28,7 +38,7 @@ impl Compression {
 /// Wraps `reader` in the decompressor its first bytes call for. Reads are
 /// streamed; nothing is buffered beyond the decoders' windows.
 pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> io::Result<Box<dyn Read + 'a>> {
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 6];
     let mut n = 0;
     while n < head.len() {
         match reader.read(&mut head[n..]) {
@@ -45,6 +55,19 @@ pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> io::Result<Box<dyn Read + 
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
         Compression::None => Box::new(source),
+        Compression::Bzip2 | Compression::Xz => {
+            let name = if kind == Compression::Bzip2 {
+                "bzip2"
+            } else {
+                "xz"
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{name}-compressed archives are not supported; send a plain, gzip or zstd tar"
+                ),
+            ));
+        }
     })
 }
 
@@ -90,6 +113,19 @@ mod tests {
         assert_eq!(read_all(Trickle(&data)), data);
         assert_eq!(read_all(&b""[..]), b"");
         assert_eq!(read_all(&b"ab"[..]), b"ab");
+    }
+
+    #[test]
+    fn bzip2_and_xz_are_named() {
+        for (data, name) in [
+            (&b"BZh91AY&SY"[..], "bzip2"),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0, 0, 4][..], "xz"),
+        ] {
+            let e = decompress(data).err().expect("refused");
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            assert!(e.to_string().starts_with(name), "{e}");
+        }
+        assert_eq!(read_all(&b"BZ"[..]), b"BZ");
     }
 
     #[test]
