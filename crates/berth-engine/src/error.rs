@@ -15,6 +15,8 @@ pub enum ErrorKind {
     NotModified,
     /// 500: the engine or the system failed.
     System,
+    /// 501: a feature berth does not have yet (dockerd's NotImplemented).
+    NotImplemented,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,9 @@ impl Error {
     }
     pub fn system(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::System, message)
+    }
+    pub fn not_implemented(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::NotImplemented, message)
     }
     pub fn no_such_container(name: &str) -> Error {
         Error::not_found(format!("No such container: {name}"))
