@@ -91,6 +91,9 @@ impl Filters {
         let Some(values) = self.0.get(key) else {
             return Ok(default);
         };
+        if values.is_empty() {
+            return Err(Error::invalid(format!("invalid filter '{key}'")));
+        }
         let has = |v: &str| values.iter().any(|x| x == v);
         let (t, f) = (has("true") || has("1"), has("false") || has("0"));
         if t == f {
@@ -192,6 +195,10 @@ mod tests {
             .bool_or("dangling", false)
             .unwrap_err();
         assert_eq!(e.message, "invalid filter 'dangling=[maybe]'");
+        let e = f(r#"{"dangling":{}}"#)
+            .bool_or("dangling", true)
+            .unwrap_err();
+        assert_eq!(e.message, "invalid filter 'dangling'");
         assert!(f(r#"{"dangling":{"true":true,"false":true}}"#)
             .bool_or("dangling", false)
             .is_err());
