@@ -1,6 +1,6 @@
 //! berth-image: images on disk.
 //!
-//! - [`apply_layer`]: safe, streaming layer tar apply (gzip/zstd/plain) with
+//! - [`apply_layer`]: safe, streaming layer tar apply (gzip/zstd/bzip2/plain) with
 //!   overlay whiteouts; hostile archives cannot write outside the target.
 //! - [`Snapshotter`] / [`OverlayMount`]: layers unpacked once per chain id,
 //!   container rw layers, overlay mount descriptions (the caller mounts).

@@ -952,7 +952,7 @@ impl ImageStore {
         self.commit_image(new, staged, progress)
     }
 
-    /// `docker import`: a rootfs tar (plain, gzip or zstd) becomes a
+    /// `docker import`: a rootfs tar (plain, gzip, zstd or bzip2) becomes a
     /// one-layer image; `changes` are Dockerfile instructions. Returns the
     /// image id.
     pub fn import(
