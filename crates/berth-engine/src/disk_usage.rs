@@ -10,12 +10,53 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::container::ListOptions;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filters::Filters;
 use crate::{image_error, Engine};
 
+/// The sections `GET /system/df?type=` asks for; without `type`, all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DfSections {
+    pub containers: bool,
+    pub images: bool,
+    pub volumes: bool,
+    pub build_cache: bool,
+}
+
+impl DfSections {
+    pub const ALL: DfSections = DfSections {
+        containers: true,
+        images: true,
+        volumes: true,
+        build_cache: true,
+    };
+
+    /// The repeated `type` values; an unknown one is dockerd's 400.
+    pub fn parse(types: &[String]) -> Result<DfSections> {
+        if types.is_empty() {
+            return Ok(DfSections::ALL);
+        }
+        let mut s = DfSections {
+            containers: false,
+            images: false,
+            volumes: false,
+            build_cache: false,
+        };
+        for t in types {
+            match t.as_str() {
+                "container" => s.containers = true,
+                "image" => s.images = true,
+                "volume" => s.volumes = true,
+                "build-cache" => s.build_cache = true,
+                other => return Err(Error::invalid(format!("unknown object type: {other}"))),
+            }
+        }
+        Ok(s)
+    }
+}
+
 impl Engine {
-    pub async fn system_df(self: &Arc<Self>) -> Result<Value> {
+    pub async fn system_df(self: &Arc<Self>, want: DfSections) -> Result<Value> {
         let mut containers = self.containers.list(&ListOptions {
             all: true,
             limit: None,
@@ -65,13 +106,29 @@ impl Engine {
             image_rows.push(row);
         }
         self.containers.fill_sizes(&mut containers).await;
+        // Sections not asked for are null, as in dockerd's v1.47 answer.
+        let pick = |on: bool, v: Value| if on { v } else { Value::Null };
         Ok(json!({
-            "LayersSize": layers_size,
-            "Images": image_rows,
-            "Containers": containers,
-            "Volumes": [],
-            "BuildCache": [],
+            "LayersSize": if want.images { layers_size } else { 0 },
+            "Images": pick(want.images, json!(image_rows)),
+            "Containers": pick(want.containers, json!(containers)),
+            "Volumes": pick(want.volumes, json!([])),
+            "BuildCache": pick(want.build_cache, json!([])),
             "BuilderSize": 0,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_from_types() {
+        assert_eq!(DfSections::parse(&[]).unwrap(), DfSections::ALL);
+        let s = DfSections::parse(&["image".into(), "build-cache".into()]).unwrap();
+        assert!(s.images && s.build_cache && !s.containers && !s.volumes);
+        let e = DfSections::parse(&["network".into()]).unwrap_err();
+        assert_eq!(e.message, "unknown object type: network");
     }
 }

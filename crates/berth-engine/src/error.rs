@@ -15,8 +15,8 @@ pub enum ErrorKind {
     NotModified,
     /// 500: the engine or the system failed.
     System,
-    /// 501: a feature the configuration does not have (logs under the
-    /// `none` driver).
+    /// 501: a feature berth does not have yet, or that the configuration
+    /// lacks (logs under the `none` driver); dockerd's NotImplemented.
     NotImplemented,
 }
 

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::filters::Filters;
+
 const HISTORY: usize = 1024;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -38,6 +40,53 @@ pub struct Event {
     pub time: i64,
     #[serde(rename = "timeNano")]
     pub time_nano: i64,
+}
+
+/// The filters `GET /events` accepts; the swarm ones (`config`, `node`,
+/// `secret`, `service`) and `plugin` name objects berth does not have.
+pub const FILTERS: [&str; 9] = [
+    "type",
+    "event",
+    "container",
+    "image",
+    "label",
+    "network",
+    "volume",
+    "scope",
+    "daemon",
+];
+
+/// Whether `e` passes the event filters, as dockerd decides it: `type`
+/// and `scope` exact; `container`, `network`, `volume` and `daemon` a
+/// prefix of the actor's id or name, whatever the event's type; `image`
+/// the actor's id or image name, with or without its tag.
+pub fn matches(f: &Filters, e: &Event) -> bool {
+    let attr = |k: &str| e.actor.attributes.get(k).map(String::as_str).unwrap_or("");
+    let actor =
+        |key: &str| f.matches_prefix(key, &e.actor.id) || f.matches_prefix(key, attr("name"));
+    let image_name = attr(if e.kind == "image" { "name" } else { "image" });
+    let image = [e.actor.id.as_str(), image_name]
+        .into_iter()
+        .flat_map(|s| [s.to_string(), strip_tag(s)])
+        .any(|s| f.matches_exact("image", &s));
+    f.matches_exact("type", &e.kind)
+        && f.matches_exact("scope", &e.scope)
+        && (f.get("event").is_empty()
+            || f.get("event")
+                .iter()
+                .any(|v| *v == e.action || e.action.starts_with(&format!("{v}:"))))
+        && ["container", "network", "volume", "daemon"]
+            .iter()
+            .all(|k| actor(k))
+        && image
+        && f.labels_match(|k| e.actor.attributes.get(k).cloned())
+}
+
+/// `busybox:latest` -> `busybox`; what does not parse stays as it is.
+fn strip_tag(s: &str) -> String {
+    berth_reference::Reference::parse(s)
+        .map(|r| r.familiar_name())
+        .unwrap_or_else(|_| s.to_string())
 }
 
 pub struct EventBus {
@@ -97,6 +146,57 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(kind: &str, id: &str, attrs: &[(&str, &str)]) -> Event {
+        let bus = EventBus::default();
+        let attrs = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        bus.publish(kind, "create", id, attrs);
+        bus.subscribe().0.remove(0)
+    }
+
+    fn f(raw: &str) -> Filters {
+        Filters::parse(Some(raw)).unwrap()
+    }
+
+    #[test]
+    fn actor_filters_match_id_or_name_prefix_of_any_type() {
+        let c = event(
+            "container",
+            "abc123",
+            &[("name", "web"), ("image", "busybox")],
+        );
+        let n = event("network", "n0123", &[("name", "bridge")]);
+        assert!(matches(&f(r#"{"network":{"bri":true}}"#), &n));
+        assert!(matches(&f(r#"{"network":{"n01":true}}"#), &n));
+        assert!(!matches(&f(r#"{"network":{"host":true}}"#), &n));
+        assert!(!matches(&f(r#"{"network":{"bridge":true}}"#), &c));
+        assert!(!matches(&f(r#"{"volume":{"v":true}}"#), &c));
+        assert!(!matches(&f(r#"{"daemon":{"d":true}}"#), &c));
+        assert!(matches(&f(r#"{"container":{"we":true}}"#), &c));
+        assert!(matches(&f(r#"{"container":{"bridge":true}}"#), &n));
+    }
+
+    #[test]
+    fn scope_is_exact() {
+        let c = event("container", "abc", &[]);
+        assert!(matches(&f(r#"{"scope":{"local":true}}"#), &c));
+        assert!(!matches(&f(r#"{"scope":{"swarm":true}}"#), &c));
+    }
+
+    #[test]
+    fn image_matches_with_or_without_tag() {
+        let c = event("container", "abc", &[("image", "busybox:latest")]);
+        let i = event("image", "sha256:0123", &[("name", "busybox:latest")]);
+        for e in [&c, &i] {
+            assert!(matches(&f(r#"{"image":{"busybox":true}}"#), e));
+            assert!(matches(&f(r#"{"image":{"busybox:latest":true}}"#), e));
+            assert!(!matches(&f(r#"{"image":{"busy":true}}"#), e));
+        }
+        assert!(matches(&f(r#"{"image":{"sha256:0123":true}}"#), &i));
+    }
 
     #[tokio::test]
     async fn history_and_live() {

@@ -85,6 +85,56 @@ impl Filters {
         )))
     }
 
+    /// docker's boolean filters (`dangling`): `true`/`1` or `false`/`0`;
+    /// anything else, or both at once, is a 400 naming the values.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        let Some(values) = self.0.get(key) else {
+            return Ok(default);
+        };
+        if values.is_empty() {
+            return Err(Error::invalid(format!("invalid filter '{key}'")));
+        }
+        let has = |v: &str| values.iter().any(|x| x == v);
+        let (t, f) = (has("true") || has("1"), has("false") || has("0"));
+        if t == f {
+            let mut sorted = values.clone();
+            sorted.sort();
+            return Err(Error::invalid(format!(
+                "invalid filter '{key}=[{}]'",
+                sorted.join(" ")
+            )));
+        }
+        Ok(t)
+    }
+
+    /// docker's regexp filters (`name` of `ps`): a value matches when it
+    /// equals `text` or, as a regexp, matches anywhere in it. A value that
+    /// is not a valid regexp matches only exactly, as in dockerd.
+    pub fn matches_pattern(&self, key: &str, text: &str) -> bool {
+        let values = self.get(key);
+        values.is_empty()
+            || values
+                .iter()
+                .any(|v| v == text || regex::Regex::new(v).is_ok_and(|re| re.is_match(text)))
+    }
+
+    /// docker's prefix filters (`container`, `network`, ... of events): a
+    /// value matches when `text` starts with it.
+    pub fn matches_prefix(&self, key: &str, text: &str) -> bool {
+        let values = self.get(key);
+        values.is_empty() || values.iter().any(|v| text.starts_with(v.as_str()))
+    }
+
+    /// docker's exact filters: a value matches when it equals `text`.
+    pub fn matches_exact(&self, key: &str, text: &str) -> bool {
+        let values = self.get(key);
+        values.is_empty() || values.iter().any(|v| v == text)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
     pub fn insert(&mut self, key: &str, value: &str) {
         self.0
             .entry(key.to_string())
@@ -129,6 +179,50 @@ mod tests {
         assert!((chrono::Utc::now().timestamp() - 600 - t).abs() < 5);
         let f = Filters::parse(Some(r#"{"until":{"soon":true}}"#)).unwrap();
         assert!(f.until().is_err());
+    }
+
+    #[test]
+    fn booleans_like_dockerd() {
+        let f = |raw: &str| Filters::parse(Some(raw)).unwrap();
+        assert!(f(r#"{"dangling":{"true":true}}"#)
+            .bool_or("dangling", false)
+            .unwrap());
+        assert!(!f(r#"{"dangling":{"0":true}}"#)
+            .bool_or("dangling", true)
+            .unwrap());
+        assert!(f("{}").bool_or("dangling", true).unwrap());
+        let e = f(r#"{"dangling":{"maybe":true}}"#)
+            .bool_or("dangling", false)
+            .unwrap_err();
+        assert_eq!(e.message, "invalid filter 'dangling=[maybe]'");
+        let e = f(r#"{"dangling":{}}"#)
+            .bool_or("dangling", true)
+            .unwrap_err();
+        assert_eq!(e.message, "invalid filter 'dangling'");
+        assert!(f(r#"{"dangling":{"true":true,"false":true}}"#)
+            .bool_or("dangling", false)
+            .is_err());
+    }
+
+    #[test]
+    fn patterns_prefixes_and_exact_values() {
+        let f = Filters::parse(Some(r#"{"name":{"^web$":true}}"#)).unwrap();
+        assert!(f.matches_pattern("name", "web"));
+        assert!(!f.matches_pattern("name", "web2"));
+        let f = Filters::parse(Some(r#"{"name":{"eb":true}}"#)).unwrap();
+        assert!(
+            f.matches_pattern("name", "web2"),
+            "unanchored, like Go's MatchString"
+        );
+        let f = Filters::parse(Some(r#"{"name":{"a(":true}}"#)).unwrap();
+        assert!(f.matches_pattern("name", "a("));
+        assert!(!f.matches_pattern("name", "xa(y"));
+        assert!(Filters::default().matches_pattern("name", "x"));
+        let f = Filters::parse(Some(r#"{"network":{"br":true}}"#)).unwrap();
+        assert!(f.matches_prefix("network", "bridge"));
+        assert!(!f.matches_prefix("network", "host"));
+        assert!(!f.matches_exact("network", "bridge"));
+        assert!(f.matches_exact("scope", "local"));
     }
 
     #[test]

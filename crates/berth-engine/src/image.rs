@@ -75,6 +75,10 @@ impl Engine {
     pub async fn image_list(self: &Arc<Self>, all: bool, filters: Filters) -> Result<Vec<Value>> {
         let _ = all;
         filters.validate(&["dangling", "label", "reference", "before", "since"])?;
+        let dangling = filters
+            .contains("dangling")
+            .then(|| filters.bool_or("dangling", false))
+            .transpose()?;
         let images = self.images.clone();
         blocking(move || {
             let mut list = images.list().map_err(image_error)?;
@@ -91,15 +95,10 @@ impl Engine {
                 .map(|n| images.resolve(n))
                 .transpose()
                 .map_err(image_error)?;
-            let dangling = filters.get("dangling");
             let refs = filters.get("reference");
             Ok(list
                 .iter()
-                .filter(|i| match dangling.first().map(String::as_str) {
-                    Some("true") | Some("1") => i.repo_tags.is_empty(),
-                    Some("false") | Some("0") => !i.repo_tags.is_empty(),
-                    _ => true,
-                })
+                .filter(|i| dangling.is_none_or(|d| d == i.repo_tags.is_empty()))
                 .filter(|i| {
                     refs.is_empty()
                         || refs
@@ -178,8 +177,11 @@ impl Engine {
 
     pub async fn image_tag(self: &Arc<Self>, name: &str, repo: &str, tag: &str) -> Result<()> {
         let images = self.images.clone();
+        // An empty `tag` keeps one given inside `repo` (`repo:v1`), as the
+        // store does; the event names the tag actually made.
         let familiar = match berth_image::reference::Reference::parse(repo) {
-            Ok(r) => format!("{}:{tag}", r.familiar_name()),
+            Ok(r) if tag.is_empty() => r.with_default_tag().familiar(),
+            Ok(r) => r.with_tag(tag).unwrap_or(r).familiar(),
             Err(_) => format!("{repo}:{tag}"),
         };
         let (name, repo, tag) = (name.to_string(), repo.to_string(), tag.to_string());
@@ -249,16 +251,38 @@ impl Engine {
         reference: Option<String>,
         changes: Vec<String>,
         message: String,
+        platform: Option<berth_image::Platform>,
     ) -> Result<String> {
         let images = self.images.clone();
         let id = blocking(move || {
             images
-                .import(reader, reference.as_deref(), &changes, &message)
+                .import_as(
+                    reader,
+                    reference.as_deref(),
+                    &changes,
+                    &message,
+                    platform.as_ref(),
+                )
                 .map_err(image_error)
         })
         .await?;
         self.image_event("import", &id, &id);
         Ok(id)
+    }
+
+    /// `create?platform=`: an image that is not for `platform` is a 404,
+    /// as dockerd answers it. A missing image is left to the create.
+    pub fn image_platform_check(&self, name: &str, platform: &berth_image::Platform) -> Result<()> {
+        let Ok(img) = self.images.resolve(name) else {
+            return Ok(());
+        };
+        let have = img.platform();
+        if platform.accepts(&have) {
+            return Ok(());
+        }
+        Err(Error::not_found(format!(
+            "image with reference {name} was found but its platform ({have}) does not match the specified platform ({platform})"
+        )))
     }
 
     /// docker's `LogImageEvent`: the image id as the actor, `name`

@@ -5,7 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod container;
-mod disk_usage;
+pub mod disk_usage;
 pub mod error;
 pub mod events;
 pub mod filters;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::container::Status;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filters::Filters;
 use crate::{image_error, timefmt, Engine};
 
@@ -25,6 +25,40 @@ pub struct ImagesPruned {
     pub deleted: Option<Vec<Value>>,
     #[serde(rename = "SpaceReclaimed")]
     pub space_reclaimed: u64,
+}
+
+/// `POST /networks/prune`: berth has no user-defined network to remove, but
+/// the filters are checked as dockerd checks them.
+pub fn network_prune_check(filters: &Filters) -> Result<()> {
+    filters.validate(&["label", "label!", "until"])?;
+    filters.until().map(drop)
+}
+
+/// `POST /build/prune`: berth keeps no build cache, but the filters and
+/// `keep-storage` are checked as dockerd checks them.
+pub fn build_prune_check(filters: &Filters, keep_storage: Option<&str>) -> Result<()> {
+    filters.validate(&[
+        "until",
+        "unused-for",
+        "label",
+        "label!",
+        "id",
+        "parent",
+        "type",
+        "description",
+        "inuse",
+        "shared",
+        "private",
+        "mutable",
+        "immutable",
+    ])?;
+    filters.until()?;
+    match keep_storage.filter(|v| !v.is_empty()) {
+        Some(v) if v.parse::<i64>().is_err() => Err(Error::invalid(format!(
+            "keep-storage is in bytes and expects an integer, got {v}: strconv.Atoi: parsing \"{v}\": invalid syntax"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl Engine {
@@ -67,10 +101,7 @@ impl Engine {
     pub async fn image_prune(self: &Arc<Self>, filters: Filters) -> Result<ImagesPruned> {
         filters.validate(&["dangling", "label", "label!", "until"])?;
         let until = filters.until()?;
-        let dangling_only = !matches!(
-            filters.get("dangling").first().map(String::as_str),
-            Some("false") | Some("0")
-        );
+        let dangling_only = filters.bool_or("dangling", true)?;
         let images = self.images.clone();
         let list = tokio::task::spawn_blocking(move || images.list())
             .await?
@@ -117,5 +148,33 @@ impl Engine {
             [("reclaimed".to_string(), out.space_reclaimed.to_string())].into(),
         );
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(raw: &str) -> Filters {
+        Filters::parse(Some(raw)).unwrap()
+    }
+
+    #[test]
+    fn network_prune_filters() {
+        assert!(network_prune_check(&f(r#"{"label":{"a":true},"until":{"1h":true}}"#)).is_ok());
+        assert!(network_prune_check(&f(r#"{"dangling":{"true":true}}"#)).is_err());
+        assert!(network_prune_check(&f(r#"{"until":{"later":true}}"#)).is_err());
+    }
+
+    #[test]
+    fn build_prune_filters() {
+        assert!(build_prune_check(&f(r#"{"type":{"regular":true}}"#), Some("1000")).is_ok());
+        assert!(build_prune_check(&f(r#"{"name":{"x":true}}"#), None).is_err());
+        let e = build_prune_check(&Filters::default(), Some("1GB")).unwrap_err();
+        assert!(
+            e.message.starts_with("keep-storage is in bytes"),
+            "{}",
+            e.message
+        );
     }
 }

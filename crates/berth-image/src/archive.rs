@@ -290,7 +290,12 @@ pub fn extract_to_dir(
         owner: (!opts.copy_uid_gid).then_some((0, 0)),
         no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
     };
-    unpack_into(reader, dir, unpack)?;
+    // dockerd decompresses what it is sent; so does berth.
+    let mut reader = crate::compress::decompress(reader).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::invalid(e.to_string()),
+        _ => crate::apply::read_err(e),
+    })?;
+    unpack_into(&mut reader, dir, unpack)?;
     Ok(Some(()))
 }
 

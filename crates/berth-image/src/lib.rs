@@ -1,6 +1,6 @@
 //! berth-image: images on disk.
 //!
-//! - [`apply_layer`]: safe, streaming layer tar apply (gzip/zstd/plain) with
+//! - [`apply_layer`]: safe, streaming layer tar apply (gzip/zstd/bzip2/plain) with
 //!   overlay whiteouts; hostile archives cannot write outside the target.
 //! - [`Snapshotter`] / [`OverlayMount`]: layers unpacked once per chain id,
 //!   container rw layers, overlay mount descriptions (the caller mounts).
@@ -15,6 +15,7 @@ mod changes;
 mod compress;
 mod diff;
 mod error;
+mod platform;
 pub use berth_reference as reference;
 mod snapshot;
 mod store;
@@ -29,5 +30,6 @@ pub use archive::{
 pub use compress::{decompress, Compression};
 pub use diff::{changes, write_diff_tar, Change, ChangeKind};
 pub use error::{Error, ErrorKind, Result};
+pub use platform::Platform;
 pub use snapshot::{chain_ids, tree_size, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
 pub use store::{CommitRequest, DeleteItem, HistoryItem, Image, ImageStore};

@@ -200,10 +200,12 @@ impl ContainerService {
             .map(|n| created_of(n))
             .transpose()?;
         let filter_status = !opts.filters.get("status").is_empty();
+        super::record::check_status_filter(&opts.filters)?;
         let mut out = Vec::new();
         for rec in recs {
             let status = rec.state.status;
-            if !opts.all && !filter_status && !status.is_live() {
+            // A limit lists the latest containers, stopped ones too (`ps -l`).
+            if !opts.all && !filter_status && opts.limit.is_none() && !status.is_live() {
                 continue;
             }
             if !self.matches(&rec, opts) {
@@ -257,6 +259,19 @@ impl ContainerService {
         }
     }
 
+    /// `inspect --size`: `SizeRw` and `SizeRootFs` as `ps -s` computes them.
+    pub async fn fill_inspect_size(&self, r: &mut ContainerInspectResponse) -> Result<()> {
+        let rec = self.get(r.id.as_deref().unwrap_or(""))?.snapshot();
+        let rw = self.rw_size(&rec).await as i64;
+        let image = self
+            .images
+            .resolve(&rec.image_id)
+            .map_or(0, |i| i.size as i64);
+        r.size_rw = Some(rw);
+        r.size_root_fs = Some(rw + image);
+        Ok(())
+    }
+
     /// Bytes in the container's writable layer (docker's `SizeRw`).
     pub async fn rw_size(&self, rec: &ContainerRecord) -> u64 {
         let images = self.images.clone();
@@ -280,7 +295,8 @@ impl ContainerService {
         };
         let labels = rec.labels();
         any("id", &|v| rec.id.starts_with(v))
-            && any("name", &|v| rec.name.contains(v.trim_start_matches('/')))
+            && (f.matches_pattern("name", &rec.name)
+                || f.matches_pattern("name", &format!("/{}", rec.name)))
             && any("status", &|v| v == rec.state.status.as_str())
             && any("exited", &|v| {
                 rec.state.status == Status::Exited && v.parse() == Ok(rec.state.exit_code)

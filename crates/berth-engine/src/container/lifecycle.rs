@@ -32,6 +32,17 @@ impl WaitCondition {
     }
 }
 
+/// The `signal` of stop and restart; absent or empty means the
+/// container's own stop signal.
+fn parse_stop_signal(s: Option<&str>) -> Result<Option<i32>> {
+    match s.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => signal::parse(s)
+            .map(Some)
+            .ok_or_else(|| Error::invalid(format!("Invalid signal: {s}"))),
+    }
+}
+
 fn not_running(id: &str) -> Error {
     Error::conflict(format!("Container {id} is not running"))
 }
@@ -110,13 +121,39 @@ impl ContainerService {
         self.spawn_shim_and_start(c, &rec).await
     }
 
-    pub async fn stop(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<()> {
+    /// `docker stop [-t N] [-s SIG]`: `signal` replaces the container's
+    /// `StopSignal`; a negative timeout waits for the exit without a kill.
+    pub async fn stop(
+        self: &Arc<Self>,
+        name_or_id: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let c = self.get(name_or_id)?;
-        let _op = c.op.lock().await;
-        self.stop_locked(&c, timeout).await
+        let sig = parse_stop_signal(signal)?;
+        let pending = {
+            let _op = c.op.lock().await;
+            self.stop_locked(&c, timeout, sig).await?
+        };
+        self.finish_stop(&c, pending).await;
+        Ok(())
     }
 
-    async fn stop_locked(self: &Arc<Self>, c: &Arc<Container>, timeout: Option<i64>) -> Result<()> {
+    /// The wait of a stop without a timeout, which may last forever, so it
+    /// runs without the op lock: `rm -f` and `kill` can still end it.
+    async fn finish_stop(&self, c: &Container, pending: Option<u64>) {
+        if let Some(target) = pending {
+            self.wait_exit(c, target, None).await;
+            self.wait_cleaned(c).await;
+        }
+    }
+
+    async fn stop_locked(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        timeout: Option<i64>,
+        sig: Option<i32>,
+    ) -> Result<Option<u64>> {
         let rec = c.snapshot();
         if !rec.state.status.is_live() {
             return Err(Error::not_modified());
@@ -124,29 +161,28 @@ impl ContainerService {
         if rec.state.status == Status::Paused {
             self.resume_runtime(c).await?;
         }
-        let sig = rec
-            .config
-            .stop_signal
-            .as_deref()
-            .and_then(signal::parse)
+        let sig = sig
+            .or_else(|| rec.config.stop_signal.as_deref().and_then(signal::parse))
             .unwrap_or(libc::SIGTERM);
         let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         let target = c.progress.borrow().exits + 1;
         self.event(&rec, "kill", &[("signal", sig.to_string())]);
         self.signal(c, sig);
-        if timeout < 0
-            || self
-                .wait_exit(c, target, Some(Duration::from_secs(timeout as u64)))
-                .await
+        let Ok(limit) = u64::try_from(timeout) else {
+            return Ok(Some(target));
+        };
+        if self
+            .wait_exit(c, target, Some(Duration::from_secs(limit)))
+            .await
         {
             self.wait_cleaned(c).await;
-            return Ok(());
+            return Ok(None);
         }
         self.event(&rec, "kill", &[("signal", libc::SIGKILL.to_string())]);
         self.signal(c, libc::SIGKILL);
         self.wait_exit(c, target, None).await;
         self.wait_cleaned(c).await;
-        Ok(())
+        Ok(None)
     }
 
     pub async fn kill(self: &Arc<Self>, name_or_id: &str, signal: Option<&str>) -> Result<()> {
@@ -178,16 +214,23 @@ impl ContainerService {
         Ok(())
     }
 
-    pub async fn restart(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<()> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        name_or_id: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let c = self.get(name_or_id)?;
-        {
+        let sig = parse_stop_signal(signal)?;
+        let pending = {
             let _op = c.op.lock().await;
-            match self.stop_locked(&c, timeout).await {
-                Ok(()) => {}
-                Err(e) if e.kind == crate::ErrorKind::NotModified => {}
+            match self.stop_locked(&c, timeout, sig).await {
+                Ok(pending) => pending,
+                Err(e) if e.kind == crate::ErrorKind::NotModified => None,
                 Err(e) => return Err(e),
             }
-        }
+        };
+        self.finish_stop(&c, pending).await;
         self.start(&c.id).await?;
         self.event(&c.snapshot(), "restart", &[]);
         Ok(())

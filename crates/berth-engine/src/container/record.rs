@@ -45,6 +45,35 @@ impl Status {
     }
 }
 
+const STATES: [Status; 7] = [
+    Status::Created,
+    Status::Running,
+    Status::Paused,
+    Status::Restarting,
+    Status::Removing,
+    Status::Exited,
+    Status::Dead,
+];
+
+/// `ps -f status=X` with an X that no container can have is a 400 in
+/// dockerd, not an empty list.
+pub(super) fn check_status_filter(f: &crate::filters::Filters) -> crate::error::Result<()> {
+    match f
+        .get("status")
+        .into_iter()
+        .find(|v| !STATES.iter().any(|s| s.as_str() == v))
+    {
+        None => Ok(()),
+        Some(v) => {
+            let all: Vec<&str> = STATES.iter().map(|s| s.as_str()).collect();
+            Err(crate::error::Error::invalid(format!(
+                "invalid filter 'status={v}': invalid value for state ({v}): must be one of {}",
+                all.join(", ")
+            )))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub status: Status,
@@ -173,6 +202,18 @@ pub fn load_all(root: &Path) -> Vec<ContainerRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_filter_values_are_dockerds() {
+        let f = |raw: &str| crate::filters::Filters::parse(Some(raw)).unwrap();
+        assert!(check_status_filter(&f(r#"{"status":{"exited":true,"dead":true}}"#)).is_ok());
+        let e = check_status_filter(&f(r#"{"status":{"stopped":true}}"#)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid filter 'status=stopped': invalid value for state (stopped): \
+             must be one of created, running, paused, restarting, removing, exited, dead"
+        );
+    }
 
     #[test]
     fn save_and_load_round_trip() {

@@ -157,8 +157,9 @@ impl UpdateRequest {
         if let Some(v) = self.cpuset_mems.clone().filter(|s| !s.is_empty()) {
             hc.cpuset_mems = Some(v);
         }
-        if let Some(v) = set(self.pids_limit) {
-            hc.pids_limit = Some(v);
+        if let Some(v) = self.pids_limit {
+            // dockerd records "unlimited" as 0, however it was asked.
+            hc.pids_limit = Some(v.max(0));
         }
         if let Some(v) = self.blkio_weight.filter(|w| *w != 0) {
             hc.blkio_weight = Some(v);
@@ -212,8 +213,10 @@ impl UpdateRequest {
         if !cpu.is_empty() {
             out.insert("cpu".into(), Value::Object(cpu));
         }
-        if let Some(v) = set(self.pids_limit) {
-            out.insert("pids".into(), json!({"limit": v}));
+        // Unlike the other fields, a present PidsLimit of 0 (or less) asks
+        // for "unlimited", which runc spells -1.
+        if let Some(v) = self.pids_limit {
+            out.insert("pids".into(), json!({"limit": if v > 0 { v } else { -1 }}));
         }
         if let Some(v) = self.blkio_weight.filter(|w| *w != 0) {
             out.insert("blockIO".into(), json!({"weight": v}));
@@ -269,6 +272,24 @@ mod tests {
         assert_eq!(hc.memory, Some(128 << 20));
         assert_eq!(hc.cpu_shares, None);
         assert_eq!(UpdateRequest::default().oci_resources(), json!({}));
+    }
+
+    #[test]
+    fn pids_limit_zero_or_less_is_unlimited() {
+        for asked in [0, -1, -5] {
+            let req = UpdateRequest::from_json(json!({ "PidsLimit": asked })).unwrap();
+            assert_eq!(req.oci_resources(), json!({"pids": {"limit": -1}}));
+            let mut hc = HostConfig {
+                pids_limit: Some(50),
+                ..Default::default()
+            };
+            req.apply(&mut hc);
+            assert_eq!(hc.pids_limit, Some(0));
+        }
+        let absent = UpdateRequest::from_json(json!({ "Memory": 0 })).unwrap();
+        assert_eq!(absent.oci_resources(), json!({}));
+        let null = UpdateRequest::from_json(json!({ "PidsLimit": null })).unwrap();
+        assert_eq!(null.oci_resources(), json!({}));
     }
 
     #[test]

@@ -430,6 +430,8 @@ impl ImageStore {
     /// `docker load`. `progress` gets docker's lines as they happen; the
     /// result is the `Loaded image: ...` / `Loaded image ID: ...` lines.
     pub fn load(&self, reader: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
+        // `docker load < image.tar.gz` works with dockerd: sniff and decode.
+        let reader = crate::compress::decompress(reader).map_err(archive_read_err)?;
         let spool = Spool::read(self, reader)?;
         let pending = if spool.lookup("manifest.json").is_some() {
             legacy(&spool)?

@@ -76,6 +76,19 @@ pub struct Image {
     pub parent: Option<String>,
 }
 
+impl Image {
+    /// The platform the image's config says it is for.
+    pub fn platform(&self) -> crate::Platform {
+        let raw: Value = serde_json::from_slice(&self.raw_config).unwrap_or(Value::Null);
+        let field = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        crate::Platform {
+            os: field("os"),
+            architecture: field("architecture"),
+            variant: field("variant"),
+        }
+    }
+}
+
 /// One row of `DELETE /images/{name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum DeleteItem {
@@ -207,18 +220,7 @@ fn short_id(id: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
+pub(crate) use crate::platform::host_arch;
 
 /// Parses an image config leniently (docker omits empty `diff_ids`) and
 /// returns it with its validated diff ids.
@@ -966,7 +968,7 @@ impl ImageStore {
         self.commit_image(new, staged, progress)
     }
 
-    /// `docker import`: a rootfs tar (plain, gzip or zstd) becomes a
+    /// `docker import`: a rootfs tar (plain, gzip, zstd or bzip2) becomes a
     /// one-layer image; `changes` are Dockerfile instructions. Returns the
     /// image id.
     pub fn import(
@@ -975,6 +977,19 @@ impl ImageStore {
         reference: Option<&str>,
         changes: &[String],
         message: &str,
+    ) -> Result<String> {
+        self.import_as(reader, reference, changes, message, None)
+    }
+
+    /// `docker import --platform`: the image is recorded for `platform`
+    /// (the host's when absent), whatever the files in it are built for.
+    pub fn import_as(
+        &self,
+        reader: impl Read,
+        reference: Option<&str>,
+        changes: &[String],
+        message: &str,
+        platform: Option<&crate::Platform>,
     ) -> Result<String> {
         let tag = new_image_tag(reference, "import")?;
         let mut cfg = docker_container_config();
@@ -986,8 +1001,8 @@ impl ImageStore {
         } else {
             message
         };
-        let config = json!({
-            "architecture": host_arch(),
+        let mut config = json!({
+            "architecture": platform.map_or(host_arch(), |p| p.architecture.as_str()),
             "comment": comment,
             "config": Value::Object(cfg),
             "created": created,
@@ -995,6 +1010,12 @@ impl ImageStore {
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": [staged.diff_id.to_string()]},
         });
+        if let Some(p) = platform {
+            config["os"] = json!(p.os);
+            if !p.variant.is_empty() {
+                config["variant"] = json!(p.variant);
+            }
+        }
         let config = serde_json::to_vec(&config).map_err(|e| Error::invalid(e.to_string()))?;
         let diff_ids = vec![staged.diff_id.clone()];
         let chains = chain_ids(&diff_ids);

@@ -675,6 +675,15 @@ fn import_with_changes() {
     assert_eq!(raw["comment"], "my message");
     // same layer, shared
     assert_eq!(s.layer_dirs(&img2), s.layer_dirs(&img));
+    assert_eq!(img2.platform().os, "linux");
+
+    // recorded for the platform asked
+    let arm = crate::Platform::parse("linux/arm/v6").unwrap();
+    let id3 = s
+        .import_as(&rootfs[..], Some("arm:v6"), &[], "", Some(&arm))
+        .unwrap();
+    assert_eq!(s.resolve(&id3).unwrap().platform(), arm);
+    s.remove("arm:v6", false, &|_| None).unwrap();
 
     let err = s
         .import(&rootfs[..], Some("x"), &["RUN rm -rf /".into()], "")

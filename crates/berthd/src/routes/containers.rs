@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Extension;
 use berth_api::query::{self, flag, flag_or};
 use berth_api::{framing, ApiVersion};
@@ -23,6 +23,11 @@ pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiRe
         return Err(Error::invalid("Config cannot be empty in order to create a container").into());
     }
     let body = berth_api::create::decode(&data)?;
+    if let Some(p) = query::string(&q, "platform") {
+        let platform = berth_image::Platform::parse(p).map_err(berth_engine::image_error)?;
+        let image = body.config.image.as_deref().unwrap_or("");
+        e.image_platform_check(image, &platform)?;
+    }
     let (id, warnings) = e
         .containers
         .create(CreateRequest {
@@ -54,27 +59,62 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     Ok(json(StatusCode::OK, &list))
 }
 
-pub async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    Ok(json(StatusCode::OK, &e.containers.inspect(&id)?))
+pub async fn inspect(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    let mut info = e.containers.inspect(&id)?;
+    if flag(&q, "size") {
+        e.containers.fill_inspect_size(&mut info).await?;
+    }
+    Ok(json(StatusCode::OK, &info))
 }
 
 pub async fn remove(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
+    if flag(&q, "link") {
+        // dockerd would remove a link, never the container; berth refuses
+        // links at create, so there is none to remove.
+        e.containers.get(&id)?;
+        return Err(Error::invalid(
+            "link: berth has no container links to remove (links are refused at create)",
+        )
+        .into());
+    }
     e.containers.remove(&id, flag(&q, "force")).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-pub async fn start(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+pub async fn start(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> ApiResult {
+    // An empty JSON object is at most 7 bytes with whitespace; dockerd
+    // refuses anything longer, and a body of unknown length.
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    if length.is_some_and(|n| n > 7) || (length.is_none() && chunked) {
+        return Err(Error::invalid(
+            "starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24",
+        )
+        .into());
+    }
+    if query::string(&q, "checkpoint").is_some() {
+        return Err(Error::invalid("checkpoint is only supported in experimental mode").into());
+    }
     e.containers.start(&id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn stop(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
-    e.containers.stop(&id, query::int(&q, "t")?).await?;
+    let (t, signal) = (query::int(&q, "t")?, query::string(&q, "signal"));
+    e.containers.stop(&id, t, signal).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn restart(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
-    e.containers.restart(&id, query::int(&q, "t")?).await?;
+    let (t, signal) = (query::int(&q, "t")?, query::string(&q, "signal"));
+    e.containers.restart(&id, t, signal).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -2,31 +2,12 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use berth_api::{framing, query};
-use berth_engine::events::Event;
+use berth_engine::events::{self, matches, Event};
 use berth_engine::filters::Filters;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{stream, ApiResult};
 use crate::server::AppState;
-
-fn matches(f: &Filters, e: &Event) -> bool {
-    let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
-        let vals = f.get(key);
-        vals.is_empty() || vals.iter().any(|v| pred(v))
-    };
-    let attr = |k: &str| e.actor.attributes.get(k).map(String::as_str).unwrap_or("");
-    any("type", &|v| v == e.kind)
-        && any("event", &|v| {
-            v == e.action || e.action.starts_with(&format!("{v}:"))
-        })
-        && any("container", &|v| {
-            e.kind == "container" && (e.actor.id.starts_with(v) || attr("name") == v)
-        })
-        && any("image", &|v| {
-            attr("image") == v || (e.kind == "image" && e.actor.id == v)
-        })
-        && f.labels_match(|k| e.actor.attributes.get(k).cloned())
-}
 
 /// `GET /events`: past events in [since, until], then live ones unless
 /// `until` is given. Headers go out at once.
@@ -37,17 +18,7 @@ pub async fn events(
     let since = query::unix_nanos(&q, "since")?;
     let until = query::unix_nanos(&q, "until")?;
     let filters = Filters::parse(q.get("filters").map(String::as_str))?;
-    filters.validate(&[
-        "type",
-        "event",
-        "container",
-        "image",
-        "label",
-        "network",
-        "volume",
-        "scope",
-        "daemon",
-    ])?;
+    filters.validate(&events::FILTERS)?;
     let (past, rx) = e.events.subscribe();
     let in_range = move |ev: &Event| {
         since.is_none_or(|s| ev.time_nano >= s) && until.is_none_or(|u| ev.time_nano <= u)

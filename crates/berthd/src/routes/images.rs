@@ -118,10 +118,17 @@ pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Bo
             .map(|(_, v)| v.clone())
             .collect();
         let message = get("message").unwrap_or_default();
+        let platform = get("platform")
+            .map(|p| berth_image::Platform::parse(&p))
+            .transpose()
+            .map_err(berth_engine::image_error)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let reader = body_reader(body);
         tokio::spawn(async move {
-            let line = match e.image_import(reader, reference, changes, message).await {
+            let line = match e
+                .image_import(reader, reference, changes, message, platform)
+                .await
+            {
                 Ok(id) => framing::json_line(&json!({"status": id})),
                 Err(err) => framing::json_error(&err.message),
             };
@@ -163,12 +170,30 @@ pub async fn by_name_post(
         Some((name, "tag")) => {
             let repo =
                 query::string(&q, "repo").ok_or_else(|| Error::invalid("repo is required"))?;
-            let tag = query::string(&q, "tag").unwrap_or("latest");
+            // No `tag` keeps a tag given inside `repo` (`repo:v1`).
+            let tag = query::string(&q, "tag").unwrap_or("");
             e.image_tag(name, repo, tag).await?;
             Ok(empty(StatusCode::CREATED))
         }
-        Some((_, "push")) => {
-            Err(Error::system("push is not supported yet: berth has no registry client").into())
+        Some((name, "push")) => {
+            // dockerd's 404 for an image it does not have; then the truth.
+            let name = match query::string(&q, "tag") {
+                Some(tag) => format!("{name}:{tag}"),
+                None => name.to_string(),
+            };
+            e.image_check(std::slice::from_ref(&name))
+                .await
+                .map_err(|_| {
+                    let repo = berth_image::reference::Reference::parse(&name)
+                        .map_or_else(|_| name.clone(), |r| r.familiar_name());
+                    Error::not_found(format!(
+                        "An image does not exist locally with the tag: {repo}"
+                    ))
+                })?;
+            Err(Error::not_implemented(format!(
+                "cannot push {name}: berth has no registry client yet; use `docker save` to move the image"
+            ))
+            .into())
         }
         _ => Err(Error::not_found("page not found").into()),
     }

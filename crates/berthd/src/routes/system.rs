@@ -1,6 +1,11 @@
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use berth_engine::disk_usage::DfSections;
+use berth_engine::filters::Filters;
+use berth_engine::prune;
 
 use super::json;
 use crate::server::AppState;
@@ -38,22 +43,33 @@ pub async fn info(State(engine): State<AppState>) -> Response {
     json(StatusCode::OK, &info)
 }
 
-/// `GET /system/df`.
-pub async fn df(State(e): State<AppState>) -> super::ApiResult {
-    Ok(json(StatusCode::OK, &e.system_df().await?))
+/// `GET /system/df`; `type` may repeat.
+pub async fn df(State(e): State<AppState>, RawQuery(raw): RawQuery) -> super::ApiResult {
+    let types: Vec<String> = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "type")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let want = DfSections::parse(&types)?;
+    Ok(json(StatusCode::OK, &e.system_df(want).await?))
 }
 
 /// `POST /networks/prune`: berth has no user-defined networks yet, so
 /// there is never one to remove (the answer is true, not a stub).
-pub async fn networks_prune() -> super::ApiResult {
+pub async fn networks_prune(Query(q): Query<HashMap<String, String>>) -> super::ApiResult {
+    prune::network_prune_check(&Filters::parse(q.get("filters").map(String::as_str))?)?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "NetworksDeleted": null }),
     ))
 }
 
-/// `POST /build/prune`: berth keeps no build cache yet.
-pub async fn build_prune() -> super::ApiResult {
+/// `POST /build/prune`: berth keeps no build cache yet; `all` has nothing
+/// to widen.
+pub async fn build_prune(Query(q): Query<HashMap<String, String>>) -> super::ApiResult {
+    prune::build_prune_check(
+        &Filters::parse(q.get("filters").map(String::as_str))?,
+        q.get("keep-storage").map(String::as_str),
+    )?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "CachesDeleted": null, "SpaceReclaimed": 0 }),
