@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::filters::Filters;
-use crate::{image_error, timefmt, Engine};
+use crate::{ids, image_error, timefmt, Engine};
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await?
@@ -221,15 +221,20 @@ impl Engine {
     }
 
     /// Loads a `docker save` tar; `progress` gets docker's message lines.
+    /// `docker load`. `progress` gets docker's lines; `layer`, for a load
+    /// that is not quiet, each layer unpacked (short diff id, bytes).
     pub async fn image_load(
         self: &Arc<Self>,
         reader: impl Read + Send + 'static,
         mut progress: impl FnMut(&str) + Send + 'static,
+        mut layer: impl FnMut(&str, u64) + Send + 'static,
     ) -> Result<()> {
         let images = self.images.clone();
         let loaded = blocking(move || {
             images
-                .load(reader, &mut |line: &str| progress(line))
+                .load_reporting(reader, &mut |line: &str| progress(line), &mut |d, size| {
+                    layer(ids::short(d.hex()), size)
+                })
                 .map_err(image_error)
         })
         .await?;

@@ -28,6 +28,10 @@ pub struct LogOptions {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub timestamps: bool,
+    /// `details`: the log attributes before each line. berth's json-file
+    /// records none (the attribute options are refused), so this is the
+    /// separating space dockerd writes after an empty attribute list.
+    pub details: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,20 +56,40 @@ impl LogOptions {
             _ => return None,
         };
         if self.since.is_some() || self.until.is_some() {
-            let t = timefmt::parse(&e.time)
-                .and_then(|t| t.timestamp_nanos_opt())
-                .unwrap_or(0);
+            let t = nanos(e);
             if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t > u) {
                 return None;
             }
         }
-        let data = if self.timestamps {
-            Bytes::from(format!("{} {}", e.time, e.log))
-        } else {
-            Bytes::from(e.log.clone().into_bytes())
-        };
-        Some(LogChunk { stream, data })
+        let mut line = String::new();
+        if self.timestamps {
+            // Go's RFC3339NanoFixed: always nine digits of fraction.
+            match timefmt::parse(&e.time) {
+                Some(t) => line.push_str(&t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()),
+                None => line.push_str(&e.time),
+            }
+            line.push(' ');
+        }
+        if self.details {
+            line.push(' ');
+        }
+        line.push_str(&e.log);
+        Some(LogChunk {
+            stream,
+            data: Bytes::from(line),
+        })
     }
+
+    /// A followed stream with `until` ends at the first newer line.
+    fn past_until(&self, e: &Entry) -> bool {
+        self.until.is_some_and(|u| nanos(e) > u)
+    }
+}
+
+fn nanos(e: &Entry) -> i64 {
+    timefmt::parse(&e.time)
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(0)
 }
 
 /// A log file read position; only complete lines are consumed.
@@ -210,8 +234,13 @@ async fn follow_logs(c: Arc<Container>, opts: LogOptions, tx: mpsc::Sender<LogCh
         };
         // Read whatever is new, following a rotation to the new file.
         let mut batch = Vec::new();
+        let mut past_until = false;
+        let mut take = |e: Entry| {
+            past_until |= opts.past_until(&e);
+            batch.extend(opts.accept(&e));
+        };
         if let Some(cur) = cursor.as_mut() {
-            cur.read_lines(|e| batch.extend(opts.accept(&e)));
+            cur.read_lines(&mut take);
         }
         let rotated = std::fs::metadata(&path)
             .map(|m| cursor.as_ref().is_none_or(|cur| m.ino() != cur.ino))
@@ -219,7 +248,7 @@ async fn follow_logs(c: Arc<Container>, opts: LogOptions, tx: mpsc::Sender<LogCh
         if rotated {
             cursor = Cursor::open(&path);
             if let Some(cur) = cursor.as_mut() {
-                cur.read_lines(|e| batch.extend(opts.accept(&e)));
+                cur.read_lines(&mut take);
             }
         }
         for chunk in batch {
@@ -227,7 +256,7 @@ async fn follow_logs(c: Arc<Container>, opts: LogOptions, tx: mpsc::Sender<LogCh
                 return;
             }
         }
-        if finished {
+        if finished || past_until {
             return;
         }
         tokio::select! {
@@ -283,6 +312,21 @@ mod tests {
         assert!(opts.accept(&e("stdout", "1970-01-01T00:00:00Z")).is_none());
         let chunk = opts.accept(&e("stdout", "1970-01-01T00:00:05Z")).unwrap();
         assert_eq!(chunk.stream, 1);
-        assert_eq!(&chunk.data[..], b"1970-01-01T00:00:05Z x\n");
+        assert_eq!(&chunk.data[..], b"1970-01-01T00:00:05.000000000Z x\n");
+        let details = LogOptions {
+            stdout: true,
+            details: true,
+            ..Default::default()
+        };
+        let chunk = details
+            .accept(&e("stdout", "1970-01-01T00:00:05.5Z"))
+            .unwrap();
+        assert_eq!(&chunk.data[..], b" x\n");
+        let until = LogOptions {
+            until: Some(6_000_000_000),
+            ..details
+        };
+        assert!(!until.past_until(&e("stdout", "1970-01-01T00:00:05Z")));
+        assert!(until.past_until(&e("stdout", "1970-01-01T00:00:07Z")));
     }
 }

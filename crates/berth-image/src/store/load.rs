@@ -430,6 +430,17 @@ impl ImageStore {
     /// `docker load`. `progress` gets docker's lines as they happen; the
     /// result is the `Loaded image: ...` / `Loaded image ID: ...` lines.
     pub fn load(&self, reader: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
+        self.load_reporting(reader, progress, &mut |_, _| {})
+    }
+
+    /// `docker load` without `quiet`: also reports each layer it unpacks
+    /// (diff id and unpacked size), for dockerd's "Loading layer" lines.
+    pub fn load_reporting(
+        &self,
+        reader: impl Read,
+        progress: &mut dyn FnMut(&str),
+        layer: &mut dyn FnMut(&Digest, u64),
+    ) -> Result<Vec<String>> {
         // `docker load < image.tar.gz` works with dockerd: sniff and decode.
         let reader = crate::compress::decompress(reader).map_err(archive_read_err)?;
         let spool = Spool::read(self, reader)?;
@@ -460,7 +471,7 @@ impl ImageStore {
                 tags: p.tags,
                 parent: None,
             };
-            let (_, msgs) = self.create_image(new, &mut open, progress)?;
+            let (_, msgs) = self.create_image(new, &mut open, progress, layer)?;
             messages.extend(msgs);
         }
         Ok(messages)

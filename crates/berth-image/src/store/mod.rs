@@ -947,6 +947,7 @@ impl ImageStore {
         new: NewImage,
         open_layer: &mut dyn FnMut(usize) -> Result<Box<dyn Read>>,
         progress: &mut dyn FnMut(&str),
+        layer: &mut dyn FnMut(&Digest, u64),
     ) -> Result<(Digest, Vec<String>)> {
         if new.diff_ids.len() > MAX_LAYERS {
             return Err(Error::invalid(format!(
@@ -962,7 +963,9 @@ impl ImageStore {
                 staged.push(None);
             } else {
                 let reader = open_layer(i)?;
-                staged.push(Some(self.stage_layer(reader, Some(&new.diff_ids[i]), i)?));
+                let s = self.stage_layer(reader, Some(&new.diff_ids[i]), i)?;
+                layer(&s.diff_id, s.size);
+                staged.push(Some(s));
             }
         }
         self.commit_image(new, staged, progress)

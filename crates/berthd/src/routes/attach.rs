@@ -61,9 +61,10 @@ pub async fn attach_ws(
         stream: flag(&q, "stream"),
         logs: flag(&q, "logs"),
     };
+    let keys = hijack::detach_keys(q.get("detachKeys").map(String::as_str))?;
     let attach = e.containers.attach(&id, opts).await?;
     let binary = version.at_least(1, 42);
-    Ok(ws.on_upgrade(move |socket| run_ws(socket, attach, opts, binary)))
+    Ok(ws.on_upgrade(move |socket| run_ws(socket, attach, opts, binary, keys)))
 }
 
 async fn run_ws(
@@ -71,12 +72,14 @@ async fn run_ws(
     mut attach: Attach,
     opts: AttachOptions,
     binary: bool,
+    keys: Vec<u8>,
 ) {
     use axum::extract::ws::Message;
     use futures_util::{SinkExt, StreamExt};
     let (mut tx, mut rx) = socket.split();
     let stdin = attach.stdin.take();
     let input = async {
+        let mut matcher = berth_term::DetachMatcher::new(keys);
         while let Some(Ok(msg)) = rx.next().await {
             let data = match msg {
                 Message::Binary(b) => b,
@@ -84,8 +87,13 @@ async fn run_ws(
                 Message::Close(_) => break,
                 _ => continue,
             };
-            if let Some(w) = &stdin {
-                w.write(&data);
+            let (forward, detached) = matcher.feed(&data);
+            if let Some(w) = stdin.as_ref().filter(|_| !forward.is_empty()) {
+                w.write(&forward);
+            }
+            if detached {
+                // The detach keys end this attach; stdin stays open.
+                return;
             }
         }
         if let Some(w) = stdin.as_ref().filter(|w| w.closes_on_eof()) {

@@ -175,15 +175,17 @@ pub async fn logs(
         follow: flag(&q, "follow"),
         tail: match query::string(&q, "tail") {
             None | Some("all") => None,
-            Some(n) => Some(
-                n.parse::<i64>()
-                    .map(|n| n.max(0) as usize)
-                    .unwrap_or(usize::MAX),
-            ),
+            // dockerd shows everything for a negative or unreadable count.
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(|n| n as usize),
         },
         since: query::unix_nanos(&q, "since")?.filter(|s| *s > 0),
         until: query::unix_nanos(&q, "until")?.filter(|u| *u > 0),
         timestamps: flag_or(&q, "timestamps", false),
+        details: flag(&q, "details"),
     };
     if !opts.stdout && !opts.stderr {
         return Err(Error::invalid("Bad parameters: you must choose at least one stream").into());
@@ -200,8 +202,13 @@ pub async fn logs(
 /// until the container stops. `stream=0` answers at once: the engine keeps
 /// the previous sample for `precpu_stats` instead of sleeping for a second.
 pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
-    let first = e.containers.stats(&id)?;
+    let mut first = e.containers.stats(&id)?;
     if !query::flag_or(&q, "stream", true) {
+        // `one-shot`: dockerd skips its second sample and leaves
+        // `precpu_stats` empty; berth drops the one it kept.
+        if flag(&q, "one-shot") {
+            first.precpu_stats = Default::default();
+        }
         return Ok(json(StatusCode::OK, &first));
     }
     let id = first.id.clone();

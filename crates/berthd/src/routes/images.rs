@@ -51,16 +51,36 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     ))
 }
 
-pub async fn load(State(e): State<AppState>, body: Body) -> ApiResult {
+pub async fn load(
+    State(e): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> ApiResult {
+    let quiet = query::flag(&q, "quiet");
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let reader = body_reader(body);
     tokio::spawn(async move {
         let progress_tx = tx.clone();
+        let layer_tx = tx.clone();
         let result = e
-            .image_load(reader, move |line: &str| {
-                let _ = progress_tx
-                    .blocking_send(framing::json_line(&json!({"stream": format!("{line}\n")})));
-            })
+            .image_load(
+                reader,
+                move |line: &str| {
+                    let _ = progress_tx
+                        .blocking_send(framing::json_line(&json!({"stream": format!("{line}\n")})));
+                },
+                // Without `quiet`, dockerd reports each layer as it loads;
+                // berth unpacks a layer in one pass and reports it done.
+                move |id: &str, size: u64| {
+                    if !quiet {
+                        let _ = layer_tx.blocking_send(framing::json_line(&json!({
+                            "status": "Loading layer",
+                            "progressDetail": {"current": size, "total": size},
+                            "id": id,
+                        })));
+                    }
+                },
+            )
             .await;
         if let Err(err) = result {
             let _ = tx.send(framing::json_error(&err.message)).await;
