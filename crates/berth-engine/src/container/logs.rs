@@ -227,6 +227,13 @@ async fn follow_logs(c: Arc<Container>, opts: LogOptions, tx: mpsc::Sender<LogCh
     if !opts.follow {
         return;
     }
+    // With `until`, following ends when that time comes (at once when it
+    // has passed), as dockerd's follower does.
+    let deadline = opts.until.map(|u| {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        tokio::time::Instant::now()
+            + std::time::Duration::from_nanos(u.saturating_sub(now).max(0) as u64)
+    });
     loop {
         let finished = {
             let p = progress.borrow_and_update();
@@ -259,10 +266,17 @@ async fn follow_logs(c: Arc<Container>, opts: LogOptions, tx: mpsc::Sender<LogCh
         if finished || past_until {
             return;
         }
+        let until = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = written.changed() => if r.is_err() { return },
             r = progress.changed() => if r.is_err() { return },
             _ = tx.closed() => return,
+            _ = until => return,
         }
     }
 }
