@@ -232,3 +232,44 @@ fn load_without_quiet_reports_each_layer() {
     let (_, _, body) = d.http("POST", "/images/load?quiet=1", Some(&tar));
     assert!(!String::from_utf8_lossy(&body).contains("Loading layer"));
 }
+
+#[test]
+fn commit_config_merges_and_image_list_all_and_shared_size() {
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d.docker(&[
+        "run", "--name", "base", "-e", "KEEP=1", "busybox", "touch", "/a",
+    ]));
+    // A commit body's config is merged with the container's, as dockerd's.
+    let (status, _, body) = d.http(
+        "POST",
+        "/commit?container=base",
+        Some(br#"{"Env":["MINE=2"],"Labels":{"l":"v"}}"#),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let mid = json(&body)["Id"].as_str().unwrap().to_string();
+    let env = ok(&d.docker(&["image", "inspect", "-f", "{{json .Config.Env}}", &mid]));
+    assert!(env.contains("MINE=2") && env.contains("KEEP=1"), "{env}");
+    // An untagged parent of another image is an intermediate image: listed
+    // only with `all`.
+    ok(&d.docker(&["run", "--name", "second", &mid, "touch", "/b"]));
+    ok(&d.docker(&["commit", "second", "child:1"]));
+    let ids = |q: &str| {
+        let (_, _, body) = d.http("GET", &format!("/images/json{q}"), None);
+        json(&body)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["Id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(!ids("").contains(&mid));
+    assert!(ids("?all=1").contains(&mid));
+    let (_, _, body) = d.http("GET", "/images/json?shared-size=1", None);
+    for img in json(&body).as_array().unwrap() {
+        // child:1 shares busybox's layer with it.
+        assert!(img["SharedSize"].as_i64().unwrap() > 0, "{img}");
+    }
+    let (_, _, body) = d.http("GET", "/images/json", None);
+    assert_eq!(json(&body)[0]["SharedSize"], -1);
+}

@@ -56,18 +56,12 @@ impl DfSections {
 }
 
 impl Engine {
-    pub async fn system_df(self: &Arc<Self>, want: DfSections) -> Result<Value> {
-        let mut containers = self.containers.list(&ListOptions {
-            all: true,
-            limit: None,
-            size: false,
-            filters: Filters::default(),
-        })?;
-        let images = self.images.clone();
-        let list = tokio::task::spawn_blocking(move || images.list())
-            .await?
-            .map_err(image_error)?;
-        // Layer sizes, each layer counted once however many images share it.
+    /// Each image's `SharedSize` (the bytes of its layers that another image
+    /// also uses) and the size of all layers, each counted once.
+    pub(crate) async fn shared_sizes(
+        self: &Arc<Self>,
+        list: &[berth_image::Image],
+    ) -> Result<(Vec<u64>, u64)> {
         let images = self.images.clone();
         let layer_dirs: Vec<Vec<PathBuf>> = list.iter().map(|i| images.layer_dirs(i)).collect();
         let sizes: HashMap<PathBuf, u64> = tokio::task::spawn_blocking({
@@ -88,14 +82,32 @@ impl Engine {
                 *users.entry(d).or_default() += 1;
             }
         }
-        let layers_size: u64 = sizes.values().sum();
+        let shared = layer_dirs
+            .iter()
+            .map(|dirs| {
+                dirs.iter()
+                    .filter(|d| users.get(d).copied().unwrap_or(0) > 1)
+                    .map(|d| sizes.get(d).copied().unwrap_or(0))
+                    .sum()
+            })
+            .collect();
+        Ok((shared, sizes.values().sum()))
+    }
+
+    pub async fn system_df(self: &Arc<Self>, want: DfSections) -> Result<Value> {
+        let mut containers = self.containers.list(&ListOptions {
+            all: true,
+            limit: None,
+            size: false,
+            filters: Filters::default(),
+        })?;
+        let images = self.images.clone();
+        let list = tokio::task::spawn_blocking(move || images.list())
+            .await?
+            .map_err(image_error)?;
+        let (shared_sizes, layers_size) = self.shared_sizes(&list).await?;
         let mut image_rows = Vec::new();
-        for (img, dirs) in list.iter().zip(&layer_dirs) {
-            let shared: u64 = dirs
-                .iter()
-                .filter(|d| users.get(d).copied().unwrap_or(0) > 1)
-                .map(|d| sizes.get(d).copied().unwrap_or(0))
-                .sum();
+        for (img, shared) in list.iter().zip(shared_sizes) {
             let used_by = containers
                 .iter()
                 .filter(|c| c.image_id.as_deref() == Some(img.id.as_str()))

@@ -72,16 +72,28 @@ impl Engine {
         summary(img)
     }
 
-    pub async fn image_list(self: &Arc<Self>, all: bool, filters: Filters) -> Result<Vec<Value>> {
-        let _ = all;
+    /// `GET /images/json`. Without `all`, untagged images that are the
+    /// parent of another (dockerd's intermediate images) are left out;
+    /// `shared_size` fills `SharedSize` as `system df` does.
+    pub async fn image_list(
+        self: &Arc<Self>,
+        all: bool,
+        shared_size: bool,
+        filters: Filters,
+    ) -> Result<Vec<Value>> {
         filters.validate(&["dangling", "label", "reference", "before", "since"])?;
         let dangling = filters
             .contains("dangling")
             .then(|| filters.bool_or("dangling", false))
             .transpose()?;
         let images = self.images.clone();
-        blocking(move || {
+        let list: Vec<berth_image::Image> = blocking(move || {
             let mut list = images.list().map_err(image_error)?;
+            let parents: std::collections::HashSet<String> =
+                list.iter().filter_map(|i| i.parent.clone()).collect();
+            if !all {
+                list.retain(|i| !(i.repo_tags.is_empty() && parents.contains(&i.id)));
+            }
             list.sort_by_key(|i| std::cmp::Reverse(timefmt::unix(&created_of(i))));
             let before = filters
                 .get("before")
@@ -119,10 +131,18 @@ impl Engine {
                         timefmt::unix(&created_of(i)) > timefmt::unix(&created_of(s))
                     })
                 })
-                .map(summary)
+                .cloned()
                 .collect())
         })
-        .await
+        .await?;
+        let mut rows: Vec<Value> = list.iter().map(summary).collect();
+        if shared_size {
+            let (shared, _) = self.shared_sizes(&list).await?;
+            for (row, s) in rows.iter_mut().zip(shared) {
+                row["SharedSize"] = json!(s);
+            }
+        }
+        Ok(rows)
     }
 
     pub async fn image_inspect(self: &Arc<Self>, name: &str) -> Result<Value> {

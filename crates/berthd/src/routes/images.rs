@@ -47,7 +47,8 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     let filters = Filters::parse(q.get("filters").map(String::as_str))?;
     Ok(json(
         StatusCode::OK,
-        &e.image_list(flag(&q, "all"), filters).await?,
+        &e.image_list(flag(&q, "all"), flag(&q, "shared-size"), filters)
+            .await?,
     ))
 }
 
