@@ -15,6 +15,7 @@ mod logopts;
 mod logs;
 mod mounts;
 pub mod record;
+mod seams;
 mod shim;
 mod shim_io;
 mod spec;
@@ -34,6 +35,7 @@ use crate::events::EventBus;
 use crate::Config;
 use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
+use seams::{KernelMounts, RootfsMounter, Shims};
 
 pub use archive::TarStream;
 pub use commit::CommitOptions;
@@ -133,6 +135,8 @@ pub struct ContainerService {
     config: Config,
     images: Arc<ImageStore>,
     runtime: Arc<dyn OciRuntime>,
+    shims: Arc<dyn Shims>,
+    mounter: Arc<dyn RootfsMounter>,
     events: Arc<EventBus>,
     containers: RwLock<HashMap<String, Arc<Container>>>,
     /// name -> id; guarded separately so create and rename are atomic.
@@ -147,10 +151,34 @@ impl ContainerService {
         runtime: Arc<dyn OciRuntime>,
         events: Arc<EventBus>,
     ) -> Arc<ContainerService> {
+        let shims = Arc::new(seams::ProcessShims {
+            binary: config.shim.clone(),
+        });
+        Self::with_seams(
+            config,
+            images,
+            runtime,
+            shims,
+            Arc::new(KernelMounts),
+            events,
+        )
+    }
+
+    /// The service over the given shims and mounts (fakes in unit tests).
+    fn with_seams(
+        config: Config,
+        images: Arc<ImageStore>,
+        runtime: Arc<dyn OciRuntime>,
+        shims: Arc<dyn Shims>,
+        mounter: Arc<dyn RootfsMounter>,
+        events: Arc<EventBus>,
+    ) -> Arc<ContainerService> {
         Arc::new(ContainerService {
             config,
             images,
             runtime,
+            shims,
+            mounter,
             events,
             containers: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
