@@ -428,7 +428,9 @@ impl ContainerService {
     /// Waits until `exits >= target`; false on timeout.
     async fn wait_exit(&self, c: &Container, target: u64, timeout: Option<Duration>) -> bool {
         let mut rx = c.progress.subscribe();
-        let fut = rx.wait_for(|p| p.exits >= target || !c.status().is_live());
+        // `live`, not the record's status: the record says Exited a moment
+        // before the exit is counted, its event sent and its cleanup begun.
+        let fut = rx.wait_for(|p| p.exits >= target || !p.live);
         match timeout {
             Some(t) => matches!(tokio::time::timeout(t, fut).await, Ok(Ok(_))),
             None => fut.await.is_ok(),
@@ -459,6 +461,7 @@ impl ContainerService {
         if let Err(e) = saved {
             tracing::warn!(id = %ids::short(&c.id), "recording the start failed: {e}");
         }
+        c.progress.send_modify(|p| p.live = true);
         tracing::debug!(id = %ids::short(&c.id), pid, "started");
         self.event(&c.snapshot(), "start", &[]);
     }
@@ -491,6 +494,7 @@ impl ContainerService {
         c.progress.send_modify(|p| {
             p.exits += 1;
             p.exit_code = code;
+            p.live = false;
         });
         if rec.auto_remove() {
             // `docker run --rm` waits for the removal: answer it now and let

@@ -9,8 +9,12 @@ mod archive;
 mod commit;
 mod create;
 mod exec;
+#[cfg(test)]
+mod fakes;
 mod inspect;
 mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
 mod logopts;
 mod logs;
 mod mounts;
@@ -58,6 +62,9 @@ pub struct Progress {
     pub cleaned: u64,
     pub exit_code: i64,
     pub removed: bool,
+    /// A process runs: set by the start, cleared in the same step that
+    /// counts its exit, so a waiter never sees the one without the other.
+    pub live: bool,
 }
 
 /// Bytes for the container's stdin that arrived before its shim existed.
@@ -85,12 +92,17 @@ pub struct Container {
 
 impl Container {
     fn new(record: ContainerRecord, paths: ContainerPaths) -> Container {
+        let live = record.state.status.is_live();
         Container {
             id: record.id.clone(),
             paths,
             record: Mutex::new(record),
             op: Arc::new(tokio::sync::Mutex::new(())),
-            progress: watch::channel(Progress::default()).0,
+            progress: watch::channel(Progress {
+                live,
+                ..Progress::default()
+            })
+            .0,
             output: broadcast::channel(1024).0,
             log_written: watch::channel(0).0,
             shim: Mutex::new(None),
