@@ -640,3 +640,45 @@ fn rename_and_name_conflicts() {
         assert_eq!(again.get("cc").unwrap().id, b.id);
     });
 }
+
+#[test]
+fn stop_without_a_timeout_waits_until_something_else_kills() {
+    let h = Harness::new();
+    h.shims.ignore_signal(libc::SIGTERM);
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        let stopping = {
+            let (svc, id) = (svc.clone(), c.id.clone());
+            tokio::spawn(async move { svc.stop(&id, Some(-1), None).await })
+        };
+        until(|| h.actions(&c.id).contains(&"kill".to_string())).await;
+        // The stop holds no lock while it waits: kill gets through.
+        assert_eq!(c.status(), Status::Running);
+        svc.kill(&c.id, None).await.unwrap();
+        stopping.await.unwrap().unwrap();
+        assert_eq!(c.snapshot().state.exit_code, 137);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+    });
+}
+
+#[test]
+fn restore_keeps_a_paused_container_paused() {
+    let h = Harness::new();
+    let id = h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        h.runtime.add_running(&c.id, 1);
+        svc.pause(&c.id).await.unwrap();
+        c.id.clone()
+    });
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = svc.get(&id).unwrap();
+        assert_eq!(c.status(), Status::Paused);
+        svc.unpause(&id).await.unwrap();
+        svc.kill(&id, Some("TERM")).await.unwrap();
+        let code = svc.wait(&id, WaitCondition::NotRunning).unwrap().await;
+        assert_eq!(code, 143);
+    });
+}
