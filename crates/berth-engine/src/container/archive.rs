@@ -15,6 +15,7 @@ use berth_runtime::spec::BindMount;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
 
+use super::seams::RootfsMounter;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
 use crate::image_error;
@@ -35,7 +36,8 @@ struct Rootfs {
     /// namespace of the worker thread, as dockerd mounts a stopped
     /// container's volumes for `docker cp`.
     binds: Vec<BindMount>,
-    mounted_here: Option<OverlayMount>,
+    /// Mounted for this borrow, and by whom, to be unmounted on drop.
+    mounted_here: Option<(OverlayMount, Arc<dyn RootfsMounter>)>,
     /// Held while a stopped container's rootfs is borrowed: no start or
     /// removal meanwhile.
     _op: Option<OwnedMutexGuard<()>>,
@@ -43,8 +45,8 @@ struct Rootfs {
 
 impl Drop for Rootfs {
     fn drop(&mut self) {
-        if let Some(m) = self.mounted_here.take() {
-            if let Err(e) = m.unmount() {
+        if let Some((m, mounter)) = self.mounted_here.take() {
+            if let Err(e) = mounter.unmount(&m) {
                 tracing::warn!("unmounting {} failed: {e}", m.target.display());
             }
         }
@@ -274,8 +276,9 @@ impl ContainerService {
                 _op: Some(op),
             });
         }
+        let mounter = self.mounter.clone();
         let mount = tokio::task::spawn_blocking(move || -> Result<OverlayMount> {
-            mount.mount().map_err(image_error)?;
+            mounter.mount(&mount).map_err(image_error)?;
             Ok(mount)
         })
         .await??;
@@ -283,7 +286,7 @@ impl ContainerService {
             path: mount.target.clone(),
             mnt_ns: None,
             binds: self.stopped_binds(c),
-            mounted_here: Some(mount),
+            mounted_here: Some((mount, self.mounter.clone())),
             _op: Some(op),
         })
     }

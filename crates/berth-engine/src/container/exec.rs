@@ -15,7 +15,6 @@ use berth_shim::protocol::{self, frame};
 use bollard_stubs::models::{ExecConfig, ExecInspectResponse, ProcessConfig};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::stdio::Output;
@@ -371,10 +370,12 @@ impl ContainerService {
             exit_file: e.exit_file(),
             console_socket,
         };
-        let stream = UnixStream::connect(&c.paths.socket)
+        let conn = self
+            .shims
+            .connect(&c.paths.socket)
             .await
             .map_err(|err| Error::system(format!("connect to shim: {err}")))?;
-        let io = super::shim_io::spawn(stream, format!("exec {}", ids::short(&e.id)));
+        let io = super::shim_io::spawn(conn, format!("exec {}", ids::short(&e.id)));
         let _ = io.tx.send(frame(protocol::EXEC, &req.to_payload()));
         e.state().shim = Some(io.tx);
         let frames = io.frames;

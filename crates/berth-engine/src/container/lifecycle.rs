@@ -107,10 +107,11 @@ impl ContainerService {
         let images = self.images.clone();
         let image_id = rec.image_id.clone();
         let key = c.id.clone();
+        let mounter = self.mounter.clone();
         let rootfs = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf> {
             let image = images.resolve(&image_id).map_err(image_error)?;
             let mount = images.rw_mount(&key, &image).map_err(image_error)?;
-            mount.mount().map_err(image_error)?;
+            mounter.mount(&mount).map_err(image_error)?;
             Ok(mount.target.clone())
         })
         .await??;
@@ -390,9 +391,9 @@ impl ContainerService {
     /// remove the files.
     pub(super) async fn finish_removal(self: &Arc<Self>, c: &Arc<Container>) {
         use tokio::io::AsyncReadExt;
-        if let Ok(mut shim) = tokio::net::UnixStream::connect(&c.paths.socket).await {
+        if let Ok(mut shim) = self.shims.connect(&c.paths.socket).await {
             let mut buf = [0u8; 4096];
-            while matches!(shim.read(&mut buf).await, Ok(n) if n > 0) {}
+            while matches!(shim.rd.read(&mut buf).await, Ok(n) if n > 0) {}
         }
         let rt = self.runtime.clone();
         let id = c.id.clone();
@@ -427,7 +428,9 @@ impl ContainerService {
     /// Waits until `exits >= target`; false on timeout.
     async fn wait_exit(&self, c: &Container, target: u64, timeout: Option<Duration>) -> bool {
         let mut rx = c.progress.subscribe();
-        let fut = rx.wait_for(|p| p.exits >= target || !c.status().is_live());
+        // `live`, not the record's status: the record says Exited a moment
+        // before the exit is counted, its event sent and its cleanup begun.
+        let fut = rx.wait_for(|p| p.exits >= target || !p.live);
         match timeout {
             Some(t) => matches!(tokio::time::timeout(t, fut).await, Ok(Ok(_))),
             None => fut.await.is_ok(),
@@ -458,6 +461,7 @@ impl ContainerService {
         if let Err(e) = saved {
             tracing::warn!(id = %ids::short(&c.id), "recording the start failed: {e}");
         }
+        c.progress.send_modify(|p| p.live = true);
         tracing::debug!(id = %ids::short(&c.id), pid, "started");
         self.event(&c.snapshot(), "start", &[]);
     }
@@ -490,6 +494,7 @@ impl ContainerService {
         c.progress.send_modify(|p| {
             p.exits += 1;
             p.exit_code = code;
+            p.live = false;
         });
         if rec.auto_remove() {
             // `docker run --rm` waits for the removal: answer it now and let
@@ -532,13 +537,11 @@ impl ContainerService {
         let images = self.images.clone();
         let image_id = c.snapshot().image_id;
         let key = c.id.clone();
+        let mounter = self.mounter.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<()> {
             let image = images.resolve(&image_id).map_err(image_error)?;
-            images
-                .rw_mount(&key, &image)
-                .map_err(image_error)?
-                .unmount()
-                .map_err(image_error)
+            let mount = images.rw_mount(&key, &image).map_err(image_error)?;
+            mounter.unmount(&mount).map_err(image_error)
         })
         .await;
         if let Ok(Err(e)) | Err(e) = res.map_err(Error::from) {

@@ -9,12 +9,17 @@ mod archive;
 mod commit;
 mod create;
 mod exec;
+#[cfg(test)]
+mod fakes;
 mod inspect;
 mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
 mod logopts;
 mod logs;
 mod mounts;
 pub mod record;
+mod seams;
 mod shim;
 mod shim_io;
 mod spec;
@@ -34,6 +39,7 @@ use crate::events::EventBus;
 use crate::Config;
 use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
+use seams::{KernelMounts, RootfsMounter, Shims};
 
 pub use archive::TarStream;
 pub use commit::CommitOptions;
@@ -56,6 +62,9 @@ pub struct Progress {
     pub cleaned: u64,
     pub exit_code: i64,
     pub removed: bool,
+    /// A process runs: set by the start, cleared in the same step that
+    /// counts its exit, so a waiter never sees the one without the other.
+    pub live: bool,
 }
 
 /// Bytes for the container's stdin that arrived before its shim existed.
@@ -83,12 +92,17 @@ pub struct Container {
 
 impl Container {
     fn new(record: ContainerRecord, paths: ContainerPaths) -> Container {
+        let live = record.state.status.is_live();
         Container {
             id: record.id.clone(),
             paths,
             record: Mutex::new(record),
             op: Arc::new(tokio::sync::Mutex::new(())),
-            progress: watch::channel(Progress::default()).0,
+            progress: watch::channel(Progress {
+                live,
+                ..Progress::default()
+            })
+            .0,
             output: broadcast::channel(1024).0,
             log_written: watch::channel(0).0,
             shim: Mutex::new(None),
@@ -133,6 +147,8 @@ pub struct ContainerService {
     config: Config,
     images: Arc<ImageStore>,
     runtime: Arc<dyn OciRuntime>,
+    shims: Arc<dyn Shims>,
+    mounter: Arc<dyn RootfsMounter>,
     events: Arc<EventBus>,
     containers: RwLock<HashMap<String, Arc<Container>>>,
     /// name -> id; guarded separately so create and rename are atomic.
@@ -147,10 +163,34 @@ impl ContainerService {
         runtime: Arc<dyn OciRuntime>,
         events: Arc<EventBus>,
     ) -> Arc<ContainerService> {
+        let shims = Arc::new(seams::ProcessShims {
+            binary: config.shim.clone(),
+        });
+        Self::with_seams(
+            config,
+            images,
+            runtime,
+            shims,
+            Arc::new(KernelMounts),
+            events,
+        )
+    }
+
+    /// The service over the given shims and mounts (fakes in unit tests).
+    fn with_seams(
+        config: Config,
+        images: Arc<ImageStore>,
+        runtime: Arc<dyn OciRuntime>,
+        shims: Arc<dyn Shims>,
+        mounter: Arc<dyn RootfsMounter>,
+        events: Arc<EventBus>,
+    ) -> Arc<ContainerService> {
         Arc::new(ContainerService {
             config,
             images,
             runtime,
+            shims,
+            mounter,
             events,
             containers: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),

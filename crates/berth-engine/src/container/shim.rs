@@ -7,12 +7,11 @@ use std::sync::Arc;
 use berth_shim::exit_record::ExitRecord;
 use berth_shim::protocol::{self, frame};
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
-use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::logopts::LogDriver;
 use super::record::ContainerRecord;
+use super::seams::{LogFile, ShimConn, ShimLaunch};
 use super::stdio::Output;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
@@ -33,71 +32,45 @@ impl ContainerService {
         let pid_file = c.paths.bundle.join("init.pid");
         // Next to the shim's own socket: sun_path is short.
         let console_socket = rec.tty().then(|| c.paths.socket.with_extension("tty"));
-        let mut cmd = tokio::process::Command::new(&self.config.shim);
-        for arg in self.runtime.run_detached_argv(
-            &c.id,
-            &c.paths.bundle,
-            &pid_file,
-            console_socket.as_deref(),
-        ) {
-            cmd.arg("--start-arg").arg(arg);
-        }
-        for arg in self.runtime.delete_argv(&c.id) {
-            cmd.arg("--delete-arg").arg(arg);
-        }
-        cmd.arg("--pid-file")
-            .arg(&pid_file)
-            .arg("--runtime-log")
-            .arg(self.runtime.log_file(&c.paths.bundle))
-            .arg("--socket")
-            .arg(&c.paths.socket)
-            .arg("--exit-file")
-            .arg(c.paths.exit_file());
-        if let Some(path) = &console_socket {
-            cmd.arg("--console-socket").arg(path);
-        }
         // Without a log path the shim keeps no log (the none driver).
-        if let LogDriver::JsonFile(rotation) = LogDriver::of(&rec.host_config) {
-            cmd.arg("--log-path").arg(c.paths.log(&c.id));
-            if rotation.max_size > 0 {
-                cmd.arg("--log-max-size").arg(rotation.max_size.to_string());
-                cmd.arg("--log-max-files")
-                    .arg(rotation.max_files.to_string());
-            }
-        }
+        let log = match LogDriver::of(&rec.host_config) {
+            LogDriver::JsonFile(rotation) => Some(LogFile {
+                path: c.paths.log(&c.id),
+                max_size: rotation.max_size,
+                max_files: rotation.max_files,
+            }),
+            _ => None,
+        };
         // v1 counts OOM kills only under a memory limit; v2 always.
-        if memory_limited || self.config.cgroup_version() == 2 {
-            if let Some(cg) = self.cgroup_of(rec) {
-                cmd.arg("--oom-file").arg(cg.oom_events_file());
-            }
-        }
-        if rec.config.open_stdin.unwrap_or(false) {
-            cmd.arg("--stdin");
-        }
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::system(format!("spawn shim {}: {e}", self.config.shim.display()))
-        })?;
-        let mut out = String::new();
-        if let Some(mut stdout) = child.stdout.take() {
-            stdout.read_to_string(&mut out).await?;
-        }
-        let _ = child.wait().await;
-        let line = out.lines().next().unwrap_or("");
-        if line != "READY" {
-            return Err(Error::system(format!(
-                "shim failed to start: {}",
-                line.strip_prefix("ERROR ").unwrap_or(line)
-            )));
-        }
+        let oom_file = (memory_limited || self.config.cgroup_version() == 2)
+            .then(|| self.cgroup_of(rec).map(|cg| cg.oom_events_file()))
+            .flatten();
+        let launch = ShimLaunch {
+            start_argv: self.runtime.run_detached_argv(
+                &c.id,
+                &c.paths.bundle,
+                &pid_file,
+                console_socket.as_deref(),
+            ),
+            delete_argv: self.runtime.delete_argv(&c.id),
+            runtime_log: self.runtime.log_file(&c.paths.bundle),
+            pid_file,
+            socket: c.paths.socket.clone(),
+            exit_file: c.paths.exit_file(),
+            console_socket,
+            log,
+            oom_file,
+            stdin: rec.config.open_stdin.unwrap_or(false),
+        };
+        self.shims.spawn(&launch).await?;
         tracing::debug!(id = %crate::ids::short(&c.id), "shim ready");
-        let stream = UnixStream::connect(&c.paths.socket)
+        let conn = self
+            .shims
+            .connect(&c.paths.socket)
             .await
             .map_err(|e| Error::system(format!("connect to shim: {e}")))?;
         let (tx_started, rx_started) = oneshot::channel();
-        let tx = self.connect(c, stream, Some(tx_started));
+        let tx = self.connect(c, conn, Some(tx_started));
         let _ = tx.send(frame(protocol::START, b""));
         // The client's terminal size at create (`ConsoleSize`): the shim
         // handles frames in order, so the pty exists when this arrives.
@@ -125,10 +98,10 @@ impl ContainerService {
     fn connect(
         self: &Arc<Self>,
         c: &Arc<Container>,
-        stream: UnixStream,
+        conn: ShimConn,
         started: Option<StartReply>,
     ) -> mpsc::UnboundedSender<Vec<u8>> {
-        let io = super::shim_io::spawn(stream, format!("container {}", crate::ids::short(&c.id)));
+        let io = super::shim_io::spawn(conn, format!("container {}", crate::ids::short(&c.id)));
         let tx = io.tx.clone();
         let _ = tx.send(frame(protocol::ATTACH, b""));
         *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
@@ -149,9 +122,9 @@ impl ContainerService {
     /// After a daemon restart: reattach to a live container's shim, or, if
     /// it is gone, take the exit from its exit record.
     pub(super) async fn reconnect(self: &Arc<Self>, c: &Arc<Container>) {
-        match UnixStream::connect(&c.paths.socket).await {
-            Ok(stream) => {
-                let tx = self.connect(c, stream, None);
+        match self.shims.connect(&c.paths.socket).await {
+            Ok(conn) => {
+                let tx = self.connect(c, conn, None);
                 let _ = tx.send(frame(protocol::STATUS_REQ, b""));
             }
             Err(_) => self.on_shim_gone(c).await,

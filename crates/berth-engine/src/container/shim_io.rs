@@ -6,8 +6,9 @@
 
 use berth_shim::protocol::take_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
 use tokio::sync::mpsc;
+
+use super::seams::ShimConn;
 
 /// Frames parsed ahead of their consumer.
 const FRAMES_AHEAD: usize = 64;
@@ -20,8 +21,8 @@ pub(super) struct ShimIo {
     pub frames: mpsc::Receiver<(u8, Vec<u8>)>,
 }
 
-pub(super) fn spawn(stream: UnixStream, what: String) -> ShimIo {
-    let (mut rd, mut wr) = stream.into_split();
+pub(super) fn spawn(conn: ShimConn, what: String) -> ShimIo {
+    let ShimConn { mut rd, mut wr } = conn;
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (frames_tx, frames) = mpsc::channel(FRAMES_AHEAD);
     tokio::spawn(async move {

@@ -3,6 +3,8 @@
 //! that starts a container and the one that deletes it (the shim must be the
 //! runtime's parent). Nothing outside this module spells a runtime's flags.
 
+// Test double only: release builds do not carry it.
+#[cfg(any(test, feature = "test-support"))]
 mod fake;
 mod runc;
 
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+#[cfg(any(test, feature = "test-support"))]
 pub use fake::{FakeRuntime, RuntimeCall};
 pub use runc::{last_error_from_log, Runc};
 

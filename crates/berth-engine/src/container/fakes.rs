@@ -1,0 +1,326 @@
+//! In-process stand-ins for the shim and the rootfs mount, for the unit
+//! tests of the container lifecycle. A fake shim speaks the real frame
+//! protocol over an in-memory stream and behaves as `berth-shim` does
+//! (exit record written before EXIT is sent, connections closed and the
+//! socket gone once the container is down, a failed start leaves nothing),
+//! so the engine code under test is the daemon's own. Its "process" exits
+//! when a test says so or when a signal it does not ignore arrives.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use berth_image::OverlayMount;
+use berth_shim::exit_record::ExitRecord;
+use berth_shim::protocol::{self, frame, take_frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::seams::{BoxFuture, RootfsMounter, ShimConn, ShimLaunch, Shims};
+use crate::error::{Error, Result};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proc {
+    Created,
+    Running(i64),
+    /// The shim is gone (after an exit, a failed start or a crash).
+    Gone,
+}
+
+struct Client {
+    id: u64,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    attached: bool,
+}
+
+struct ShimState {
+    proc: Proc,
+    clients: Vec<Client>,
+}
+
+/// One fake shim, from spawn until it is gone.
+pub(crate) struct FakeShim {
+    pub launch: ShimLaunch,
+    state: Mutex<ShimState>,
+    world: Arc<Mutex<World>>,
+}
+
+/// What all fake shims share: which sockets answer, and the script.
+#[derive(Default)]
+struct World {
+    listening: HashMap<PathBuf, Arc<FakeShim>>,
+    spawned: Vec<Arc<FakeShim>>,
+    spawn_error: Option<String>,
+    start_error: Option<String>,
+    ignored: HashSet<i32>,
+    next_pid: i64,
+    next_client: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct FakeShims {
+    world: Arc<Mutex<World>>,
+}
+
+impl FakeShims {
+    /// The next spawn fails with this message (as the shim's ERROR line).
+    pub fn fail_next_spawn(&self, msg: &str) {
+        lock(&self.world).spawn_error = Some(msg.into());
+    }
+
+    /// The next START fails with this runtime log line.
+    pub fn fail_next_start(&self, msg: &str) {
+        lock(&self.world).start_error = Some(msg.into());
+    }
+
+    /// Container processes survive `sig` from now on (SIGKILL cannot be
+    /// ignored).
+    pub fn ignore_signal(&self, sig: i32) {
+        lock(&self.world).ignored.insert(sig);
+    }
+
+    /// The shim listening on `socket`, if any.
+    pub fn at(&self, socket: &Path) -> Option<Arc<FakeShim>> {
+        lock(&self.world).listening.get(socket).cloned()
+    }
+
+    /// How many shims were spawned so far.
+    pub fn spawned(&self) -> usize {
+        lock(&self.world).spawned.len()
+    }
+}
+
+impl Shims for FakeShims {
+    fn spawn<'a>(&'a self, launch: &'a ShimLaunch) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut world = lock(&self.world);
+            if let Some(msg) = world.spawn_error.take() {
+                return Err(Error::system(format!("shim failed to start: {msg}")));
+            }
+            let shim = Arc::new(FakeShim {
+                launch: launch.clone(),
+                state: Mutex::new(ShimState {
+                    proc: Proc::Created,
+                    clients: Vec::new(),
+                }),
+                world: self.world.clone(),
+            });
+            world.spawned.push(shim.clone());
+            world.listening.insert(launch.socket.clone(), shim);
+            Ok(())
+        })
+    }
+
+    fn connect<'a>(&'a self, socket: &'a Path) -> BoxFuture<'a, io::Result<ShimConn>> {
+        Box::pin(async move {
+            let shim = self
+                .at(socket)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
+            let (ours, theirs) = tokio::io::duplex(64 * 1024);
+            let (mut rd, mut wr) = tokio::io::split(theirs);
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let id = {
+                let mut world = lock(&self.world);
+                world.next_client += 1;
+                world.next_client
+            };
+            lock(&shim.state).clients.push(Client {
+                id,
+                tx,
+                attached: false,
+            });
+            // Dropping the client's sender (the shim is gone) ends the
+            // stream, as the real shim closing its end does.
+            tokio::spawn(async move {
+                while let Some(bytes) = rx.recv().await {
+                    if wr.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = wr.shutdown().await;
+            });
+            let reader_shim = shim.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match rd.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Ok(Some((kind, payload))) = take_frame(&mut buf) {
+                        reader_shim.on_request(id, kind, &payload);
+                    }
+                }
+                reader_shim.drop_client(id);
+            });
+            let (rd, wr) = tokio::io::split(ours);
+            Ok(ShimConn {
+                rd: Box::new(rd),
+                wr: Box::new(wr),
+            })
+        })
+    }
+}
+
+impl FakeShim {
+    pub fn proc(&self) -> Proc {
+        lock(&self.state).proc
+    }
+
+    /// The container's process exits by itself with `code`.
+    pub fn exit(&self, code: i32) {
+        let mut st = lock(&self.state);
+        if matches!(st.proc, Proc::Running(_)) {
+            self.finish(&mut st, code);
+        }
+    }
+
+    /// The shim dies without a word (killed): no exit record, no EXIT.
+    pub fn crash(&self) {
+        let mut st = lock(&self.state);
+        st.proc = Proc::Gone;
+        st.clients.clear();
+        lock(&self.world).listening.remove(&self.launch.socket);
+    }
+
+    fn drop_client(&self, id: u64) {
+        lock(&self.state).clients.retain(|c| c.id != id);
+    }
+
+    fn send(st: &ShimState, client: u64, kind: u8, payload: &[u8]) {
+        if let Some(c) = st.clients.iter().find(|c| c.id == client) {
+            let _ = c.tx.send(frame(kind, payload));
+        }
+    }
+
+    fn on_request(&self, client: u64, kind: u8, payload: &[u8]) {
+        let mut st = lock(&self.state);
+        if st.proc == Proc::Gone {
+            return;
+        }
+        match kind {
+            protocol::ATTACH => {
+                if let Some(c) = st.clients.iter_mut().find(|c| c.id == client) {
+                    c.attached = true;
+                }
+            }
+            protocol::STDIN | protocol::CLOSE_STDIN | protocol::RESIZE => {}
+            protocol::KILL => {
+                let Ok(bytes) = payload.try_into() else {
+                    return;
+                };
+                let sig = i32::from_be_bytes(bytes);
+                let ignored = lock(&self.world).ignored.contains(&sig);
+                if matches!(st.proc, Proc::Running(_)) && (sig == libc::SIGKILL || !ignored) {
+                    self.finish(&mut st, 128 + sig);
+                }
+            }
+            protocol::STATUS_REQ => {
+                let status = match st.proc {
+                    Proc::Running(pid) => format!("running {pid}"),
+                    _ => "created".to_string(),
+                };
+                Self::send(&st, client, protocol::STATUS, status.as_bytes());
+            }
+            protocol::START => {
+                let error = {
+                    let mut world = lock(&self.world);
+                    match st.proc {
+                        Proc::Created => world.start_error.take(),
+                        _ => Some("container already started".into()),
+                    }
+                };
+                match error {
+                    None => {
+                        let pid = {
+                            let mut world = lock(&self.world);
+                            world.next_pid += 1;
+                            1000 + world.next_pid
+                        };
+                        st.proc = Proc::Running(pid);
+                        Self::send(&st, client, protocol::STARTED, pid.to_string().as_bytes());
+                    }
+                    Some(msg) => {
+                        Self::send(&st, client, protocol::START_FAILED, msg.as_bytes());
+                        // A failed start leaves nothing: the shim exits.
+                        st.proc = Proc::Gone;
+                        st.clients.clear();
+                        lock(&self.world).listening.remove(&self.launch.socket);
+                    }
+                }
+            }
+            protocol::EXEC => {
+                Self::send(
+                    &st,
+                    client,
+                    protocol::EXEC_FAILED,
+                    b"exec is not played by the fake shim",
+                );
+            }
+            _ => st.clients.retain(|c| c.id != client),
+        }
+    }
+
+    /// As the real shim ends: exit record first, then EXIT to every
+    /// client, then the connections and the socket go.
+    fn finish(&self, st: &mut ShimState, code: i32) {
+        let record = ExitRecord {
+            exit_code: code,
+            oom_killed: false,
+            finished_at: crate::timefmt::now_rfc3339(),
+        };
+        let json = record.to_json();
+        let tmp = self.launch.exit_file.with_extension("tmp");
+        if std::fs::write(&tmp, &json).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.launch.exit_file);
+        }
+        for c in &st.clients {
+            let _ = c.tx.send(frame(protocol::EXIT, json.as_bytes()));
+        }
+        st.proc = Proc::Gone;
+        st.clients.clear();
+        lock(&self.world).listening.remove(&self.launch.socket);
+    }
+}
+
+/// Records overlay mounts instead of making them.
+#[derive(Default)]
+pub(crate) struct FakeMounts {
+    mounted: Mutex<HashSet<PathBuf>>,
+    fail_next: Mutex<Option<String>>,
+}
+
+impl FakeMounts {
+    pub fn is_mounted(&self, target: &Path) -> bool {
+        lock(&self.mounted).contains(target)
+    }
+
+    pub fn fail_next_mount(&self, msg: &str) {
+        *lock(&self.fail_next) = Some(msg.into());
+    }
+}
+
+impl RootfsMounter for FakeMounts {
+    fn mount(&self, m: &OverlayMount) -> berth_image::Result<()> {
+        if let Some(msg) = lock(&self.fail_next).take() {
+            return Err(berth_image::Error::Io {
+                context: format!("mount {}", m.target.display()),
+                source: io::Error::other(msg),
+            });
+        }
+        lock(&self.mounted).insert(m.target.clone());
+        Ok(())
+    }
+
+    fn unmount(&self, m: &OverlayMount) -> berth_image::Result<()> {
+        lock(&self.mounted).remove(&m.target);
+        Ok(())
+    }
+}

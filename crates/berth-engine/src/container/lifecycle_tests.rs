@@ -1,0 +1,684 @@
+//! The container state machine driven through fake shims, mounts and
+//! runtime: no root, no processes. A "daemon restart" is a second service
+//! over the same directories, after the first one's tokio runtime (its
+//! tasks and its connections to the shims) is dropped, as a killed berthd's
+//! would be.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_image::ImageStore;
+use berth_runtime::runtime::{FakeRuntime, RuntimeCall};
+use bollard_stubs::models::{ContainerConfig, HostConfig};
+
+use super::fakes::{FakeMounts, FakeShim, FakeShims, Proc};
+use super::record::Status;
+use super::{Container, ContainerService, CreateRequest, WaitCondition};
+use crate::error::ErrorKind;
+use crate::events::EventBus;
+use crate::Config;
+
+const IMAGE: &str = "unit-test:latest";
+/// A guard against a hung test, not a measure of anything.
+const HANG: Duration = Duration::from_secs(60);
+
+struct Harness {
+    dir: tempfile::TempDir,
+    images: Arc<ImageStore>,
+    runtime: Arc<FakeRuntime>,
+    shims: Arc<FakeShims>,
+    mounts: Arc<FakeMounts>,
+    events: Arc<EventBus>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let images = ImageStore::open(&dir.path().join("root/image")).unwrap();
+        let empty = tar::Builder::new(Vec::new()).into_inner().unwrap();
+        images.import(&empty[..], Some(IMAGE), &[], "").unwrap();
+        Harness {
+            dir,
+            images: Arc::new(images),
+            runtime: Arc::new(FakeRuntime::new()),
+            shims: Arc::new(FakeShims::default()),
+            mounts: Arc::new(FakeMounts::default()),
+            events: Arc::new(EventBus::default()),
+        }
+    }
+
+    fn config(&self) -> Config {
+        let root = self.dir.path().join("root");
+        Config {
+            exec_root: self.dir.path().join("run"),
+            runtime: PathBuf::from("/nonexistent/runtime"),
+            shim: PathBuf::from("/nonexistent/shim"),
+            cgroup_parent: "berth-unit-tests".into(),
+            init_path: None,
+            root,
+        }
+    }
+
+    /// A daemon start: a new service over the same state, restored.
+    async fn daemon(&self) -> Arc<ContainerService> {
+        let config = self.config();
+        for d in [&config.root.join("containers"), &config.exec_root] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let svc = ContainerService::with_seams(
+            config,
+            self.images.clone(),
+            self.runtime.clone(),
+            self.shims.clone(),
+            self.mounts.clone(),
+            self.events.clone(),
+        );
+        svc.restore().await.unwrap();
+        svc
+    }
+
+    /// Runs one daemon's life: the runtime, its tasks and its connections
+    /// end with it.
+    fn run<T>(&self, f: impl Future<Output = T>) -> T {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let out =
+            rt.block_on(async { tokio::time::timeout(HANG, f).await.expect("the test hung") });
+        rt.shutdown_background();
+        out
+    }
+
+    fn shim(&self, c: &Container) -> Arc<FakeShim> {
+        self.shims.at(&c.paths.socket).expect("a shim listens")
+    }
+
+    fn rootfs(&self, id: &str) -> PathBuf {
+        let image = self.images.resolve(IMAGE).unwrap();
+        self.images.rw_mount(id, &image).unwrap().target
+    }
+
+    /// The actions of the events published for container `id`, in order.
+    fn actions(&self, id: &str) -> Vec<String> {
+        self.events
+            .subscribe()
+            .0
+            .into_iter()
+            .filter(|e| e.actor.id == id)
+            .map(|e| e.action)
+            .collect()
+    }
+}
+
+fn request(name: &str, cmd: &[&str]) -> CreateRequest {
+    CreateRequest {
+        name: Some(name.into()),
+        config: ContainerConfig {
+            image: Some(IMAGE.into()),
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn create(svc: &Arc<ContainerService>, name: &str) -> Arc<Container> {
+    let (id, _) = svc.create(request(name, &["sleep", "1000"])).await.unwrap();
+    svc.get(&id).unwrap()
+}
+
+async fn create_rm(svc: &Arc<ContainerService>, name: &str) -> Arc<Container> {
+    let mut req = request(name, &["true"]);
+    req.host_config = HostConfig {
+        auto_remove: Some(true),
+        ..Default::default()
+    };
+    let (id, _) = svc.create(req).await.unwrap();
+    svc.get(&id).unwrap()
+}
+
+async fn run(svc: &Arc<ContainerService>, name: &str) -> Arc<Container> {
+    let c = create(svc, name).await;
+    svc.start(&c.id).await.unwrap();
+    c
+}
+
+/// Until every exit so far is cleaned up (unmounted, bundle gone).
+async fn cleaned(c: &Container, exits: u64) {
+    let mut rx = c.progress.subscribe();
+    rx.wait_for(|p| p.exits >= exits && p.cleaned >= p.exits)
+        .await
+        .unwrap();
+}
+
+/// Whether `name` is out of the API's view.
+fn gone(svc: &ContainerService, name: &str) -> bool {
+    matches!(svc.get(name), Err(e) if e.kind == ErrorKind::NotFound)
+}
+
+/// Until `f` holds, for what happens in tasks nobody can wait for.
+async fn until(mut f: impl FnMut() -> bool) {
+    while !f() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn create_start_exit_records_the_code_and_wakes_waiters() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create(&svc, "web").await;
+        assert_eq!(c.status(), Status::Created);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+        let waiter = svc.wait(&c.id, WaitCondition::NextExit).unwrap();
+        svc.start(&c.id).await.unwrap();
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Running);
+        assert!(rec.state.pid > 0);
+        assert!(h.mounts.is_mounted(&h.rootfs(&c.id)));
+        assert!(c.paths.bundle.join("config.json").is_file());
+        let shim = h.shim(&c);
+        assert_eq!(shim.launch.socket, c.paths.socket);
+        assert_eq!(shim.launch.exit_file, c.paths.exit_file());
+
+        shim.exit(3);
+        assert_eq!(waiter.await, 3);
+        cleaned(&c, 1).await;
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Exited);
+        assert_eq!(rec.state.exit_code, 3);
+        assert_eq!(rec.state.pid, 0);
+        assert_ne!(rec.state.finished_at, super::record::ZERO_TIME);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+        assert!(!c.paths.bundle.exists());
+        assert_eq!(h.actions(&c.id), ["create", "start", "die"]);
+        // The record on disk says the same.
+        drop(svc);
+        let again = h.daemon().await;
+        assert_eq!(again.get("web").unwrap().snapshot().state.exit_code, 3);
+    });
+}
+
+#[test]
+fn stop_of_a_process_that_obeys_sigterm() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        svc.stop(&c.id, Some(30), None).await.unwrap();
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Exited);
+        assert_eq!(rec.state.exit_code, 128 + libc::SIGTERM as i64);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+        assert_eq!(h.actions(&c.id), ["create", "start", "kill", "die"]);
+        let again = svc.stop(&c.id, None, None).await.unwrap_err();
+        assert_eq!(again.kind, ErrorKind::NotModified);
+    });
+}
+
+#[test]
+fn stop_of_a_process_that_ignores_sigterm_ends_in_sigkill() {
+    let h = Harness::new();
+    h.shims.ignore_signal(libc::SIGTERM);
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        svc.stop(&c.id, Some(0), None).await.unwrap();
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Exited);
+        assert_eq!(rec.state.exit_code, 137);
+        assert_eq!(h.actions(&c.id), ["create", "start", "kill", "kill", "die"]);
+    });
+}
+
+#[test]
+fn stop_signal_of_the_request_replaces_sigterm() {
+    let h = Harness::new();
+    h.shims.ignore_signal(libc::SIGTERM);
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        svc.stop(&c.id, Some(30), Some("SIGUSR1")).await.unwrap();
+        assert_eq!(c.snapshot().state.exit_code, 128 + libc::SIGUSR1 as i64);
+        let bad = svc.stop(&c.id, None, Some("SIGNOPE")).await.unwrap_err();
+        assert_eq!(bad.kind, ErrorKind::InvalidParameter);
+    });
+}
+
+#[test]
+fn kill_defaults_to_sigkill_and_needs_a_running_container() {
+    let h = Harness::new();
+    h.shims.ignore_signal(libc::SIGHUP);
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        // A signal the process survives leaves it running.
+        svc.kill(&c.id, Some("HUP")).await.unwrap();
+        assert_eq!(c.status(), Status::Running);
+        svc.kill(&c.id, None).await.unwrap();
+        assert_eq!(c.snapshot().state.exit_code, 137);
+        assert_eq!(c.status(), Status::Exited);
+        let e = svc.kill(&c.id, None).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(
+            e.message,
+            format!(
+                "Cannot kill container: {}: Container {} is not running",
+                c.id, c.id
+            )
+        );
+    });
+}
+
+#[test]
+fn restart_stops_and_starts_a_new_process() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        let first = c.snapshot().state.pid;
+        svc.restart(&c.id, Some(30), None).await.unwrap();
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Running);
+        assert_ne!(rec.state.pid, first);
+        assert_eq!(h.shims.spawned(), 2);
+        assert!(h.mounts.is_mounted(&h.rootfs(&c.id)));
+        assert_eq!(
+            h.actions(&c.id),
+            ["create", "start", "kill", "die", "start", "restart"]
+        );
+        // A created container restarts by starting.
+        let d = create(&svc, "other").await;
+        svc.restart(&d.id, None, None).await.unwrap();
+        assert_eq!(d.status(), Status::Running);
+    });
+}
+
+#[test]
+fn pause_and_unpause() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        h.runtime.add_running(&c.id, c.snapshot().state.pid as i32);
+        svc.pause(&c.id).await.unwrap();
+        assert_eq!(c.status(), Status::Paused);
+        let e = svc.pause(&c.id).await.unwrap_err();
+        assert_eq!(e.message, format!("Container {} is already paused", c.id));
+        let e = svc.start(&c.id).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotModified);
+        svc.unpause(&c.id).await.unwrap();
+        assert_eq!(c.status(), Status::Running);
+        let e = svc.unpause(&c.id).await.unwrap_err();
+        assert_eq!(e.message, format!("Container {} is not paused", c.id));
+
+        // Stopping a paused container thaws it first, so it can die.
+        svc.pause(&c.id).await.unwrap();
+        h.runtime.clear_calls();
+        svc.stop(&c.id, Some(30), None).await.unwrap();
+        assert_eq!(h.runtime.calls(), [RuntimeCall::Resume(c.id.clone())]);
+        assert_eq!(c.status(), Status::Exited);
+        let e = svc.pause(&c.id).await.unwrap_err();
+        assert_eq!(e.message, format!("Container {} is not running", c.id));
+    });
+}
+
+#[test]
+fn rm_of_a_running_container_conflicts_and_force_kills_it() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        let e = svc.remove("web", false).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(
+            e.message,
+            format!("You cannot remove a running container {}. Stop the container before attempting removal or force remove", c.id)
+        );
+        assert_eq!(c.status(), Status::Running);
+
+        h.runtime.add_running(&c.id, 1);
+        svc.pause(&c.id).await.unwrap();
+        let e = svc.remove("web", false).await.unwrap_err();
+        assert!(e.message.starts_with("You cannot remove a paused container"));
+
+        let removed = svc.wait(&c.id, WaitCondition::Removed).unwrap();
+        svc.remove("web", true).await.unwrap();
+        assert_eq!(removed.await, 137);
+        assert!(gone(&svc, "web"));
+        assert!(!c.paths.dir.exists());
+        assert!(!h.rootfs(&c.id).exists());
+        assert_eq!(h.actions(&c.id).last().map(String::as_str), Some("destroy"));
+        // The name is free again.
+        create(&svc, "web").await;
+    });
+}
+
+#[test]
+fn rm_of_a_stopped_container() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create(&svc, "web").await;
+        svc.remove(&c.id, false).await.unwrap();
+        assert!(gone(&svc, &c.id));
+        assert!(!c.paths.dir.exists());
+        let e = svc.remove(&c.id, false).await.unwrap_err();
+        assert_eq!(e.message, format!("No such container: {}", c.id));
+    });
+}
+
+#[test]
+fn auto_remove_removes_the_container_on_exit() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create_rm(&svc, "once").await;
+        let removed = svc.wait(&c.id, WaitCondition::Removed).unwrap();
+        svc.start(&c.id).await.unwrap();
+        h.shim(&c).exit(0);
+        assert_eq!(removed.await, 0);
+        assert!(gone(&svc, "once"));
+        until(|| !c.paths.dir.exists()).await;
+        until(|| !h.rootfs(&c.id).exists()).await;
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+    });
+}
+
+#[test]
+fn start_failure_records_127_for_a_missing_executable() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create(&svc, "web").await;
+        let waiter = svc.wait(&c.id, WaitCondition::NextExit).unwrap();
+        h.shims.fail_next_start(
+            r#"{"level":"error","msg":"runc run failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"}"#,
+        );
+        let e = svc.start(&c.id).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter);
+        assert_eq!(
+            e.message,
+            "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown"
+        );
+        assert_eq!(waiter.await, 127);
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Created);
+        assert_eq!(rec.state.exit_code, 127);
+        assert_eq!(rec.state.error, e.message);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+        assert!(h.shims.at(&c.paths.socket).is_none());
+        // The next start is clean.
+        svc.start(&c.id).await.unwrap();
+        let rec = c.snapshot();
+        assert_eq!((rec.state.exit_code, rec.state.error.as_str()), (0, ""));
+    });
+}
+
+#[test]
+fn start_failure_records_126_and_auto_removes() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create_rm(&svc, "once").await;
+        let removed = svc.wait(&c.id, WaitCondition::Removed).unwrap();
+        h.shims.fail_next_start("exec: \"/etc\": permission denied");
+        svc.start(&c.id).await.unwrap_err();
+        assert_eq!(c.snapshot().state.exit_code, 126);
+        assert_eq!(removed.await, 126);
+        assert!(gone(&svc, "once"));
+        assert!(!c.paths.dir.exists());
+    });
+}
+
+#[test]
+fn start_failures_before_the_process_leave_nothing_mounted() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create(&svc, "web").await;
+        h.shims.fail_next_spawn("missing --socket");
+        let e = svc.start(&c.id).await.unwrap_err();
+        assert_eq!(e.message, "shim failed to start: missing --socket");
+        assert_eq!(c.snapshot().state.exit_code, 128);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+
+        h.mounts.fail_next_mount("no overlay here");
+        let e = svc.start(&c.id).await.unwrap_err();
+        assert!(e.message.ends_with(": no overlay here"), "{}", e.message);
+        assert_eq!(c.status(), Status::Created);
+        assert_eq!(h.shims.spawned(), 0);
+    });
+}
+
+#[test]
+fn shim_gone_while_running_marks_the_container_exited() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        let waiter = svc.wait(&c.id, WaitCondition::NotRunning).unwrap();
+        h.shim(&c).crash();
+        // No exit record: docker's 255 for a lost process.
+        assert_eq!(waiter.await, 255);
+        cleaned(&c, 1).await;
+        assert_eq!(c.status(), Status::Exited);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+        // And it can run again.
+        svc.start(&c.id).await.unwrap();
+        assert_eq!(c.status(), Status::Running);
+    });
+}
+
+#[test]
+fn restore_reattaches_to_a_running_container() {
+    let h = Harness::new();
+    let id = h.run(async { run(&h.daemon().await, "web").await.id.clone() });
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = svc.get("web").unwrap();
+        assert_eq!(c.id, id);
+        assert_eq!(c.status(), Status::Running);
+        let shim = h.shim(&c);
+        assert!(matches!(shim.proc(), Proc::Running(_)));
+        // The new connection carries signals and the exit.
+        svc.stop(&id, Some(30), None).await.unwrap();
+        assert_eq!(c.snapshot().state.exit_code, 143);
+        assert_eq!(c.status(), Status::Exited);
+    });
+}
+
+#[test]
+fn restore_takes_the_exit_of_a_container_that_ended_meanwhile() {
+    let h = Harness::new();
+    let (id, socket) = h.run(async {
+        let c = run(&h.daemon().await, "web").await;
+        (c.id.clone(), c.paths.socket.clone())
+    });
+    // The daemon is down; the container exits and its shim records it.
+    h.shims.at(&socket).unwrap().exit(7);
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = svc.get(&id).unwrap();
+        let rec = c.snapshot();
+        assert_eq!(rec.state.status, Status::Exited);
+        assert_eq!(rec.state.exit_code, 7);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&id)));
+        assert_eq!(svc.wait(&id, WaitCondition::NotRunning).unwrap().await, 7);
+    });
+}
+
+#[test]
+fn restore_of_a_running_container_whose_shim_died() {
+    let h = Harness::new();
+    let socket = h.run(async { run(&h.daemon().await, "web").await.paths.socket.clone() });
+    h.shims.at(&socket).unwrap().crash();
+    h.run(async {
+        let svc = h.daemon().await;
+        let rec = svc.get("web").unwrap().snapshot();
+        assert_eq!(rec.state.status, Status::Exited);
+        assert_eq!(rec.state.exit_code, 255);
+    });
+}
+
+#[test]
+fn restore_keeps_created_and_exited_containers() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        create(&svc, "fresh").await;
+        let c = run(&svc, "done").await;
+        h.shim(&c).exit(2);
+        cleaned(&c, 1).await;
+    });
+    h.run(async {
+        let svc = h.daemon().await;
+        let fresh = svc.get("fresh").unwrap();
+        assert_eq!(fresh.status(), Status::Created);
+        let done = svc.get("done").unwrap();
+        assert_eq!(done.status(), Status::Exited);
+        assert_eq!(done.snapshot().state.exit_code, 2);
+        assert_eq!(h.shims.spawned(), 1);
+        svc.start("fresh").await.unwrap();
+        svc.start("done").await.unwrap();
+        assert_eq!(done.status(), Status::Running);
+    });
+}
+
+#[test]
+fn restore_finishes_an_interrupted_removal() {
+    let h = Harness::new();
+    let c = h.run(async {
+        let svc = h.daemon().await;
+        let keep = create_rm(&svc, "gone-with-rm").await;
+        let c = create(&svc, "doomed").await;
+        // Crashed in the middle of `rm`: the record says Removing.
+        c.update(|r| r.state.status = Status::Removing).unwrap();
+        // A --rm container that exited while the daemon was down.
+        keep.update(|r| r.state.status = Status::Exited).unwrap();
+        (c, keep)
+    });
+    h.run(async {
+        let svc = h.daemon().await;
+        for c in [&c.0, &c.1] {
+            assert!(gone(&svc, &c.id));
+            until(|| !c.paths.dir.exists()).await;
+            assert!(h.runtime.calls().contains(&RuntimeCall::Delete {
+                id: c.id.clone(),
+                force: true
+            }));
+        }
+        // Both names are free.
+        create(&svc, "doomed").await;
+        create(&svc, "gone-with-rm").await;
+    });
+}
+
+#[test]
+fn wait_conditions() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = create(&svc, "web").await;
+        // Not running already: at once, with the current code.
+        assert_eq!(svc.wait("web", WaitCondition::NotRunning).unwrap().await, 0);
+        let next = svc.wait("web", WaitCondition::NextExit).unwrap();
+        let removed = svc.wait("web", WaitCondition::Removed).unwrap();
+        svc.start("web").await.unwrap();
+        let running = svc.wait("web", WaitCondition::NotRunning).unwrap();
+        h.shim(&c).exit(9);
+        assert_eq!(next.await, 9);
+        assert_eq!(running.await, 9);
+        cleaned(&c, 1).await;
+        let removed = tokio::spawn(removed);
+        assert!(!removed.is_finished());
+        svc.remove("web", false).await.unwrap();
+        assert_eq!(removed.await.unwrap(), 9);
+        let missing = svc.wait("web", WaitCondition::NotRunning).err().unwrap();
+        assert_eq!(missing.kind, ErrorKind::NotFound);
+        assert_eq!(
+            WaitCondition::parse(Some("soon")).unwrap_err().message,
+            "invalid condition: \"soon\""
+        );
+    });
+}
+
+#[test]
+fn rename_and_name_conflicts() {
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let a = create(&svc, "aa").await;
+        let b = create(&svc, "bb").await;
+        let e = svc.create(request("aa", &["true"])).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(
+            e.message,
+            format!("Conflict. The container name \"/aa\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", a.id)
+        );
+        let e = svc.rename("bb", "aa").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        let e = svc.rename("bb", "bb").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter);
+        let e = svc.rename("bb", "no/slashes").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter);
+
+        svc.rename("/bb", "cc").unwrap();
+        assert_eq!(svc.get("cc").unwrap().id, b.id);
+        assert!(gone(&svc, "bb"));
+        assert_eq!(b.snapshot().name, "cc");
+        assert_eq!(h.actions(&b.id), ["create", "rename"]);
+        // The old name is free, the new one survives a daemon restart.
+        create(&svc, "bb").await;
+        drop(svc);
+        let again = h.daemon().await;
+        assert_eq!(again.get("cc").unwrap().id, b.id);
+    });
+}
+
+#[test]
+fn stop_without_a_timeout_waits_until_something_else_kills() {
+    let h = Harness::new();
+    h.shims.ignore_signal(libc::SIGTERM);
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        let stopping = {
+            let (svc, id) = (svc.clone(), c.id.clone());
+            tokio::spawn(async move { svc.stop(&id, Some(-1), None).await })
+        };
+        until(|| h.actions(&c.id).contains(&"kill".to_string())).await;
+        // The stop holds no lock while it waits: kill gets through.
+        assert_eq!(c.status(), Status::Running);
+        svc.kill(&c.id, None).await.unwrap();
+        stopping.await.unwrap().unwrap();
+        assert_eq!(c.snapshot().state.exit_code, 137);
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+    });
+}
+
+#[test]
+fn restore_keeps_a_paused_container_paused() {
+    let h = Harness::new();
+    let id = h.run(async {
+        let svc = h.daemon().await;
+        let c = run(&svc, "web").await;
+        h.runtime.add_running(&c.id, 1);
+        svc.pause(&c.id).await.unwrap();
+        c.id.clone()
+    });
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = svc.get(&id).unwrap();
+        assert_eq!(c.status(), Status::Paused);
+        svc.unpause(&id).await.unwrap();
+        svc.kill(&id, Some("TERM")).await.unwrap();
+        let code = svc.wait(&id, WaitCondition::NotRunning).unwrap().await;
+        assert_eq!(code, 143);
+    });
+}
