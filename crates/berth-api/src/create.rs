@@ -12,7 +12,7 @@
 //! values dockerd reports with a message of its own are checked here first,
 //! so the client sees dockerd's words instead of a decoder's.
 
-use berth_engine::Error;
+use crate::Error;
 use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig};
 use serde::Deserialize;
 use serde_json::Value;

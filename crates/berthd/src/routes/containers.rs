@@ -18,7 +18,7 @@ use crate::server::AppState;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiResult {
-    let data = berth_api::body::bytes(body, berth_api::body::MAX_JSON).await?;
+    let data = crate::body::bytes(body, crate::body::MAX_JSON).await?;
     if data.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::invalid("Config cannot be empty in order to create a container").into());
     }
@@ -274,7 +274,7 @@ pub async fn commit(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| Error::invalid("No container name or ID supplied"))?
         .to_string();
-    let config: Option<serde_json::Value> = berth_api::body::json(body).await?;
+    let config: Option<serde_json::Value> = crate::body::json(body).await?;
     let opts = berth_engine::container::CommitOptions {
         repo: query::string(&q, "repo").unwrap_or("").to_string(),
         tag: query::string(&q, "tag").unwrap_or("").to_string(),
@@ -290,7 +290,7 @@ pub async fn commit(
 
 /// `POST /containers/{id}/update` → `{"Warnings":null}`.
 pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult {
-    let body: Option<serde_json::Value> = berth_api::body::json(body).await?;
+    let body: Option<serde_json::Value> = crate::body::json(body).await?;
     let req = match body {
         Some(v) => berth_engine::container::UpdateRequest::from_json(v)?,
         None => Default::default(),

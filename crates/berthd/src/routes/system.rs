@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use berth_api::version::{API_VERSION, MIN_API_VERSION};
 use berth_engine::disk_usage::DfSections;
 use berth_engine::filters::Filters;
 use berth_engine::prune;
@@ -32,7 +33,8 @@ pub async fn ping_head() -> Response {
 }
 
 pub async fn version(State(engine): State<AppState>) -> Response {
-    json(StatusCode::OK, &berth_engine::system::version(&engine))
+    let version = berth_engine::system::version(&engine, API_VERSION, MIN_API_VERSION);
+    json(StatusCode::OK, &version)
 }
 
 pub async fn info(State(engine): State<AppState>) -> Response {
