@@ -5,6 +5,7 @@
 
 pub mod create;
 pub mod error;
+pub mod filters;
 pub mod framing;
 pub mod query;
 pub mod version;

@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Extension;
+use berth_api::filters;
 use berth_api::query::{self, flag, flag_or};
 use berth_api::{framing, ApiVersion};
 use berth_engine::container::{CreateRequest, ListOptions, LogOptions, WaitCondition};
@@ -50,7 +51,7 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
             .filter(|l| *l > 0)
             .map(|l| l as usize),
         size: flag(&q, "size"),
-        filters: Filters::parse(q.get("filters").map(String::as_str))?,
+        filters: Filters::from(filters::decode(q.get("filters").map(String::as_str))?),
     };
     let mut list = e.containers.list(&opts)?;
     if opts.size {
@@ -236,7 +237,7 @@ pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): 
 }
 
 pub async fn prune(State(e): State<AppState>, Query(q): Q) -> ApiResult {
-    let filters = Filters::parse(q.get("filters").map(String::as_str))?;
+    let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     Ok(json(StatusCode::OK, &e.container_prune(filters).await?))
 }
 
