@@ -10,9 +10,9 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{Request, StatusCode};
 use axum::Extension;
+use berth_api::models::{ExecConfig, ExecStartConfig};
 use berth_api::{framing, query, ApiVersion};
 use berth_engine::container::{console_size, ExecSession, ExecSpec, Output};
-use bollard_stubs::models::{ExecConfig, ExecStartConfig};
 use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
