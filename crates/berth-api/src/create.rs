@@ -12,9 +12,9 @@
 //! values dockerd reports with a message of its own are checked here first,
 //! so the client sees dockerd's words instead of a decoder's.
 
-use berth_engine::Error;
+use crate::Error;
 use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Fields of docker's `StrSlice` type, by object (`""` is the top level).
@@ -61,14 +61,23 @@ const STRING_MAPS: &[(&str, &str)] = &[
 ];
 
 /// The create body: the container config with HostConfig and
-/// NetworkingConfig beside its fields.
-#[derive(Debug, Default, Deserialize)]
+/// NetworkingConfig beside its fields. The CLI builds and sends it; the
+/// daemon reads it with [`decode`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateBody {
     #[serde(flatten)]
     pub config: ContainerConfig,
-    #[serde(rename = "HostConfig", default)]
+    #[serde(
+        rename = "HostConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub host_config: Option<HostConfig>,
-    #[serde(rename = "NetworkingConfig", default)]
+    #[serde(
+        rename = "NetworkingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub networking_config: Option<NetworkingConfig>,
 }
 
@@ -275,6 +284,28 @@ mod tests {
     fn one_value_is_read_and_the_rest_left() {
         let b = body(r#"{"Image":"busybox","Cmd":["true"]} trailing"#).unwrap();
         assert_eq!(b.config.image.as_deref(), Some("busybox"));
+    }
+
+    #[test]
+    fn what_is_sent_is_what_is_decoded() {
+        let sent = CreateBody {
+            config: ContainerConfig {
+                image: Some("busybox".into()),
+                cmd: Some(vec!["true".into()]),
+                ..ContainerConfig::default()
+            },
+            host_config: Some(HostConfig {
+                auto_remove: Some(true),
+                ..HostConfig::default()
+            }),
+            networking_config: None,
+        };
+        let data = serde_json::to_vec(&sent).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&data),
+            r#"{"Cmd":["true"],"Image":"busybox","HostConfig":{"AutoRemove":true}}"#
+        );
+        assert_eq!(decode(&data).unwrap(), sent);
     }
 
     #[test]

@@ -1,44 +1,41 @@
-//! The one place that turns engine errors into HTTP responses: status from
-//! the error kind, body `{"message": ...}` as docker sends it.
+//! What goes wrong on the wire: a request the daemon cannot read, and the
+//! `{"message": ...}` body docker sends with every error status.
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use berth_engine::{Error, ErrorKind};
+use serde::{Deserialize, Serialize};
 
-pub fn status_of(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
-        ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
-        ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
-        ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+/// A request that does not decode: a bad version prefix, query value or
+/// body. Always the client's fault, so the daemon answers it with a 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub message: String,
+}
+
+impl Error {
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+        }
     }
 }
 
-/// An engine error on its way to the client.
-#[derive(Debug)]
-pub struct ApiError(pub Error);
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> ApiError {
-        ApiError(e)
-    }
+/// The body of every error answer. Clients read it leniently: a missing
+/// `message` is an empty one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub message: String,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = status_of(self.0.kind);
-        if status == StatusCode::NOT_MODIFIED {
-            return status.into_response();
-        }
-        if status.is_server_error() {
-            tracing::warn!("{}", self.0.message);
-        }
-        let mut body = serde_json::to_vec(&serde_json::json!({ "message": self.0.message }))
-            .unwrap_or_default();
+impl ErrorBody {
+    /// The body as dockerd writes it, with its trailing newline.
+    pub fn encode(message: &str) -> Vec<u8> {
+        let mut body = serde_json::to_vec(&ErrorBody {
+            message: message.to_string(),
+        })
+        .unwrap_or_default();
         body.push(b'\n');
-        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        body
     }
 }
 
@@ -46,18 +43,13 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn errors_become_docker_json() {
-        let resp = ApiError(Error::not_found("No such container: x")).into_response();
-        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
-        assert_eq!(&body[..], b"{\"message\":\"No such container: x\"}\n");
-        let resp = ApiError(Error::not_modified()).into_response();
-        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(status_of(ErrorKind::Conflict), StatusCode::CONFLICT);
+    #[test]
+    fn error_body_round_trips() {
         assert_eq!(
-            status_of(ErrorKind::InvalidParameter),
-            StatusCode::BAD_REQUEST
+            ErrorBody::encode("No such container: x"),
+            b"{\"message\":\"No such container: x\"}\n"
         );
+        let b: ErrorBody = serde_json::from_slice(b"{}").unwrap();
+        assert_eq!(b.message, "");
     }
 }

@@ -1,7 +1,15 @@
-//! `/vX.Y/` prefixes: strip them before routing and remember the version.
+//! The API version both ends speak: the daemon strips `/vX.Y/` prefixes and
+//! refuses versions it does not serve; the client negotiates with the
+//! daemon's `Api-Version` header.
 
-use berth_engine::system::{API_VERSION, MIN_API_VERSION};
-use berth_engine::Error;
+use crate::Error;
+
+/// The API version served and spoken (the bollard models' version).
+pub const API_VERSION: &str = "1.47";
+/// The oldest version the daemon accepts.
+pub const MIN_API_VERSION: &str = "1.24";
+/// What a client assumes when the daemon's ping carries no `Api-Version`.
+pub const FALLBACK_API_VERSION: &str = "1.24";
 
 /// The API version a request was made with (the advertised one if unprefixed).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
@@ -50,6 +58,35 @@ pub fn strip_prefix(path: &str) -> Result<(ApiVersion, &str), Error> {
     Ok((v, tail))
 }
 
+/// The version a client uses: min(ours, the server's), or the fallback when
+/// the server sent none.
+pub fn negotiate(server: Option<&str>) -> String {
+    let Some(server) = server.filter(|s| !s.is_empty()) else {
+        return FALLBACK_API_VERSION.to_string();
+    };
+    if version_less(server, API_VERSION) {
+        server.to_string()
+    } else {
+        API_VERSION.to_string()
+    }
+}
+
+/// Numeric comparison of dotted versions (`1.9` < `1.41`).
+pub fn version_less(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    let (a, b) = (parse(a), parse(b));
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(0),
+            b.get(i).copied().unwrap_or(0),
+        );
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +105,17 @@ mod tests {
         assert_eq!(strip_prefix("/volumes").unwrap().1, "/volumes");
         assert!(ApiVersion(1, 47).at_least(1, 42));
         assert!(!ApiVersion(1, 41).at_least(1, 42));
+    }
+
+    #[test]
+    fn client_negotiation() {
+        assert_eq!(negotiate(Some("1.41")), "1.41");
+        assert_eq!(negotiate(Some("1.47")), "1.47");
+        assert_eq!(negotiate(Some("1.99")), "1.47");
+        assert_eq!(negotiate(Some("1.9")), "1.9");
+        assert_eq!(negotiate(None), "1.24");
+        assert_eq!(negotiate(Some("")), "1.24");
+        assert!(version_less("1.9", "1.41"));
+        assert!(!version_less("1.41", "1.41"));
     }
 }

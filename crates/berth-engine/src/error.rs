@@ -1,5 +1,5 @@
 //! The engine's one error type. Every failure carries a kind; the HTTP layer
-//! maps kinds to status codes in one place (berth-api), never handlers.
+//! maps kinds to status codes in one place (berthd), never handlers.
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
-//! Docker's `filters` query parameter: JSON `{"name":{"value":true}}`, or the
-//! older `{"name":["value"]}` form some clients still send.
+//! Docker's `filters`, once the wire has decoded them (berth-api): which
+//! names an endpoint knows, and how values match labels, names and times.
 
 use std::collections::BTreeMap;
 
@@ -8,34 +8,19 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
+impl From<BTreeMap<String, Vec<String>>> for Filters {
+    fn from(map: BTreeMap<String, Vec<String>>) -> Filters {
+        Filters(map)
+    }
+}
+
 impl Filters {
+    /// Filters as the wire decoded them (in tests, from their JSON form).
+    #[cfg(test)]
     pub fn parse(raw: Option<&str>) -> Result<Filters> {
-        let raw = match raw.map(str::trim) {
-            None | Some("") => return Ok(Filters::default()),
-            Some(r) => r,
-        };
-        let value: serde_json::Value = serde_json::from_str(raw)
-            .map_err(|e| Error::invalid(format!("invalid filter: {e}")))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| Error::invalid("invalid filter: expected a JSON object"))?;
-        let mut out = BTreeMap::new();
-        for (key, v) in obj {
-            let values: Vec<String> = match v {
-                serde_json::Value::Object(m) => m
-                    .iter()
-                    .filter(|(_, b)| b.as_bool().unwrap_or(false))
-                    .map(|(k, _)| k.clone())
-                    .collect(),
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                _ => return Err(Error::invalid(format!("invalid filter '{key}'"))),
-            };
-            out.insert(key.clone(), values);
-        }
-        Ok(Filters(out))
+        berth_api::filters::decode(raw)
+            .map(Filters::from)
+            .map_err(|e| Error::invalid(e.message))
     }
 
     pub fn get(&self, key: &str) -> Vec<String> {

@@ -5,8 +5,6 @@ use serde_json::{json, Value};
 use crate::container::Status;
 use crate::Engine;
 
-pub const API_VERSION: &str = "1.47";
-pub const MIN_API_VERSION: &str = "1.24";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn kernel_version() -> String {
@@ -43,21 +41,22 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-pub fn version(engine: &Engine) -> Value {
+/// The API versions are the wire's, so the caller passes them in.
+pub fn version(engine: &Engine, api_version: &str, min_api_version: &str) -> Value {
     let kernel = kernel_version();
     let runtime = engine.config.runtime.display().to_string();
     json!({
         "Platform": {"Name": "berth"},
         "Components": [
             {"Name": "Engine", "Version": VERSION, "Details": {
-                "ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": "",
+                "ApiVersion": api_version, "Arch": "amd64", "BuildTime": "",
                 "Experimental": "false", "GitCommit": "", "GoVersion": "n/a (rust)",
-                "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}},
+                "KernelVersion": kernel, "MinAPIVersion": min_api_version, "Os": "linux"}},
             {"Name": "runc", "Version": "", "Details": {"GitCommit": "", "Path": runtime}}
         ],
         "Version": VERSION,
-        "ApiVersion": API_VERSION,
-        "MinAPIVersion": MIN_API_VERSION,
+        "ApiVersion": api_version,
+        "MinAPIVersion": min_api_version,
         "GitCommit": "",
         "GoVersion": "n/a (rust)",
         "Os": "linux",

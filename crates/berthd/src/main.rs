@@ -1,6 +1,8 @@
 //! berthd: the berth daemon. Serves the Docker Engine API on a unix socket
 //! and owns all state; containers run under their own shims and outlive it.
 
+mod body;
+mod error;
 mod routes;
 mod server;
 

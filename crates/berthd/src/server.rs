@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::error::ApiError;
 use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, Uri};
 use axum::response::IntoResponse;
-use berth_api::{ApiError, ApiVersion};
-use berth_engine::system::API_VERSION;
+use berth_api::version::API_VERSION;
+use berth_api::ApiVersion;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
@@ -83,7 +84,7 @@ async fn handle(mut app: axum::Router, req: Request<Incoming>) -> Response<Body>
             Ok(r) => r,
             Err(never) => match never {},
         },
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => e.into_response(),
     };
     let h = resp.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
@@ -97,7 +98,7 @@ async fn handle(mut app: axum::Router, req: Request<Incoming>) -> Response<Body>
 }
 
 /// Strips `/vX.Y` and records the version for the handlers.
-fn rewrite(req: &mut Request<Body>) -> Result<(), berth_engine::Error> {
+fn rewrite(req: &mut Request<Body>) -> Result<(), ApiError> {
     let (version, path) = berth_api::version::strip_prefix(req.uri().path())?;
     let path_and_query = match req.uri().query() {
         Some(q) => format!("{path}?{q}"),
@@ -105,7 +106,7 @@ fn rewrite(req: &mut Request<Body>) -> Result<(), berth_engine::Error> {
     };
     let uri: Uri = path_and_query
         .parse()
-        .map_err(|_| berth_engine::Error::invalid("invalid request URI"))?;
+        .map_err(|_| berth_api::Error::invalid("invalid request URI"))?;
     *req.uri_mut() = uri;
     req.extensions_mut().insert::<ApiVersion>(version);
     Ok(())

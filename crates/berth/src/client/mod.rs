@@ -2,7 +2,6 @@
 //! unix socket or plain TCP, API version negotiated with `HEAD /_ping`.
 
 pub mod host;
-mod query;
 
 use std::io;
 use std::pin::Pin;
@@ -25,15 +24,13 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::OnceCell;
 use tokio_util::io::{ReaderStream, StreamReader};
 
+pub use berth_api::query::{path_segment, Query};
 pub use host::Host;
-pub use query::{path_segment, Query};
 
 use crate::error::DaemonError;
 
-/// Highest API version this client speaks.
-pub const MAX_API_VERSION: &str = "1.47";
-/// Version assumed when the daemon's ping carries no `Api-Version`.
-pub const FALLBACK_API_VERSION: &str = "1.24";
+/// Highest API version this client speaks: the wire's.
+pub use berth_api::version::API_VERSION as MAX_API_VERSION;
 
 /// A request body: empty, in memory, or streamed (sent chunked).
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
@@ -157,7 +154,7 @@ impl Client {
             .get("Api-Version")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        Ok(negotiate_version(server.as_deref()))
+        Ok(berth_api::version::negotiate(server.as_deref()))
     }
 
     async fn send_raw(
@@ -336,34 +333,6 @@ impl Client {
 /// A hijacked (upgraded) connection.
 pub type Hijacked = TokioIo<hyper::upgrade::Upgraded>;
 
-/// min(client maximum, server version), or 1.24 when the server sent none.
-pub fn negotiate_version(server: Option<&str>) -> String {
-    let Some(server) = server.filter(|s| !s.is_empty()) else {
-        return FALLBACK_API_VERSION.to_string();
-    };
-    if version_less(server, MAX_API_VERSION) {
-        server.to_string()
-    } else {
-        MAX_API_VERSION.to_string()
-    }
-}
-
-/// Numeric comparison of dotted versions (`1.9` < `1.41`).
-pub fn version_less(a: &str, b: &str) -> bool {
-    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
-    let (a, b) = (parse(a), parse(b));
-    for i in 0..a.len().max(b.len()) {
-        let (x, y) = (
-            a.get(i).copied().unwrap_or(0),
-            b.get(i).copied().unwrap_or(0),
-        );
-        if x != y {
-            return x < y;
-        }
-    }
-    false
-}
-
 async fn check_status(resp: Response<Incoming>, uri: &str) -> Result<Response<Incoming>> {
     let status = resp.status();
     if status.as_u16() < 400 {
@@ -394,12 +363,7 @@ pub fn daemon_error(status: StatusCode, is_json: bool, body: &[u8], uri: &str) -
         };
     }
     let message = if is_json {
-        #[derive(serde::Deserialize)]
-        struct ErrorBody {
-            #[serde(default)]
-            message: String,
-        }
-        match serde_json::from_slice::<ErrorBody>(body) {
+        match serde_json::from_slice::<berth_api::ErrorBody>(body) {
             Ok(e) => e.message.trim().to_string(),
             Err(e) => {
                 return DaemonError {
@@ -468,16 +432,6 @@ impl AsyncWrite for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_negotiation() {
-        assert_eq!(negotiate_version(Some("1.41")), "1.41");
-        assert_eq!(negotiate_version(Some("1.47")), "1.47");
-        assert_eq!(negotiate_version(Some("1.99")), "1.47");
-        assert_eq!(negotiate_version(Some("1.9")), "1.9");
-        assert_eq!(negotiate_version(None), "1.24");
-        assert_eq!(negotiate_version(Some("")), "1.24");
-    }
 
     #[test]
     fn daemon_errors() {

@@ -3,13 +3,14 @@
 //! container, half-close at stdin EOF, detach keys and raw mode with a TTY.
 
 use anyhow::Result;
+use berth_api::framing;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::task::JoinHandle;
 
 use crate::client::{path_segment, Client, Hijacked, Query};
 use berth_term as detach;
 
-use crate::stream::{demux, stdin, terminal};
+use crate::stream::{stdin, terminal};
 
 /// Which streams to attach and how.
 #[derive(Debug, Clone, Default)]
@@ -81,10 +82,10 @@ async fn wait_detach(input: JoinHandle<bool>) -> StreamEnd {
 async fn copy_output(reader: ReadHalf<Hijacked>, tty: bool) -> Result<()> {
     let mut stdout = std::io::stdout();
     if tty {
-        demux::raw_copy(reader, &mut stdout).await?;
+        framing::raw_copy(reader, &mut stdout).await?;
     } else {
         let mut stderr = std::io::stderr();
-        demux::demux_copy(reader, &mut stdout, &mut stderr).await?;
+        framing::demux_copy(reader, &mut stdout, &mut stderr).await?;
     }
     Ok(())
 }

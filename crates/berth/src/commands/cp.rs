@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use base64::Engine as _;
+use berth_api::framing;
 use clap::Args;
 use hyper::Method;
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use crate::cli::usage::{check_args, Arity};
 use crate::client::{body_reader, path_segment, stdin_body, streamed, Client, Query};
 use crate::error::is_not_found;
 use crate::format::units::human_size;
-use crate::stream::{demux, terminal};
+use crate::stream::terminal;
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
@@ -278,7 +279,7 @@ async fn from_container(
     let reader = body_reader(resp);
     if local == "-" {
         let mut stdout = std::io::stdout();
-        demux::raw_copy(reader, &mut stdout).await?;
+        framing::raw_copy(reader, &mut stdout).await?;
         return Ok(0);
     }
     let (dir, new) = local_destination(local, &src)?;

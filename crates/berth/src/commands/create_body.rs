@@ -1,290 +1,216 @@
-//! The `POST /containers/create` body, with docker's field names, order and
-//! zero values (the CLI always sends the whole structure).
+//! The `POST /containers/create` body as the CLI sends it: the wire's models
+//! (bollard's, through berth-api), starting from the zero values the docker
+//! CLI always sends, so that the daemon sees the same body from either CLI.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use serde::Serialize;
+pub use berth_api::create::CreateBody;
+pub use berth_api::models::{
+    ContainerConfig, DeviceMapping, EndpointSettings, HealthConfig, HostConfig,
+    HostConfigCgroupnsModeEnum, HostConfigIsolationEnum, HostConfigLogConfig, Mount,
+    MountBindOptions, MountTmpfsOptions, MountTypeEnum, MountVolumeOptions,
+    MountVolumeOptionsDriverConfig, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
+};
 
-use crate::cli::parsers::Ulimit;
+/// The `{}` of `ExposedPorts` and `Volumes` entries.
+pub type Empty = HashMap<(), ()>;
 
-/// Config + HostConfig + NetworkingConfig.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CreateBody {
-    pub hostname: String,
-    pub domainname: String,
-    pub user: String,
-    pub attach_stdin: bool,
-    pub attach_stdout: bool,
-    pub attach_stderr: bool,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub exposed_ports: BTreeMap<String, Empty>,
-    pub tty: bool,
-    pub open_stdin: bool,
-    pub stdin_once: bool,
-    pub env: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<HealthConfig>,
-    pub image: String,
-    pub volumes: BTreeMap<String, Empty>,
-    pub working_dir: String,
-    pub entrypoint: Option<Vec<String>>,
-    pub on_build: Option<Vec<String>>,
-    pub labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub stop_signal: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_timeout: Option<i64>,
-    pub host_config: HostConfig,
-    pub networking_config: NetworkingConfig,
+/// The body before any flag: docker's zero values (its Go structs without
+/// `omitempty`). Lists docker sends as `null` are left out, which both
+/// dockerd and berthd read the same way.
+pub fn zero_body() -> CreateBody {
+    let none = String::new;
+    CreateBody {
+        config: ContainerConfig {
+            hostname: Some(none()),
+            domainname: Some(none()),
+            user: Some(none()),
+            attach_stdin: Some(false),
+            attach_stdout: Some(false),
+            attach_stderr: Some(false),
+            tty: Some(false),
+            open_stdin: Some(false),
+            stdin_once: Some(false),
+            image: Some(none()),
+            volumes: Some(HashMap::new()),
+            working_dir: Some(none()),
+            labels: Some(HashMap::new()),
+            ..ContainerConfig::default()
+        },
+        host_config: Some(HostConfig {
+            container_id_file: Some(none()),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some(none()),
+                config: Some(HashMap::new()),
+            }),
+            network_mode: Some(none()),
+            port_bindings: Some(HashMap::new()),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::EMPTY),
+                maximum_retry_count: Some(0),
+            }),
+            auto_remove: Some(false),
+            volume_driver: Some(none()),
+            console_size: Some(vec![0, 0]),
+            cgroupns_mode: Some(HostConfigCgroupnsModeEnum::EMPTY),
+            dns: Some(Vec::new()),
+            dns_options: Some(Vec::new()),
+            dns_search: Some(Vec::new()),
+            ipc_mode: Some(none()),
+            cgroup: Some(none()),
+            oom_score_adj: Some(0),
+            pid_mode: Some(none()),
+            privileged: Some(false),
+            publish_all_ports: Some(false),
+            readonly_rootfs: Some(false),
+            uts_mode: Some(none()),
+            userns_mode: Some(none()),
+            shm_size: Some(0),
+            isolation: Some(HostConfigIsolationEnum::EMPTY),
+            cpu_shares: Some(0),
+            memory: Some(0),
+            nano_cpus: Some(0),
+            cgroup_parent: Some(none()),
+            blkio_weight: Some(0),
+            blkio_weight_device: Some(Vec::new()),
+            blkio_device_read_bps: Some(Vec::new()),
+            blkio_device_write_bps: Some(Vec::new()),
+            blkio_device_read_iops: Some(Vec::new()),
+            blkio_device_write_iops: Some(Vec::new()),
+            cpu_period: Some(0),
+            cpu_quota: Some(0),
+            cpu_realtime_period: Some(0),
+            cpu_realtime_runtime: Some(0),
+            cpuset_cpus: Some(none()),
+            cpuset_mems: Some(none()),
+            devices: Some(Vec::new()),
+            memory_reservation: Some(0),
+            memory_swap: Some(0),
+            memory_swappiness: Some(0),
+            oom_kill_disable: Some(false),
+            pids_limit: Some(0),
+            ulimits: Some(Vec::new()),
+            cpu_count: Some(0),
+            cpu_percent: Some(0),
+            io_maximum_iops: Some(0),
+            io_maximum_bandwidth: Some(0),
+            ..HostConfig::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::new()),
+        }),
+    }
 }
 
-/// `{}` in maps such as `ExposedPorts` and `Volumes`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Empty {}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct HealthConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub interval: i64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub timeout: i64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub start_period: i64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub start_interval: i64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub retries: i64,
+/// An endpoint with docker's zero values.
+pub fn zero_endpoint() -> EndpointSettings {
+    EndpointSettings {
+        mac_address: Some(String::new()),
+        network_id: Some(String::new()),
+        endpoint_id: Some(String::new()),
+        gateway: Some(String::new()),
+        ip_address: Some(String::new()),
+        ip_prefix_len: Some(0),
+        ipv6_gateway: Some(String::new()),
+        global_ipv6_address: Some(String::new()),
+        global_ipv6_prefix_len: Some(0),
+        ..EndpointSettings::default()
+    }
 }
 
-fn is_zero(v: &i64) -> bool {
-    *v == 0
+/// What `run` reads back from the body it built.
+pub trait BodyFlags {
+    fn attach_stdin(&self) -> bool;
+    fn attach_stdout(&self) -> bool;
+    fn attach_stderr(&self) -> bool;
+    fn tty(&self) -> bool;
+    fn image(&self) -> &str;
+    fn auto_remove(&self) -> bool;
+    fn cid_file(&self) -> &str;
+    fn dns(&self) -> &[String];
+    /// `run -d`: nothing attached, stdin not closed after a client.
+    fn detach(&mut self);
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HostConfig {
-    pub binds: Option<Vec<String>>,
-    #[serde(rename = "ContainerIDFile")]
-    pub container_id_file: String,
-    pub log_config: LogConfig,
-    pub network_mode: String,
-    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
-    pub restart_policy: RestartPolicy,
-    pub auto_remove: bool,
-    pub volume_driver: String,
-    pub volumes_from: Option<Vec<String>>,
-    pub console_size: [u16; 2],
-    pub cap_add: Option<Vec<String>>,
-    pub cap_drop: Option<Vec<String>>,
-    pub cgroupns_mode: String,
-    pub dns: Vec<String>,
-    pub dns_options: Vec<String>,
-    pub dns_search: Vec<String>,
-    pub extra_hosts: Option<Vec<String>>,
-    pub group_add: Option<Vec<String>>,
-    pub ipc_mode: String,
-    pub cgroup: String,
-    pub links: Option<Vec<String>>,
-    pub oom_score_adj: i64,
-    pub pid_mode: String,
-    pub privileged: bool,
-    pub publish_all_ports: bool,
-    pub readonly_rootfs: bool,
-    pub security_opt: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub storage_opt: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub tmpfs: BTreeMap<String, String>,
-    #[serde(rename = "UTSMode")]
-    pub uts_mode: String,
-    pub userns_mode: String,
-    pub shm_size: i64,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub sysctls: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub runtime: String,
-    pub isolation: String,
-    pub cpu_shares: i64,
-    pub memory: i64,
-    pub nano_cpus: i64,
-    pub cgroup_parent: String,
-    pub blkio_weight: u16,
-    pub blkio_weight_device: Vec<serde_json::Value>,
-    pub blkio_device_read_bps: Vec<serde_json::Value>,
-    pub blkio_device_write_bps: Vec<serde_json::Value>,
-    #[serde(rename = "BlkioDeviceReadIOps")]
-    pub blkio_device_read_iops: Vec<serde_json::Value>,
-    #[serde(rename = "BlkioDeviceWriteIOps")]
-    pub blkio_device_write_iops: Vec<serde_json::Value>,
-    pub cpu_period: i64,
-    pub cpu_quota: i64,
-    pub cpu_realtime_period: i64,
-    pub cpu_realtime_runtime: i64,
-    pub cpuset_cpus: String,
-    pub cpuset_mems: String,
-    pub devices: Vec<DeviceMapping>,
-    pub device_cgroup_rules: Option<Vec<String>>,
-    pub device_requests: Option<Vec<serde_json::Value>>,
-    pub memory_reservation: i64,
-    pub memory_swap: i64,
-    pub memory_swappiness: i64,
-    pub oom_kill_disable: bool,
-    pub pids_limit: i64,
-    pub ulimits: Vec<Ulimit>,
-    pub cpu_count: i64,
-    pub cpu_percent: i64,
-    #[serde(rename = "IOMaximumIOps")]
-    pub io_maximum_iops: u64,
-    #[serde(rename = "IOMaximumBandwidth")]
-    pub io_maximum_bandwidth: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mounts: Vec<Mount>,
-    pub masked_paths: Option<Vec<String>>,
-    pub readonly_paths: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init: Option<bool>,
+impl BodyFlags for CreateBody {
+    fn attach_stdin(&self) -> bool {
+        self.config.attach_stdin.unwrap_or(false)
+    }
+    fn attach_stdout(&self) -> bool {
+        self.config.attach_stdout.unwrap_or(false)
+    }
+    fn attach_stderr(&self) -> bool {
+        self.config.attach_stderr.unwrap_or(false)
+    }
+    fn tty(&self) -> bool {
+        self.config.tty.unwrap_or(false)
+    }
+    fn image(&self) -> &str {
+        self.config.image.as_deref().unwrap_or("")
+    }
+    fn auto_remove(&self) -> bool {
+        self.host_config
+            .as_ref()
+            .and_then(|h| h.auto_remove)
+            .unwrap_or(false)
+    }
+    fn cid_file(&self) -> &str {
+        self.host_config
+            .as_ref()
+            .and_then(|h| h.container_id_file.as_deref())
+            .unwrap_or("")
+    }
+    fn dns(&self) -> &[String] {
+        self.host_config
+            .as_ref()
+            .and_then(|h| h.dns.as_deref())
+            .unwrap_or(&[])
+    }
+    fn detach(&mut self) {
+        let c = &mut self.config;
+        c.attach_stdin = Some(false);
+        c.attach_stdout = Some(false);
+        c.attach_stderr = Some(false);
+        c.stdin_once = Some(false);
+    }
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct LogConfig {
-    #[serde(rename = "Type")]
-    pub kind: String,
-    pub config: BTreeMap<String, String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct RestartPolicy {
-    pub name: String,
-    pub maximum_retry_count: i64,
-}
+    #[test]
+    fn zero_body_is_dockers() {
+        let v = serde_json::to_value(zero_body()).unwrap();
+        assert_eq!(v["Hostname"], "");
+        assert_eq!(v["Volumes"], serde_json::json!({}));
+        assert!(v.get("Env").is_none());
+        let hc = &v["HostConfig"];
+        assert_eq!(
+            hc["RestartPolicy"],
+            serde_json::json!({"Name":"","MaximumRetryCount":0})
+        );
+        assert_eq!(hc["Isolation"], "");
+        assert_eq!(hc["CgroupnsMode"], "");
+        assert_eq!(hc["BlkioDeviceWriteIOps"], serde_json::json!([]));
+        assert!(hc.get("Mounts").is_none());
+        let ep = serde_json::to_value(zero_endpoint()).unwrap();
+        assert_eq!(ep["IPPrefixLen"], 0);
+        assert!(ep.get("Aliases").is_none());
+    }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct PortBinding {
-    #[serde(rename = "HostIp")]
-    pub host_ip: String,
-    #[serde(rename = "HostPort")]
-    pub host_port: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct DeviceMapping {
-    pub path_on_host: String,
-    pub path_in_container: String,
-    pub cgroup_permissions: String,
-}
-
-/// A `--mount` entry.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct Mount {
-    #[serde(rename = "Type")]
-    pub kind: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub source: String,
-    pub target: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub read_only: bool,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub consistency: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bind_options: Option<BindOptions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub volume_options: Option<VolumeOptions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tmpfs_options: Option<TmpfsOptions>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct BindOptions {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub propagation: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub non_recursive: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub create_mountpoint: bool,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct VolumeOptions {
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub no_copy: bool,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub driver_config: Option<DriverConfig>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub subpath: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct DriverConfig {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct TmpfsOptions {
-    #[serde(skip_serializing_if = "is_zero")]
-    pub size_bytes: i64,
-    #[serde(skip_serializing_if = "is_zero_u32")]
-    pub mode: u32,
-}
-
-fn is_zero_u32(v: &u32) -> bool {
-    *v == 0
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct NetworkingConfig {
-    pub endpoints_config: BTreeMap<String, EndpointSettings>,
-}
-
-/// An endpoint with all of docker's zero-valued fields.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct EndpointSettings {
-    #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<serde_json::Value>,
-    #[serde(rename = "Links")]
-    pub links: Option<Vec<String>>,
-    #[serde(rename = "Aliases")]
-    pub aliases: Option<Vec<String>>,
-    #[serde(rename = "MacAddress")]
-    pub mac_address: String,
-    #[serde(rename = "DriverOpts")]
-    pub driver_opts: Option<BTreeMap<String, String>>,
-    #[serde(rename = "GwPriority")]
-    pub gw_priority: i64,
-    #[serde(rename = "NetworkID")]
-    pub network_id: String,
-    #[serde(rename = "EndpointID")]
-    pub endpoint_id: String,
-    #[serde(rename = "Gateway")]
-    pub gateway: String,
-    #[serde(rename = "IPAddress")]
-    pub ip_address: String,
-    #[serde(rename = "IPPrefixLen")]
-    pub ip_prefix_len: i64,
-    #[serde(rename = "IPv6Gateway")]
-    pub ipv6_gateway: String,
-    #[serde(rename = "GlobalIPv6Address")]
-    pub global_ipv6_address: String,
-    #[serde(rename = "GlobalIPv6PrefixLen")]
-    pub global_ipv6_prefix_len: i64,
-    #[serde(rename = "DNSNames")]
-    pub dns_names: Option<Vec<String>>,
+    #[test]
+    fn flags_read_back() {
+        let mut b = zero_body();
+        b.config.attach_stdin = Some(true);
+        b.config.image = Some("busybox".into());
+        assert!(b.attach_stdin());
+        assert_eq!(b.image(), "busybox");
+        assert_eq!(b.dns(), &[] as &[String]);
+        b.detach();
+        assert!(!b.attach_stdin());
+        assert!(!b.auto_remove());
+        assert_eq!(b.cid_file(), "");
+    }
 }

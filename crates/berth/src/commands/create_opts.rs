@@ -6,7 +6,10 @@ use std::path::Path;
 
 use clap::{ArgAction, Args};
 
-use super::create_body::{CreateBody, LogConfig, NetworkingConfig};
+use super::create_body::{
+    zero_body, CreateBody, HostConfigCgroupnsModeEnum, HostConfigLogConfig, NetworkingConfig,
+    ResourcesUlimits, RestartPolicyNameEnum,
+};
 use super::create_settings::{
     extra_hosts, healthcheck, kv_map, networks, non_empty, normalize_capability, parse_restart,
     security_opts, valid_namespace_mode, SecurityOpts,
@@ -373,99 +376,116 @@ impl ContainerOpts {
             .collect::<Result<Vec<_>, _>>()?;
         let extra_hosts = extra_hosts(self)?;
 
-        let mut body = CreateBody {
-            hostname: self.hostname.clone(),
-            domainname: self.domainname.clone(),
-            user: self.user.clone(),
-            attach_stdin,
-            attach_stdout,
-            attach_stderr,
-            exposed_ports: port_set.exposed,
-            tty: self.tty,
-            open_stdin: self.interactive,
-            stdin_once: self.interactive && attach_stdin,
-            env: (!env_vars.is_empty()).then_some(env_vars),
-            cmd: (self.args.len() > 1).then(|| self.args[1..].to_vec()),
-            healthcheck,
-            image: self.image().to_string(),
-            volumes: vols
-                .anonymous
-                .iter()
-                .map(|v| (v.clone(), Default::default()))
-                .collect(),
-            working_dir: self.workdir.clone(),
-            entrypoint,
-            on_build: None,
-            labels: kv_map(&labels),
-            stop_signal: self.stop_signal.clone(),
-            stop_timeout: self.stop_timeout,
-            ..CreateBody::default()
-        };
-        if self.rm && !matches!(restart.name.as_str(), "" | "no") {
+        if self.rm
+            && !matches!(
+                restart.name,
+                None | Some(RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO)
+            )
+        {
             return Err("conflicting options: cannot specify both --restart and --rm".to_string());
         }
         let (network_mode, endpoints) = networks(self)?;
-        let hc = &mut body.host_config;
-        hc.binds = (!vols.binds.is_empty()).then_some(vols.binds);
-        hc.container_id_file = self.cidfile.clone();
-        hc.log_config = LogConfig {
-            kind: self.log_driver.clone(),
-            config: kv_map(&self.log_opt),
+        let cgroupns_mode = match self.cgroupns.as_str() {
+            "host" => HostConfigCgroupnsModeEnum::HOST,
+            "private" => HostConfigCgroupnsModeEnum::PRIVATE,
+            _ => HostConfigCgroupnsModeEnum::EMPTY,
         };
-        hc.network_mode = network_mode;
-        hc.port_bindings = port_set.bindings;
-        hc.restart_policy = restart;
-        hc.auto_remove = self.rm;
-        hc.volume_driver = self.volume_driver.clone();
+        let mut body = zero_body();
+        let c = &mut body.config;
+        c.hostname = Some(self.hostname.clone());
+        c.domainname = Some(self.domainname.clone());
+        c.user = Some(self.user.clone());
+        c.attach_stdin = Some(attach_stdin);
+        c.attach_stdout = Some(attach_stdout);
+        c.attach_stderr = Some(attach_stderr);
+        c.exposed_ports =
+            (!port_set.exposed.is_empty()).then(|| port_set.exposed.into_iter().collect());
+        c.tty = Some(self.tty);
+        c.open_stdin = Some(self.interactive);
+        c.stdin_once = Some(self.interactive && attach_stdin);
+        c.env = (!env_vars.is_empty()).then_some(env_vars);
+        c.cmd = (self.args.len() > 1).then(|| self.args[1..].to_vec());
+        c.healthcheck = healthcheck;
+        c.image = Some(self.image().to_string());
+        c.volumes = Some(
+            vols.anonymous
+                .iter()
+                .map(|v| (v.clone(), Default::default()))
+                .collect(),
+        );
+        c.working_dir = Some(self.workdir.clone());
+        c.entrypoint = entrypoint;
+        c.labels = Some(kv_map(&labels).into_iter().collect());
+        c.stop_signal = (!self.stop_signal.is_empty()).then(|| self.stop_signal.clone());
+        c.stop_timeout = self.stop_timeout;
+        let hc = body.host_config.get_or_insert_with(Default::default);
+        hc.binds = (!vols.binds.is_empty()).then_some(vols.binds);
+        hc.container_id_file = Some(self.cidfile.clone());
+        hc.log_config = Some(HostConfigLogConfig {
+            typ: Some(self.log_driver.clone()),
+            config: Some(kv_map(&self.log_opt).into_iter().collect()),
+        });
+        hc.network_mode = Some(network_mode);
+        hc.port_bindings = Some(
+            port_set
+                .bindings
+                .into_iter()
+                .map(|(k, v)| (k, Some(v)))
+                .collect(),
+        );
+        hc.restart_policy = Some(restart);
+        hc.auto_remove = Some(self.rm);
+        hc.volume_driver = Some(self.volume_driver.clone());
         hc.volumes_from = non_empty(&self.volumes_from);
-        hc.console_size = env.console_size.map(|(r, c)| [r, c]).unwrap_or([0, 0]);
+        let (rows, cols) = env.console_size.unwrap_or((0, 0));
+        hc.console_size = Some(vec![rows.into(), cols.into()]);
         hc.cap_add =
             non_empty(&self.cap_add).map(|v| v.iter().map(|c| normalize_capability(c)).collect());
         hc.cap_drop =
             non_empty(&self.cap_drop).map(|v| v.iter().map(|c| normalize_capability(c)).collect());
-        hc.cgroupns_mode = self.cgroupns.clone();
-        hc.dns = self.dns.clone();
-        hc.dns_options = self.dns_option.clone();
-        hc.dns_search = self.dns_search.clone();
+        hc.cgroupns_mode = Some(cgroupns_mode);
+        hc.dns = Some(self.dns.clone());
+        hc.dns_options = Some(self.dns_option.clone());
+        hc.dns_search = Some(self.dns_search.clone());
         hc.extra_hosts = non_empty(&extra_hosts);
         hc.group_add = non_empty(&self.group_add);
-        hc.ipc_mode = self.ipc.clone();
+        hc.ipc_mode = Some(self.ipc.clone());
         hc.links = non_empty(&self.link);
-        hc.oom_score_adj = self.oom_score_adj;
-        hc.pid_mode = self.pid.clone();
-        hc.privileged = self.privileged;
-        hc.publish_all_ports = self.publish_all;
-        hc.readonly_rootfs = self.read_only;
+        hc.oom_score_adj = Some(self.oom_score_adj);
+        hc.pid_mode = Some(self.pid.clone());
+        hc.privileged = Some(self.privileged);
+        hc.publish_all_ports = Some(self.publish_all);
+        hc.readonly_rootfs = Some(self.read_only);
         hc.security_opt = security_opt;
-        hc.storage_opt = storage_opt;
-        hc.tmpfs = tmpfs;
-        hc.uts_mode = self.uts.clone();
-        hc.userns_mode = self.userns.clone();
-        hc.shm_size = self.shm_size;
-        hc.sysctls = kv_map(&self.sysctl);
-        hc.runtime = self.runtime.clone();
-        hc.cpu_shares = self.cpu_shares;
-        hc.memory = self.memory;
-        hc.nano_cpus = self.cpus;
-        hc.cgroup_parent = self.cgroup_parent.clone();
-        hc.cpu_period = self.cpu_period;
-        hc.cpu_quota = self.cpu_quota;
-        hc.cpuset_cpus = self.cpuset_cpus.clone();
-        hc.cpuset_mems = self.cpuset_mems.clone();
-        hc.devices = devices;
-        hc.memory_reservation = self.memory_reservation;
-        hc.memory_swap = self.memory_swap;
-        hc.memory_swappiness = self.memory_swappiness;
-        hc.oom_kill_disable = self.oom_kill_disable;
-        hc.pids_limit = self.pids_limit;
-        hc.ulimits = dedup_ulimits(&self.ulimit);
-        hc.mounts = mounts;
+        hc.storage_opt = (!storage_opt.is_empty()).then(|| storage_opt.into_iter().collect());
+        hc.tmpfs = (!tmpfs.is_empty()).then(|| tmpfs.into_iter().collect());
+        hc.uts_mode = Some(self.uts.clone());
+        hc.userns_mode = Some(self.userns.clone());
+        hc.shm_size = Some(self.shm_size);
+        hc.sysctls = (!self.sysctl.is_empty()).then(|| kv_map(&self.sysctl).into_iter().collect());
+        hc.runtime = (!self.runtime.is_empty()).then(|| self.runtime.clone());
+        hc.cpu_shares = Some(self.cpu_shares);
+        hc.memory = Some(self.memory);
+        hc.nano_cpus = Some(self.cpus);
+        hc.cgroup_parent = Some(self.cgroup_parent.clone());
+        hc.cpu_period = Some(self.cpu_period);
+        hc.cpu_quota = Some(self.cpu_quota);
+        hc.cpuset_cpus = Some(self.cpuset_cpus.clone());
+        hc.cpuset_mems = Some(self.cpuset_mems.clone());
+        hc.devices = Some(devices);
+        hc.memory_reservation = Some(self.memory_reservation);
+        hc.memory_swap = Some(self.memory_swap);
+        hc.memory_swappiness = Some(self.memory_swappiness);
+        hc.oom_kill_disable = Some(self.oom_kill_disable);
+        hc.pids_limit = Some(self.pids_limit);
+        hc.ulimits = Some(dedup_ulimits(&self.ulimit));
+        hc.mounts = (!mounts.is_empty()).then_some(mounts);
         hc.masked_paths = masked_paths;
         hc.readonly_paths = readonly_paths;
         hc.init = self.init;
-        body.networking_config = NetworkingConfig {
-            endpoints_config: endpoints,
-        };
+        body.networking_config = Some(NetworkingConfig {
+            endpoints_config: Some(endpoints.into_iter().collect()),
+        });
         Ok(CreateRequest {
             body,
             name: self.name.clone(),
@@ -475,12 +495,17 @@ impl ContainerOpts {
 }
 
 /// Later `--ulimit` values for the same name replace earlier ones.
-fn dedup_ulimits(list: &[Ulimit]) -> Vec<Ulimit> {
-    let mut out: Vec<Ulimit> = Vec::new();
+fn dedup_ulimits(list: &[Ulimit]) -> Vec<ResourcesUlimits> {
+    let mut out: Vec<ResourcesUlimits> = Vec::new();
     for u in list {
-        match out.iter_mut().find(|x| x.name == u.name) {
-            Some(x) => *x = u.clone(),
-            None => out.push(u.clone()),
+        let limit = ResourcesUlimits {
+            name: Some(u.name.clone()),
+            soft: Some(u.soft),
+            hard: Some(u.hard),
+        };
+        match out.iter_mut().find(|x| x.name == limit.name) {
+            Some(x) => *x = limit,
+            None => out.push(limit),
         }
     }
     out

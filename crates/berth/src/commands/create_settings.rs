@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::create_body::{EndpointSettings, HealthConfig, RestartPolicy};
+use super::create_body::{
+    zero_endpoint, EndpointSettings, HealthConfig, RestartPolicy, RestartPolicyNameEnum,
+};
 use super::create_opts::ContainerOpts;
 use super::kv_file;
 
@@ -60,7 +62,10 @@ fn parse_network(value: &str) -> Result<(String, Vec<String>), String> {
 /// `opts.ParseRestartPolicy`).
 pub fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
     if policy.is_empty() {
-        return Ok(RestartPolicy::default());
+        return Ok(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::EMPTY),
+            maximum_retry_count: Some(0),
+        });
     }
     let (name, count) = match policy.split_once(':') {
         Some(("", _)) => {
@@ -78,9 +83,14 @@ pub fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
             "invalid restart policy format: maximum retry count must be an integer".to_string()
         })?
     };
+    // The model holds only the names dockerd knows; refuse the others here
+    // in the daemon's words.
+    let name = name
+        .parse()
+        .map_err(|_| format!("invalid restart policy '{name}'"))?;
     Ok(RestartPolicy {
-        name: name.to_string(),
-        maximum_retry_count,
+        name: Some(name),
+        maximum_retry_count: Some(maximum_retry_count),
     })
 }
 
@@ -176,14 +186,16 @@ pub fn healthcheck(o: &ContainerOpts) -> Result<Option<HealthConfig>, String> {
             return Err(format!("{name} cannot be negative"));
         }
     }
+    // Zero means "inherit"; docker leaves it out.
+    let set = |v: i64| (v != 0).then_some(v);
     Ok(Some(HealthConfig {
         test: (!o.health_cmd.is_empty())
             .then(|| vec!["CMD-SHELL".to_string(), o.health_cmd.clone()]),
-        interval: o.health_interval,
-        timeout: o.health_timeout,
-        start_period: o.health_start_period,
-        start_interval: o.health_start_interval,
-        retries: o.health_retries,
+        interval: set(o.health_interval),
+        timeout: set(o.health_timeout),
+        start_period: set(o.health_start_period),
+        start_interval: set(o.health_start_interval),
+        retries: set(o.health_retries),
     }))
 }
 
@@ -233,7 +245,7 @@ pub fn networks(o: &ContainerOpts) -> Result<(String, BTreeMap<String, EndpointS
                 "network-scoped aliases are only supported for user-defined networks".to_string(),
             );
         }
-        endpoints.insert("default".to_string(), EndpointSettings::default());
+        endpoints.insert("default".to_string(), zero_endpoint());
         return Ok(("default".to_string(), endpoints));
     }
     let (mut user, mut builtin) = (false, false);
@@ -246,7 +258,7 @@ pub fn networks(o: &ContainerOpts) -> Result<(String, BTreeMap<String, EndpointS
         } else {
             builtin = true;
         }
-        let mut ep = EndpointSettings::default();
+        let mut ep = zero_endpoint();
         let mut all_aliases = net_aliases.clone();
         if i == 0 {
             if let Some(a) = &aliases {
@@ -268,7 +280,7 @@ pub fn networks(o: &ContainerOpts) -> Result<(String, BTreeMap<String, EndpointS
         if endpoints.contains_key(name) {
             return Err(format!("network \"{name}\" is specified multiple times"));
         }
-        if i == 0 && nets.len() == 1 && ep == EndpointSettings::default() {
+        if i == 0 && nets.len() == 1 && ep == zero_endpoint() {
             continue;
         }
         endpoints.insert(name.clone(), ep);
@@ -295,12 +307,19 @@ mod tests {
         assert_eq!(
             parse_restart("on-failure:3").unwrap(),
             RestartPolicy {
-                name: "on-failure".into(),
-                maximum_retry_count: 3
+                name: Some(RestartPolicyNameEnum::ON_FAILURE),
+                maximum_retry_count: Some(3)
             }
         );
         assert!(parse_restart(":3").is_err());
-        assert_eq!(parse_restart("").unwrap(), RestartPolicy::default());
+        assert_eq!(
+            parse_restart("").unwrap().name,
+            Some(RestartPolicyNameEnum::EMPTY)
+        );
+        assert_eq!(
+            parse_restart("sometimes").unwrap_err(),
+            "invalid restart policy 'sometimes'"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `GET /containers/{id}/logs`, demultiplexed unless the container has a TTY.
 
 use anyhow::{anyhow, Result};
+use berth_api::framing;
 use clap::Args;
 
 use super::lifecycle::ContainerBrief;
@@ -9,7 +10,6 @@ use super::Ctx;
 use crate::cli::usage::{check_args, Arity};
 use crate::client::{body_reader, path_segment, Query};
 use crate::format::timestamp::get_timestamp;
-use crate::stream::demux;
 
 /// `logs` flags.
 #[derive(Debug, Args)]
@@ -78,10 +78,10 @@ pub async fn logs(ctx: &Ctx, args: LogsArgs) -> Result<()> {
     let reader = body_reader(resp);
     let mut stdout = std::io::stdout();
     if c.config.tty {
-        demux::raw_copy(reader, &mut stdout).await?;
+        framing::raw_copy(reader, &mut stdout).await?;
     } else {
         let mut stderr = std::io::stderr();
-        demux::demux_copy(reader, &mut stdout, &mut stderr).await?;
+        framing::demux_copy(reader, &mut stdout, &mut stderr).await?;
     }
     Ok(())
 }

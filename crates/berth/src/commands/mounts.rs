@@ -1,9 +1,12 @@
 //! `-v/--volume`, `--mount`, `--tmpfs` and `--device` values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use super::create_body::{BindOptions, DeviceMapping, Mount, TmpfsOptions, VolumeOptions};
+use super::create_body::{
+    DeviceMapping, Mount, MountBindOptions, MountTmpfsOptions, MountTypeEnum, MountVolumeOptions,
+    MountVolumeOptionsDriverConfig,
+};
 use crate::format::units::ram_in_bytes;
 
 /// Binds (`src:dst[:mode]`) and anonymous volumes (`/dst`) from `-v` values.
@@ -83,16 +86,15 @@ fn parse_bool_opt(key: &str, v: Option<&str>) -> Result<bool, String> {
 }
 
 /// Parses one `--mount` value (`type=bind,source=/a,target=/b,readonly`).
+/// An option group (`bind-*`, `volume-*`, `tmpfs-*`) is sent once any of
+/// its keys is given, as docker does.
 pub fn parse_mount(value: &str) -> Result<Mount, String> {
-    let mut m = Mount {
-        kind: "volume".to_string(),
-        ..Mount::default()
-    };
-    let mut bind = BindOptions::default();
-    let mut volume = VolumeOptions::default();
-    let mut tmpfs = TmpfsOptions::default();
-    let mut driver_name = String::new();
-    let mut driver_opts = BTreeMap::new();
+    let mut m = Mount::default();
+    let mut kind = "volume".to_string();
+    let mut bind: Option<MountBindOptions> = None;
+    let mut volume: Option<MountVolumeOptions> = None;
+    let mut tmpfs: Option<MountTmpfsOptions> = None;
+    let mut driver: Option<MountVolumeOptionsDriverConfig> = None;
     for field in value.split(',') {
         let (key, val) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
@@ -103,85 +105,104 @@ pub fn parse_mount(value: &str) -> Result<Mount, String> {
                 .ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))
         };
         match key.as_str() {
-            "type" => m.kind = need(val)?.to_ascii_lowercase(),
-            "source" | "src" => m.source = need(val)?,
-            "target" | "dst" | "destination" => m.target = need(val)?,
-            "readonly" | "ro" => m.read_only = parse_bool_opt(&key, val)?,
-            "consistency" => m.consistency = need(val)?,
-            "bind-propagation" => bind.propagation = need(val)?.to_ascii_lowercase(),
-            "bind-nonrecursive" => bind.non_recursive = parse_bool_opt(&key, val)?,
-            "bind-create-mountpoint" => bind.create_mountpoint = parse_bool_opt(&key, val)?,
-            "volume-nocopy" => volume.no_copy = parse_bool_opt(&key, val)?,
-            "volume-subpath" => volume.subpath = need(val)?,
-            "volume-label" => {
-                let v = need(val)?;
-                let (k, lv) = v.split_once('=').unwrap_or((v.as_str(), ""));
-                volume.labels.insert(k.to_string(), lv.to_string());
+            "type" => kind = need(val)?.to_ascii_lowercase(),
+            "source" | "src" => m.source = Some(need(val)?),
+            "target" | "dst" | "destination" => m.target = Some(need(val)?),
+            "readonly" | "ro" => m.read_only = Some(parse_bool_opt(&key, val)?),
+            "consistency" => m.consistency = Some(need(val)?),
+            "bind-propagation" => {
+                let mode = need(val)?.to_ascii_lowercase();
+                let parsed = mode.parse().map_err(|_| {
+                    format!(
+                        "invalid mount config for type \"bind\": invalid propagation mode: {mode}"
+                    )
+                })?;
+                bind.get_or_insert_with(MountBindOptions::default)
+                    .propagation = Some(parsed);
             }
-            "volume-driver" => driver_name = need(val)?,
-            "volume-opt" => {
-                let v = need(val)?;
-                let (k, ov) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("invalid value for volume-opt: {v}"))?;
-                driver_opts.insert(k.to_string(), ov.to_string());
+            "bind-nonrecursive" => {
+                bind.get_or_insert_with(MountBindOptions::default)
+                    .non_recursive = Some(parse_bool_opt(&key, val)?)
+            }
+            "bind-create-mountpoint" => {
+                bind.get_or_insert_with(MountBindOptions::default)
+                    .create_mountpoint = Some(parse_bool_opt(&key, val)?)
+            }
+            "volume-nocopy" | "volume-subpath" | "volume-label" | "volume-driver"
+            | "volume-opt" => {
+                let volume = volume.get_or_insert_with(MountVolumeOptions::default);
+                match key.as_str() {
+                    "volume-nocopy" => volume.no_copy = Some(parse_bool_opt(&key, val)?),
+                    "volume-subpath" => volume.subpath = Some(need(val)?),
+                    "volume-label" => {
+                        let v = need(val)?;
+                        let (k, lv) = v.split_once('=').unwrap_or((v.as_str(), ""));
+                        volume
+                            .labels
+                            .get_or_insert_with(HashMap::new)
+                            .insert(k.to_string(), lv.to_string());
+                    }
+                    "volume-driver" => {
+                        driver.get_or_insert_with(Default::default).name = Some(need(val)?)
+                    }
+                    _ => {
+                        let v = need(val)?;
+                        let (k, ov) = v
+                            .split_once('=')
+                            .ok_or_else(|| format!("invalid value for volume-opt: {v}"))?;
+                        driver
+                            .get_or_insert_with(Default::default)
+                            .options
+                            .get_or_insert_with(HashMap::new)
+                            .insert(k.to_string(), ov.to_string());
+                    }
+                }
             }
             "tmpfs-size" => {
                 let v = need(val)?;
-                tmpfs.size_bytes =
-                    ram_in_bytes(&v).map_err(|e| format!("invalid value for {key}: {e}"))?;
+                tmpfs.get_or_insert_with(Default::default).size_bytes =
+                    Some(ram_in_bytes(&v).map_err(|e| format!("invalid value for {key}: {e}"))?);
             }
             "tmpfs-mode" => {
                 let v = need(val)?;
-                tmpfs.mode = u32::from_str_radix(&v, 8)
-                    .map_err(|_| format!("invalid value for {key}: {v}"))?;
+                tmpfs.get_or_insert_with(Default::default).mode = Some(
+                    i64::from_str_radix(&v, 8)
+                        .map_err(|_| format!("invalid value for {key}: {v}"))?,
+                );
             }
             _ => return Err(format!("unexpected key '{key}' in '{field}'")),
         }
     }
-    if m.target.is_empty() {
+    if m.target.as_deref().unwrap_or("").is_empty() {
         return Err("target is required".to_string());
     }
-    if !matches!(
-        m.kind.as_str(),
-        "bind" | "volume" | "tmpfs" | "image" | "npipe" | "cluster"
-    ) {
-        return Err(format!("invalid mount type: {}", m.kind));
+    // The models know the types of API 1.47; `image` came later.
+    m.typ = Some(
+        kind.parse::<MountTypeEnum>()
+            .ok()
+            .filter(|t| *t != MountTypeEnum::EMPTY)
+            .ok_or_else(|| format!("invalid mount type: {kind}"))?,
+    );
+    if driver.is_some() {
+        volume
+            .get_or_insert_with(MountVolumeOptions::default)
+            .driver_config = driver;
     }
-    if !driver_name.is_empty() || !driver_opts.is_empty() {
-        volume.driver_config = Some(super::create_body::DriverConfig {
-            name: driver_name,
-            options: driver_opts,
-        });
-    }
-    if bind != BindOptions::default() {
-        if m.kind != "bind" {
+    for (given, group, owner) in [
+        (bind.is_some(), "bind", MountTypeEnum::BIND),
+        (volume.is_some(), "volume", MountTypeEnum::VOLUME),
+        (tmpfs.is_some(), "tmpfs", MountTypeEnum::TMPFS),
+    ] {
+        if given && m.typ != Some(owner) {
             return Err(format!(
-                "cannot mix 'bind-*' options with mount type '{}'",
-                m.kind
+                "cannot mix '{group}-*' options with mount type '{kind}'"
             ));
         }
-        m.bind_options = Some(bind);
     }
-    if volume != VolumeOptions::default() {
-        if m.kind != "volume" {
-            return Err(format!(
-                "cannot mix 'volume-*' options with mount type '{}'",
-                m.kind
-            ));
-        }
-        m.volume_options = Some(volume);
-    }
-    if tmpfs != TmpfsOptions::default() {
-        if m.kind != "tmpfs" {
-            return Err(format!(
-                "cannot mix 'tmpfs-*' options with mount type '{}'",
-                m.kind
-            ));
-        }
-        m.tmpfs_options = Some(tmpfs);
-    }
-    if m.kind == "bind" && m.source.is_empty() {
+    m.bind_options = bind;
+    m.volume_options = volume;
+    m.tmpfs_options = tmpfs;
+    if m.typ == Some(MountTypeEnum::BIND) && m.source.as_deref().unwrap_or("").is_empty() {
         return Err("source is required when specifying bind mounts".to_string());
     }
     Ok(m)
@@ -229,15 +250,16 @@ pub fn parse_device(spec: &str) -> Result<DeviceMapping, String> {
         return Err(format!("{dst} is not an absolute path"));
     }
     Ok(DeviceMapping {
-        path_on_host: src.to_string(),
-        path_in_container: dst.to_string(),
-        cgroup_permissions: perms.to_string(),
+        path_on_host: Some(src.to_string()),
+        path_in_container: Some(dst.to_string()),
+        cgroup_permissions: Some(perms.to_string()),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_api::models::MountBindOptionsPropagationEnum;
 
     #[test]
     fn volume_specs() {
@@ -265,40 +287,56 @@ mod tests {
     #[test]
     fn mounts() {
         let m = parse_mount("type=volume,source=vol1,target=/data").unwrap();
-        assert_eq!(m.kind, "volume");
-        assert_eq!(m.source, "vol1");
+        assert_eq!(m.typ, Some(MountTypeEnum::VOLUME));
+        assert_eq!(m.source.as_deref(), Some("vol1"));
         let m = parse_mount("type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1770").unwrap();
         assert_eq!(
             m.tmpfs_options,
-            Some(TmpfsOptions {
-                size_bytes: 1 << 20,
-                mode: 0o1770
+            Some(MountTmpfsOptions {
+                size_bytes: Some(1 << 20),
+                mode: Some(0o1770),
+                options: None
             })
         );
         let m = parse_mount("type=bind,src=/a,dst=/b,readonly,bind-propagation=rshared").unwrap();
-        assert!(m.read_only);
-        assert_eq!(m.bind_options.unwrap().propagation, "rshared");
+        assert_eq!(m.read_only, Some(true));
+        assert_eq!(
+            m.bind_options.unwrap().propagation,
+            Some(MountBindOptionsPropagationEnum::RSHARED)
+        );
         assert_eq!(
             parse_mount("type=bind,src=/a").unwrap_err(),
             "target is required"
         );
         assert!(parse_mount("type=volume,target=/a,tmpfs-size=1m").is_err());
+        assert_eq!(
+            parse_mount("type=bind,src=/a,dst=/b,bind-propagation=bogus").unwrap_err(),
+            "invalid mount config for type \"bind\": invalid propagation mode: bogus"
+        );
+        assert_eq!(
+            parse_mount("type=image,src=a,dst=/b").unwrap_err(),
+            "invalid mount type: image"
+        );
+        let m = parse_mount("type=volume,target=/v,volume-driver=local,volume-opt=o=1").unwrap();
+        let driver = m.volume_options.unwrap().driver_config.unwrap();
+        assert_eq!(driver.name.as_deref(), Some("local"));
+        assert_eq!(driver.options.unwrap()["o"], "1");
         let json =
             serde_json::to_string(&parse_mount("type=tmpfs,target=/scratch").unwrap()).unwrap();
-        assert_eq!(json, r#"{"Type":"tmpfs","Target":"/scratch"}"#);
+        assert_eq!(json, r#"{"Target":"/scratch","Type":"tmpfs"}"#);
     }
 
     #[test]
     fn devices() {
         let d = parse_device("/dev/fuse").unwrap();
-        assert_eq!(d.path_in_container, "/dev/fuse");
-        assert_eq!(d.cgroup_permissions, "rwm");
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/fuse"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("rwm"));
         let d = parse_device("/dev/sda:/dev/xvda:r").unwrap();
-        assert_eq!(d.path_in_container, "/dev/xvda");
-        assert_eq!(d.cgroup_permissions, "r");
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/xvda"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("r"));
         let d = parse_device("/dev/sda:rw").unwrap();
-        assert_eq!(d.path_in_container, "/dev/sda");
-        assert_eq!(d.cgroup_permissions, "rw");
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/sda"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("rw"));
         assert!(parse_device("/dev/sda:/x:q").is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::create_body::{Empty, PortBinding};
 
 /// Exposed ports and their bindings.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Ports {
     pub exposed: BTreeMap<String, Empty>,
     pub bindings: BTreeMap<String, Vec<PortBinding>>,
@@ -69,10 +69,10 @@ pub fn add_publish(ports: &mut Ports, spec: &str) -> Result<(), String> {
             Some((hs, he)) if cend == cstart => format!("{hs}-{he}"),
             Some((hs, _)) => (hs + i as u16).to_string(),
         };
-        ports.exposed.insert(key.clone(), Empty {});
+        ports.exposed.insert(key.clone(), Empty::new());
         ports.bindings.entry(key).or_default().push(PortBinding {
-            host_ip: ip.to_string(),
-            host_port,
+            host_ip: Some(ip.to_string()),
+            host_port: Some(host_port),
         });
     }
     Ok(())
@@ -139,7 +139,7 @@ pub fn add_expose(ports: &mut Ports, spec: &str) -> Result<(), String> {
         ));
     }
     for p in start..=end {
-        ports.exposed.insert(format!("{p}/{proto}"), Empty {});
+        ports.exposed.insert(format!("{p}/{proto}"), Empty::new());
     }
     Ok(())
 }
@@ -150,8 +150,8 @@ mod tests {
 
     fn binding(ip: &str, port: &str) -> PortBinding {
         PortBinding {
-            host_ip: ip.into(),
-            host_port: port.into(),
+            host_ip: Some(ip.into()),
+            host_port: Some(port.into()),
         }
     }
 

@@ -57,13 +57,7 @@ pub fn filter_value(value: &str) -> Result<(String, String), String> {
 }
 
 /// `{"name":{"value":true}}`, URL-encoded by the caller.
-pub fn filters_json(filters: &[(String, String)]) -> String {
-    let mut map: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
-    for (k, v) in filters {
-        map.entry(k).or_default().insert(v, true);
-    }
-    serde_json::to_string(&map).unwrap_or_default()
-}
+pub use berth_api::filters::encode as filters_json;
 
 /// One entry of `GET /containers/json`.
 #[derive(Debug, Default, Deserialize)]

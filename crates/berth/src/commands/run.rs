@@ -8,6 +8,7 @@ use clap::{ArgAction, Args};
 use serde::Deserialize;
 
 use super::attach::{self, AttachOptions, StreamEnd};
+use super::create_body::BodyFlags;
 use super::create_opts::{current_dir, BuildEnv, ContainerOpts, CreateRequest};
 use super::{print_err, print_out, signals, Ctx};
 use crate::cli::parsers;
@@ -101,7 +102,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
         build_request(&args.opts).map_err(|e| StatusError::exit(125, with_help("run", &e)))?;
     let body = &mut req.body;
     if !args.detach {
-        if body.attach_stdin && body.tty && !terminal::stdin_is_tty() {
+        if body.attach_stdin() && body.tty() && !terminal::stdin_is_tty() {
             return Err(anyhow!("the input device is not a TTY"));
         }
     } else {
@@ -110,10 +111,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
                 "conflicting options: cannot specify both --attach and --detach"
             ));
         }
-        body.attach_stdin = false;
-        body.attach_stdout = false;
-        body.attach_stderr = false;
-        body.stdin_once = false;
+        body.detach();
     }
     let client = &ctx.client;
     let id = match create_container(client, &req, &args.opts).await {
@@ -134,16 +132,16 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             signals::spawn_ignore_termination();
         }
     }
-    let attached = body.attach_stdin || body.attach_stdout || body.attach_stderr;
+    let attached = body.attach_stdin() || body.attach_stdout() || body.attach_stderr();
     if !attached {
         print_out(&format!("{id}\n"));
     }
     let stream = if attached {
         let opts = AttachOptions {
-            stdin: body.attach_stdin,
-            stdout: body.attach_stdout,
-            stderr: body.attach_stderr,
-            tty: body.tty,
+            stdin: body.attach_stdin(),
+            stdout: body.attach_stdout(),
+            stderr: body.attach_stderr(),
+            tty: body.tty(),
             detach_keys: args.detach_keys.clone(),
         };
         let conn = attach::open(client, &id, &opts).await?;
@@ -151,7 +149,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
     } else {
         None
     };
-    let waiter = Waiter::open(client, &id, body.host_config.auto_remove).await;
+    let waiter = Waiter::open(client, &id, body.auto_remove()).await;
 
     if let Err(e) = client
         .post(
@@ -164,7 +162,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             s.abort();
         }
         let msg = crate::error::message(&e);
-        if body.host_config.auto_remove {
+        if body.auto_remove() {
             let _ = waiter.status().await;
         }
         return Err(StatusError::exit(
@@ -172,7 +170,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             with_help("run", &msg),
         ));
     }
-    if attached && body.tty && terminal::stdout_is_tty() {
+    if attached && body.tty() && terminal::stdout_is_tty() {
         signals::spawn_tty_monitor(client.clone(), id.clone());
     }
     if let Some(s) = stream {
@@ -199,9 +197,9 @@ pub async fn create_container(
     req: &CreateRequest,
     opts: &ContainerOpts,
 ) -> Result<String> {
-    let image = &req.body.image;
+    let image = req.body.image();
     let named = named_reference(image)?;
-    let cid = CidFile::open(&req.body.host_config.container_id_file)?;
+    let cid = CidFile::open(req.body.cid_file())?;
     if opts.pull == "always" {
         if let Some(r) = &named {
             pull_image(client, r, &req.platform, opts.quiet).await?;
@@ -239,7 +237,7 @@ pub async fn create_container(
     }
     let created: Created = serde_json::from_slice(&read_body(resp).await?)?;
     let mut warnings = created.warnings.unwrap_or_default();
-    for dns in &req.body.host_config.dns {
+    for dns in req.body.dns() {
         if dns
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())

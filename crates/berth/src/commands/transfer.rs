@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
+use berth_api::framing;
 use clap::Args;
 use hyper::Method;
 
@@ -12,7 +13,7 @@ use crate::cli::usage::{check_args, Arity};
 use crate::client::{body_reader, stdin_body, streamed, Body, Query};
 use crate::reference::Reference;
 use crate::stream::jsonmessage::{display_stream, DisplayError};
-use crate::stream::{demux, terminal};
+use crate::stream::terminal;
 
 /// `load` flags.
 #[derive(Debug, Args)]
@@ -74,7 +75,7 @@ async fn show_messages(resp: hyper::Response<hyper::body::Incoming>) -> Result<(
     let reader = body_reader(resp);
     let mut stdout = std::io::stdout();
     if !is_json {
-        demux::raw_copy(reader, &mut stdout).await?;
+        framing::raw_copy(reader, &mut stdout).await?;
         return Ok(());
     }
     let tty = stdout.is_terminal();
@@ -158,7 +159,7 @@ pub async fn save(ctx: &Ctx, args: SaveArgs) -> Result<()> {
     let resp = ctx.client.get_stream("/images/get", &query).await?;
     let mut reader = body_reader(resp);
     if args.output.is_empty() {
-        demux::raw_copy(reader, &mut std::io::stdout()).await?;
+        framing::raw_copy(reader, &mut std::io::stdout()).await?;
         return Ok(());
     }
     copy_to_file(&args.output, &mut reader).await
@@ -294,7 +295,7 @@ pub async fn export(ctx: &Ctx, args: ExportArgs) -> Result<()> {
     let resp = ctx.client.get_stream(&path, &Query::new()).await?;
     let mut reader = body_reader(resp);
     if args.output.is_empty() {
-        demux::raw_copy(reader, &mut std::io::stdout()).await?;
+        framing::raw_copy(reader, &mut std::io::stdout()).await?;
         return Ok(());
     }
     copy_to_file(&args.output, &mut reader).await

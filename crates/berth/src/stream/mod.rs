@@ -1,7 +1,6 @@
-//! Byte streams between the daemon and the terminal: the 8-byte multiplexed
-//! framing, JSON progress messages, stdin forwarding and the local terminal.
+//! Byte streams between the daemon and the terminal: JSON progress messages,
+//! stdin forwarding and the local terminal (the framing is berth-api's).
 
-pub mod demux;
 pub mod jsonmessage;
 pub mod stdin;
 pub mod terminal;

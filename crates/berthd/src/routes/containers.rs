@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Extension;
+use berth_api::filters;
 use berth_api::query::{self, flag, flag_or};
 use berth_api::{framing, ApiVersion};
 use berth_engine::container::{CreateRequest, ListOptions, LogOptions, WaitCondition};
@@ -18,7 +19,7 @@ use crate::server::AppState;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiResult {
-    let data = berth_api::body::bytes(body, berth_api::body::MAX_JSON).await?;
+    let data = crate::body::bytes(body, crate::body::MAX_JSON).await?;
     if data.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::invalid("Config cannot be empty in order to create a container").into());
     }
@@ -50,7 +51,7 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
             .filter(|l| *l > 0)
             .map(|l| l as usize),
         size: flag(&q, "size"),
-        filters: Filters::parse(q.get("filters").map(String::as_str))?,
+        filters: Filters::from(filters::decode(q.get("filters").map(String::as_str))?),
     };
     let mut list = e.containers.list(&opts)?;
     if opts.size {
@@ -236,7 +237,7 @@ pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): 
 }
 
 pub async fn prune(State(e): State<AppState>, Query(q): Q) -> ApiResult {
-    let filters = Filters::parse(q.get("filters").map(String::as_str))?;
+    let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     Ok(json(StatusCode::OK, &e.container_prune(filters).await?))
 }
 
@@ -274,7 +275,7 @@ pub async fn commit(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| Error::invalid("No container name or ID supplied"))?
         .to_string();
-    let config: Option<serde_json::Value> = berth_api::body::json(body).await?;
+    let config: Option<serde_json::Value> = crate::body::json(body).await?;
     let opts = berth_engine::container::CommitOptions {
         repo: query::string(&q, "repo").unwrap_or("").to_string(),
         tag: query::string(&q, "tag").unwrap_or("").to_string(),
@@ -290,7 +291,7 @@ pub async fn commit(
 
 /// `POST /containers/{id}/update` → `{"Warnings":null}`.
 pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult {
-    let body: Option<serde_json::Value> = berth_api::body::json(body).await?;
+    let body: Option<serde_json::Value> = crate::body::json(body).await?;
     let req = match body {
         Some(v) => berth_engine::container::UpdateRequest::from_json(v)?,
         None => Default::default(),

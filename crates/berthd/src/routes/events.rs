@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
+use berth_api::filters;
 use berth_api::{framing, query};
 use berth_engine::events::{self, matches, Event};
 use berth_engine::filters::Filters;
@@ -17,7 +18,7 @@ pub async fn events(
 ) -> ApiResult {
     let since = query::unix_nanos(&q, "since")?;
     let until = query::unix_nanos(&q, "until")?;
-    let filters = Filters::parse(q.get("filters").map(String::as_str))?;
+    let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     filters.validate(&events::FILTERS)?;
     let (past, rx) = e.events.subscribe();
     let in_range = move |ev: &Event| {

@@ -10,9 +10,9 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{Request, StatusCode};
 use axum::Extension;
+use berth_api::models::{ExecConfig, ExecStartConfig};
 use berth_api::{framing, query, ApiVersion};
 use berth_engine::container::{console_size, ExecSession, ExecSpec, Output};
-use bollard_stubs::models::{ExecConfig, ExecStartConfig};
 use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -23,7 +23,7 @@ use crate::server::AppState;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn create(State(e): State<AppState>, Path(id): Path<String>, body: Body) -> ApiResult {
-    let config: ExecConfig = berth_api::body::json(body).await?.unwrap_or_default();
+    let config: ExecConfig = crate::body::json(body).await?.unwrap_or_default();
     let spec = ExecSpec::from_api(config);
     hijack::detach_keys(Some(&spec.detach_keys))?;
     let exec_id = e.containers.create_exec(&id, spec)?;
@@ -48,7 +48,7 @@ pub async fn start(
     mut req: Request<Body>,
 ) -> ApiResult {
     let body = std::mem::take(req.body_mut());
-    let start: ExecStartConfig = berth_api::body::json(body).await?.unwrap_or_default();
+    let start: ExecStartConfig = crate::body::json(body).await?.unwrap_or_default();
     // dockerd frames by the start request's Tty, not the exec's: a client
     // that asks for a multiplexed stream gets one even from a pty process.
     let framed_tty = start.tty.unwrap_or(false);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
+use berth_api::filters;
 use berth_api::framing;
 use berth_api::query::{self, flag};
 use berth_engine::filters::Filters;
@@ -44,7 +45,7 @@ impl std::io::Write for ChannelWriter {
 }
 
 pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
-    let filters = Filters::parse(q.get("filters").map(String::as_str))?;
+    let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     Ok(json(
         StatusCode::OK,
         &e.image_list(flag(&q, "all"), flag(&q, "shared-size"), filters)
@@ -231,7 +232,7 @@ pub async fn prune(
     axum::extract::State(e): axum::extract::State<AppState>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult {
-    let filters = berth_engine::filters::Filters::parse(q.get("filters").map(String::as_str))?;
+    let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     Ok(super::json(
         axum::http::StatusCode::OK,
         &e.image_prune(filters).await?,

@@ -9,12 +9,12 @@ mod hijack;
 mod images;
 mod system;
 
+use crate::error::ApiError;
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use berth_api::ApiError;
 use bytes::Bytes;
 use futures_util::Stream;
 

@@ -3,6 +3,8 @@ use std::collections::HashMap;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use berth_api::filters;
+use berth_api::version::{API_VERSION, MIN_API_VERSION};
 use berth_engine::disk_usage::DfSections;
 use berth_engine::filters::Filters;
 use berth_engine::prune;
@@ -32,7 +34,8 @@ pub async fn ping_head() -> Response {
 }
 
 pub async fn version(State(engine): State<AppState>) -> Response {
-    json(StatusCode::OK, &berth_engine::system::version(&engine))
+    let version = berth_engine::system::version(&engine, API_VERSION, MIN_API_VERSION);
+    json(StatusCode::OK, &version)
 }
 
 pub async fn info(State(engine): State<AppState>) -> Response {
@@ -56,7 +59,9 @@ pub async fn df(State(e): State<AppState>, RawQuery(raw): RawQuery) -> super::Ap
 /// `POST /networks/prune`: berth has no user-defined networks yet, so
 /// there is never one to remove (the answer is true, not a stub).
 pub async fn networks_prune(Query(q): Query<HashMap<String, String>>) -> super::ApiResult {
-    prune::network_prune_check(&Filters::parse(q.get("filters").map(String::as_str))?)?;
+    prune::network_prune_check(&Filters::from(filters::decode(
+        q.get("filters").map(String::as_str),
+    )?))?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "NetworksDeleted": null }),
@@ -67,7 +72,7 @@ pub async fn networks_prune(Query(q): Query<HashMap<String, String>>) -> super::
 /// to widen.
 pub async fn build_prune(Query(q): Query<HashMap<String, String>>) -> super::ApiResult {
     prune::build_prune_check(
-        &Filters::parse(q.get("filters").map(String::as_str))?,
+        &Filters::from(filters::decode(q.get("filters").map(String::as_str))?),
         q.get("keep-storage").map(String::as_str),
     )?;
     Ok(json(
