@@ -17,6 +17,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::lifecycle::{start_failure_code, Starting};
 use super::stdio::Output;
 use super::{Container, ContainerService, Status};
 use crate::error::{Error, Result};
@@ -172,16 +173,6 @@ fn size_payload(rows: u16, cols: u16) -> Vec<u8> {
     p
 }
 
-/// docker's exit code for an exec that never started (moby's
-/// `translateContainerdStartErr`).
-fn start_failure_code(msg: &str) -> i64 {
-    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
-        127
-    } else {
-        126
-    }
-}
-
 /// docker's `ReplaceOrAppendEnvValues`: `K=V` replaces K or is appended;
 /// a bare `K` removes it.
 fn merge_env(base: &mut Vec<String>, overrides: &[String]) {
@@ -321,7 +312,7 @@ impl ContainerService {
         match self.launch_exec(&e).await {
             Ok(session) => Ok(session),
             Err(err) => {
-                e.finished(start_failure_code(&err.message));
+                e.finished(start_failure_code(&err.message, Starting::Exec));
                 Err(err)
             }
         }
@@ -649,14 +640,20 @@ mod tests {
     #[test]
     fn start_failures_map_to_shell_codes() {
         assert_eq!(
-            start_failure_code("exec: \"nope\": executable file not found in $PATH"),
+            start_failure_code(
+                "exec: \"nope\": executable file not found in $PATH",
+                Starting::Exec
+            ),
             127
         );
         assert_eq!(
-            start_failure_code("open /x: no such file or directory"),
+            start_failure_code("open /x: no such file or directory", Starting::Exec),
             127
         );
-        assert_eq!(start_failure_code("exec: \"/etc\": permission denied"), 126);
+        assert_eq!(
+            start_failure_code("exec: \"/etc\": permission denied", Starting::Exec),
+            126
+        );
     }
 
     #[test]

@@ -47,14 +47,28 @@ fn not_running(id: &str) -> Error {
     Error::conflict(format!("Container {id} is not running"))
 }
 
-/// Docker's exit code for a start that failed before the process ran.
-fn start_failure_code(msg: &str) -> i64 {
+/// What failed to start: dockerd's default exit code differs between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Starting {
+    /// A container's process (dockerd's `start.go`: 128 unless known).
+    Container,
+    /// An exec's process (dockerd's `exec.go`: 126 unless not found).
+    Exec,
+}
+
+/// Docker's exit code for a process that failed before it ran: 127 when
+/// the command is not there, 126 when it cannot be run, else the default of
+/// what was starting.
+pub(super) fn start_failure_code(msg: &str, what: Starting) -> i64 {
     if msg.contains("executable file not found") || msg.contains("no such file or directory") {
         127
     } else if msg.contains("permission denied") || msg.contains("is a directory") {
         126
     } else {
-        128
+        match what {
+            Starting::Container => 128,
+            Starting::Exec => 126,
+        }
     }
 }
 
@@ -80,7 +94,7 @@ impl ContainerService {
             // The connection to the shim recorded the start (`on_started`).
             Ok(_pid) => Ok(()),
             Err(e) => {
-                let code = start_failure_code(&e.message);
+                let code = start_failure_code(&e.message, Starting::Container);
                 let _ = c.update(|r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
