@@ -19,6 +19,7 @@ pub mod port;
 pub mod ports;
 pub mod prune;
 pub mod ps;
+pub mod resource_opts;
 pub mod run;
 pub mod signals;
 pub mod stats;

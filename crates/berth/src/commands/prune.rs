@@ -10,49 +10,23 @@ use serde_json::{json, Value};
 
 use super::create_settings::parse_restart;
 use super::ps::{filter_value, filters_json};
+use super::resource_opts::ResourceOpts;
 use super::{for_each_name, print_out, Ctx};
-use crate::cli::parsers;
 use crate::cli::usage::{check_args, Arity};
 use crate::client::{path_segment, read_body, Query};
 use crate::error;
 use crate::format::listing::{self, row};
 use crate::format::units::human_size;
 
+/// `update` flags; docker words `--memory-swap`'s help here without quotes.
 #[derive(Debug, Args)]
+#[command(mut_arg("memory_swap", |a| a.help("Swap limit equal to memory plus swap: -1 to enable unlimited swap")))]
 pub struct UpdateArgs {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
     #[arg(long = "blkio-weight", default_value = "0")]
     pub blkio_weight: u16,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period", value_parser = parsers::int64, default_value = "0")]
-    pub cpu_period: i64,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", value_parser = parsers::int64, default_value = "0", allow_hyphen_values = true)]
-    pub cpu_quota: i64,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares", value_parser = parsers::int64, default_value = "0")]
-    pub cpu_shares: i64,
-    /// Number of CPUs
-    #[arg(long = "cpus", value_parser = parsers::nano_cpus, default_value = "0")]
-    pub cpus: i64,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus", default_value = "")]
-    pub cpuset_cpus: String,
-    /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems", default_value = "")]
-    pub cpuset_mems: String,
-    /// Memory limit
-    #[arg(short = 'm', long = "memory", value_parser = parsers::mem_bytes, default_value = "0")]
-    pub memory: i64,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation", value_parser = parsers::mem_bytes, default_value = "0")]
-    pub memory_reservation: i64,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", value_parser = parsers::mem_swap, default_value = "0", allow_hyphen_values = true)]
-    pub memory_swap: i64,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", value_parser = parsers::int64, default_value = "0", allow_hyphen_values = true)]
-    pub pids_limit: i64,
+    #[command(flatten)]
+    pub resources: ResourceOpts,
     /// Restart policy to apply when a container exits
     #[arg(long = "restart", default_value = "")]
     pub restart: String,
@@ -70,16 +44,16 @@ pub async fn update(ctx: &Ctx, args: UpdateArgs) -> Result<()> {
     };
     let body = json!({
         "BlkioWeight": args.blkio_weight,
-        "CpuPeriod": args.cpu_period,
-        "CpuQuota": args.cpu_quota,
-        "CpuShares": args.cpu_shares,
-        "NanoCpus": args.cpus,
-        "CpusetCpus": args.cpuset_cpus,
-        "CpusetMems": args.cpuset_mems,
-        "Memory": args.memory,
-        "MemoryReservation": args.memory_reservation,
-        "MemorySwap": args.memory_swap,
-        "PidsLimit": if args.pids_limit == 0 { Value::Null } else { json!(args.pids_limit) },
+        "CpuPeriod": args.resources.cpu_period,
+        "CpuQuota": args.resources.cpu_quota,
+        "CpuShares": args.resources.cpu_shares,
+        "NanoCpus": args.resources.cpus,
+        "CpusetCpus": args.resources.cpuset_cpus,
+        "CpusetMems": args.resources.cpuset_mems,
+        "Memory": args.resources.memory,
+        "MemoryReservation": args.resources.memory_reservation,
+        "MemorySwap": args.resources.memory_swap,
+        "PidsLimit": if args.resources.pids_limit == 0 { Value::Null } else { json!(args.resources.pids_limit) },
         "RestartPolicy": restart,
     });
     let errors = for_each_name(&args.names, |name| {
