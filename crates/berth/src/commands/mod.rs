@@ -2,6 +2,7 @@
 //! (the table in `cli::table` says which).
 
 pub mod attach;
+pub mod attach_io;
 pub mod commit;
 pub mod cp;
 pub mod create_body;
@@ -11,21 +12,29 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod inspect;
+pub mod kill;
 pub mod kv_file;
-pub mod lifecycle;
 pub mod logs;
 pub mod mounts;
+pub mod pause;
 pub mod port;
 pub mod ports;
 pub mod prune;
 pub mod ps;
+pub mod rename;
 pub mod resource_opts;
+pub mod restart;
+pub mod rm;
 pub mod run;
 pub mod signals;
+pub mod start;
 pub mod stats;
+pub mod stop;
 pub mod system;
 pub mod top;
 pub mod transfer;
+pub mod unpause;
+pub mod wait;
 
 use std::io::Write;
 
@@ -55,6 +64,18 @@ impl Ctx {
 /// Runs the leaf command a parsed command line selected.
 pub async fn dispatch(client: Client, leaf: &Leaf, path: &str, matches: &ArgMatches) -> Result<()> {
     (leaf.run)(&Ctx::new(client, path), matches).await
+}
+
+/// Container names or IDs (`wait`, `pause`, `rename`, ...).
+#[derive(Debug, clap::Args)]
+pub struct NamesArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
+}
+
+/// `/containers/{name}/{action}`.
+pub fn container_path(name: &str, action: &str) -> String {
+    format!("/containers/{}/{action}", crate::client::path_segment(name))
 }
 
 /// Writes to stdout and flushes; a closed pipe is not an error worth a message.

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use clap::{ArgAction, Args};
 use serde::Deserialize;
 
-use super::attach::{self, AttachOptions, StreamEnd};
+use super::attach_io::{self, AttachOptions, StreamEnd};
 use super::create_opts::{current_dir, BuildEnv, ContainerOpts, CreateRequest};
 use super::{print_err, print_out, signals, Ctx};
 use crate::cli::parsers;
@@ -146,8 +146,8 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             tty: body.tty,
             detach_keys: args.detach_keys.clone(),
         };
-        let conn = attach::open(client, &id, &opts).await?;
-        Some(attach::spawn(conn, opts))
+        let conn = attach_io::open(client, &id, &opts).await?;
+        Some(attach_io::spawn(conn, opts))
     } else {
         None
     };
