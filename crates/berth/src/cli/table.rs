@@ -13,8 +13,9 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::commands::inspect::Kind;
 use crate::commands::{
-    attach, commit, cp, events, exec, images, inspect, kill, logs, pause, port, prune, ps, rename,
-    restart, rm, run, start, stats, stop, system, top, transfer, unpause, wait, Ctx, NamesArgs,
+    attach, commit, cp, df, diff, events, exec, images, inspect, kill, logs, pause, port, prune,
+    ps, rename, restart, rm, run, start, stats, stop, system, top, transfer, unpause, update, wait,
+    Ctx, NamesArgs,
 };
 
 /// A management command (`container`, `image`, `system`).
@@ -114,9 +115,9 @@ pub const LEAVES: &[Leaf] = &[
     leaf!(["export", "container export"], "Export a container's filesystem as a tar archive",
         "[OPTIONS] CONTAINER", transfer::ExportArgs, transfer::export),
     leaf!(["diff", "container diff"], "Inspect changes to files or directories on a container's filesystem",
-        "CONTAINER", commit::DiffArgs, commit::diff),
+        "CONTAINER", diff::DiffArgs, diff::diff),
     leaf!(["update", "container update"], "Update configuration of one or more containers",
-        "[OPTIONS] CONTAINER [CONTAINER...]", prune::UpdateArgs, prune::update),
+        "[OPTIONS] CONTAINER [CONTAINER...]", update::UpdateArgs, update::update),
     leaf!(["port", "container port"], "List port mappings or a specific mapping for the container",
         "CONTAINER [PRIVATE_PORT[/PROTO]]", port::PortArgs, port::port),
     leaf!(["commit", "container commit"], "Create a new image from a container's changes",
@@ -152,7 +153,7 @@ pub const LEAVES: &[Leaf] = &[
     leaf!(["info", "system info"], "Display system-wide information",
         "[OPTIONS]", system::InfoArgs, system::info),
     leaf!(["system df"], "Show docker disk usage",
-        "[OPTIONS]", prune::DfArgs, prune::df),
+        "[OPTIONS]", df::DfArgs, df::df),
     leaf!(["system prune"], "Remove unused data",
         "[OPTIONS]", prune::SystemPruneArgs, prune::system_prune),
 ];

@@ -8,6 +8,8 @@ pub mod cp;
 pub mod create_body;
 pub mod create_opts;
 pub mod create_settings;
+pub mod df;
+pub mod diff;
 pub mod events;
 pub mod exec;
 pub mod images;
@@ -34,6 +36,7 @@ pub mod system;
 pub mod top;
 pub mod transfer;
 pub mod unpause;
+pub mod update;
 pub mod wait;
 
 use std::io::Write;
