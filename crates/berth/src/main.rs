@@ -38,7 +38,7 @@ fn main() {
 
 fn run(cli: Cli, matches: &ArgMatches) -> i32 {
     if cli.version {
-        println!("{}", commands::system::short_version());
+        println!("{}", commands::version::short_version());
         return 0;
     }
     let Some((leaf, path, leaf_matches)) = cli::table::selected(matches) else {
