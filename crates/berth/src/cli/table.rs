@@ -13,9 +13,9 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::commands::inspect::Kind;
 use crate::commands::{
-    attach, commit, cp, df, diff, events, exec, export, history, images, import, info, inspect,
-    kill, load, logs, pause, port, prune, ps, rename, restart, rm, rmi, run, save, start, stats,
-    stop, tag, top, unpause, update, version, wait, Ctx, NamesArgs,
+    attach, commit, cp, create, df, diff, events, exec, export, history, images, import, info,
+    inspect, kill, load, logs, pause, port, prune, ps, rename, restart, rm, rmi, run, save, start,
+    stats, stop, tag, top, unpause, update, version, wait, Ctx, NamesArgs,
 };
 
 /// A management command (`container`, `image`, `system`).
@@ -77,7 +77,7 @@ pub const LEAVES: &[Leaf] = &[
     leaf!(["run", "container run"], "Create and run a new container from an image",
         "[OPTIONS] IMAGE [COMMAND] [ARG...]", run::RunArgs, run::run),
     leaf!(["create", "container create"], "Create a new container",
-        "[OPTIONS] IMAGE [COMMAND] [ARG...]", run::CreateArgs, run::create),
+        "[OPTIONS] IMAGE [COMMAND] [ARG...]", create::CreateArgs, create::create),
     leaf!(["start", "container start"], "Start one or more stopped containers",
         "[OPTIONS] CONTAINER [CONTAINER...]", start::StartArgs, start::start),
     leaf!(["stop", "container stop"], "Stop one or more running containers",

@@ -5,6 +5,7 @@ pub mod attach;
 pub mod attach_io;
 pub mod commit;
 pub mod cp;
+pub mod create;
 pub mod create_body;
 pub mod create_opts;
 pub mod create_settings;
