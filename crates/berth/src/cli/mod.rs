@@ -237,3 +237,43 @@ fn context_str(err: &clap::Error, kind: ContextKind) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_path_and_alias_reaches_its_leaf() {
+        for (leaf, path) in table::paths() {
+            for name in std::iter::once(path.name).chain(path.aliases()) {
+                let mut argv = vec!["berth"];
+                argv.extend(path.group);
+                argv.push(name);
+                let m = command().try_get_matches_from(&argv).unwrap();
+                let (found, canonical, _) = table::selected(&m).unwrap();
+                assert!(std::ptr::eq(found, leaf), "{argv:?}");
+                assert_eq!(canonical, path.canonical(), "{argv:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn usage_lines_come_from_the_table() {
+        let help = |argv: &[&str]| match command().try_get_matches_from(argv) {
+            Err(e) => e.render().to_string(),
+            Ok(_) => String::new(),
+        };
+        let h = help(&["berth", "container", "stats", "--help"]);
+        assert!(
+            h.contains("Usage: berth container stats [OPTIONS] [CONTAINER...]\n"),
+            "{h}"
+        );
+        let h = help(&["berth", "image", "--help"]);
+        assert!(h.contains("Usage: berth image COMMAND\n"), "{h}");
+    }
+}
