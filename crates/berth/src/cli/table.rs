@@ -12,11 +12,8 @@ use clap::ArgMatches;
 use futures_util::future::LocalBoxFuture;
 
 use crate::commands::inspect::Kind;
-use crate::commands::{
-    attach, commit, cp, create, df, diff, events, exec, export, history, images, import, info,
-    inspect, kill, load, logs, pause, port, prune, ps, rename, restart, rm, rmi, run, save, start,
-    stats, stop, tag, top, unpause, update, version, wait, Ctx, NamesArgs,
-};
+// Every command module, so that a new command is one row here and its file.
+use crate::commands::*;
 
 /// A management command (`container`, `image`, `system`).
 pub struct Group {
