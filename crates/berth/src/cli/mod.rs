@@ -1,6 +1,7 @@
-//! The command line: global options, the command tree (docker's top-level
-//! commands plus the `container`/`image`/`system` management forms), and
-//! docker-style reporting of parse errors.
+//! The command line: global options, the clap tree built from the command
+//! table (`table.rs`: docker's top-level commands plus the
+//! `container`/`image`/`system` management forms), and docker-style
+//! reporting of parse errors.
 
 pub mod parsers;
 pub mod table;
