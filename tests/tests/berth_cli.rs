@@ -613,3 +613,33 @@ fn system_prune_matches_docker() {
     assert!(out.contains("untagged: busybox:latest"), "{out}");
     assert_eq!(ok(&d.berth(&["images", "-q"])), "");
 }
+
+/// Every path of a command (`update` and `container update`, aliases too)
+/// reports bad flags and argument counts with that path's usage, as docker
+/// does.
+#[test]
+fn management_forms_report_like_docker() {
+    let d = Daemon::start();
+    for args in [
+        &["container", "stats", "--bogus"][..],
+        &["container", "update", "--bogus"],
+        &["container", "update", "--memory", "12x", "c"],
+        &["container", "update", "--memory-swap"],
+        &["update", "-c"],
+        &["container", "diff"],
+        &["container", "export", "--bogus"],
+        &["container", "prune", "--bogus"],
+        &["container", "ps", "--bogus"],
+        &["container", "list", "-Z"],
+        &["container", "remove"],
+        &["image", "rmi"],
+        &["image", "list", "a", "b"],
+        &["image", "prune", "--bogus"],
+        &["system", "events", "--bogus"],
+        &["system", "prune", "--bogus"],
+        &["system", "df", "--bogus"],
+        &["container", "bogus"],
+    ] {
+        assert_like_docker(&d, args);
+    }
+}

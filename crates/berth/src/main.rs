@@ -10,7 +10,7 @@ mod format;
 mod reference;
 mod stream;
 
-use clap::FromArgMatches;
+use clap::{ArgMatches, FromArgMatches};
 
 use crate::cli::Cli;
 use crate::client::{host, Client};
@@ -28,20 +28,20 @@ fn main() {
         .collect();
     let parsed = cli::command()
         .try_get_matches_from(&argv)
-        .and_then(|m| Cli::from_arg_matches(&m));
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
     let code = match parsed {
         Err(e) => report(cli::parse_error(e, &argv)),
-        Ok(cli) => run(cli),
+        Ok((cli, matches)) => run(cli, &matches),
     };
     std::process::exit(code);
 }
 
-fn run(cli: Cli) -> i32 {
+fn run(cli: Cli, matches: &ArgMatches) -> i32 {
     if cli.version {
-        println!("{}", commands::system::short_version());
+        println!("{}", commands::version::short_version());
         return 0;
     }
-    let Some(command) = cli.command else {
+    let Some((leaf, path, leaf_matches)) = cli::table::selected(matches) else {
         let _ = cli::command().print_help();
         return 0;
     };
@@ -58,7 +58,7 @@ fn run(cli: Cli) -> i32 {
         Ok(rt) => rt,
         Err(e) => return report(e.into()),
     };
-    match runtime.block_on(commands::dispatch(client, command)) {
+    match runtime.block_on(commands::dispatch(client, leaf, &path, leaf_matches)) {
         Ok(()) => 0,
         Err(e) => report(e),
     }

@@ -1,17 +1,15 @@
-//! The command line: global options, the command tree (docker's top-level
-//! commands plus the `container`/`image`/`system` management forms), and
-//! docker-style reporting of parse errors.
+//! The command line: global options, the clap tree built from the command
+//! table (`table.rs`: docker's top-level commands plus the
+//! `container`/`image`/`system` management forms), and docker-style
+//! reporting of parse errors.
 
 pub mod parsers;
+pub mod table;
 pub mod usage;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
 
-use crate::commands::{
-    commit, cp, events, exec, images, inspect, lifecycle, logs, port, prune, ps, run, stats,
-    system, top, transfer,
-};
 use crate::error::StatusError;
 
 /// A self-sufficient runtime for containers.
@@ -33,203 +31,54 @@ pub struct Cli {
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     pub version: bool,
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create and run a new container from an image
-    Run(run::RunArgs),
-    /// Create a new container
-    Create(run::CreateArgs),
-    /// Start one or more stopped containers
-    Start(lifecycle::StartArgs),
-    /// Stop one or more running containers
-    Stop(lifecycle::StopArgs),
-    /// Kill one or more running containers
-    Kill(lifecycle::KillArgs),
-    /// Restart one or more containers
-    Restart(lifecycle::StopArgs),
-    /// Remove one or more containers
-    Rm(lifecycle::RmArgs),
-    /// List containers
-    Ps(ps::PsArgs),
-    /// Fetch the logs of a container
-    Logs(logs::LogsArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(lifecycle::NamesArgs),
-    /// Pause all processes within one or more containers
-    Pause(lifecycle::NamesArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(lifecycle::NamesArgs),
-    /// Rename a container
-    Rename(lifecycle::NamesArgs),
-    /// Display the running processes of a container
-    Top(top::TopArgs),
-    /// Execute a command in a running container
-    Exec(exec::ExecArgs),
-    /// Attach local standard input, output, and error streams to a running container
-    Attach(lifecycle::AttachArgs),
-    /// Display a live stream of container(s) resource usage statistics
-    Stats(stats::StatsArgs),
-    /// Get real time events from the server
-    Events(events::EventsArgs),
-    /// Copy files/folders between a container and the local filesystem
-    Cp(cp::CpArgs),
-    /// Export a container's filesystem as a tar archive
-    Export(transfer::ExportArgs),
-    /// Inspect changes to files or directories on a container's filesystem
-    Diff(commit::DiffArgs),
-    /// Update configuration of one or more containers
-    Update(prune::UpdateArgs),
-    /// List port mappings or a specific mapping for the container
-    Port(port::PortArgs),
-    /// Create a new image from a container's changes
-    Commit(commit::CommitArgs),
-    /// Return low-level information on objects
-    Inspect(inspect::InspectArgs),
-    /// List images
-    Images(images::ImagesArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(transfer::LoadArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(transfer::SaveArgs),
-    /// Import the contents from a tarball to create a filesystem image
-    Import(transfer::ImportArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
-    /// Remove one or more images
-    Rmi(images::RmiArgs),
-    /// Show the history of an image
-    History(images::HistoryArgs),
-    /// Show the version information
-    Version(system::VersionArgs),
-    /// Display system-wide information
-    Info(system::InfoArgs),
-    /// Manage containers
-    #[command(subcommand)]
-    Container(ContainerCommand),
-    /// Manage images
-    #[command(subcommand)]
-    Image(ImageCommand),
-    /// Manage the daemon
-    #[command(subcommand)]
-    System(SystemCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ContainerCommand {
-    /// Create and run a new container from an image
-    Run(run::RunArgs),
-    /// Create a new container
-    Create(run::CreateArgs),
-    /// Start one or more stopped containers
-    Start(lifecycle::StartArgs),
-    /// Stop one or more running containers
-    Stop(lifecycle::StopArgs),
-    /// Kill one or more running containers
-    Kill(lifecycle::KillArgs),
-    /// Restart one or more containers
-    Restart(lifecycle::StopArgs),
-    /// Remove one or more containers
-    #[command(alias = "remove")]
-    Rm(lifecycle::RmArgs),
-    /// List containers
-    #[command(aliases = ["ps", "list"])]
-    Ls(ps::PsArgs),
-    /// Fetch the logs of a container
-    Logs(logs::LogsArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(lifecycle::NamesArgs),
-    /// Pause all processes within one or more containers
-    Pause(lifecycle::NamesArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(lifecycle::NamesArgs),
-    /// Rename a container
-    Rename(lifecycle::NamesArgs),
-    /// Display the running processes of a container
-    Top(top::TopArgs),
-    /// Execute a command in a running container
-    Exec(exec::ExecArgs),
-    /// Attach local standard input, output, and error streams to a running container
-    Attach(lifecycle::AttachArgs),
-    /// Display a live stream of container(s) resource usage statistics
-    Stats(stats::StatsArgs),
-    /// Copy files/folders between a container and the local filesystem
-    Cp(cp::CpArgs),
-    /// Export a container's filesystem as a tar archive
-    Export(transfer::ExportArgs),
-    /// Inspect changes to files or directories on a container's filesystem
-    Diff(commit::DiffArgs),
-    /// Update configuration of one or more containers
-    Update(prune::UpdateArgs),
-    /// List port mappings or a specific mapping for the container
-    Port(port::PortArgs),
-    /// Create a new image from a container's changes
-    Commit(commit::CommitArgs),
-    /// Display detailed information on one or more containers
-    Inspect(inspect::TypedInspectArgs),
-    /// Remove all stopped containers
-    Prune(prune::PruneArgs),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ImageCommand {
-    /// List images
-    #[command(alias = "list")]
-    Ls(images::ImagesArgs),
-    /// Remove one or more images
-    #[command(aliases = ["remove", "rmi"])]
-    Rm(images::RmiArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(transfer::LoadArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(transfer::SaveArgs),
-    /// Import the contents from a tarball to create a filesystem image
-    Import(transfer::ImportArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
-    /// Show the history of an image
-    History(images::HistoryArgs),
-    /// Display detailed information on one or more images
-    Inspect(inspect::TypedInspectArgs),
-    /// Remove unused images
-    Prune(prune::PruneArgs),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SystemCommand {
-    /// Display system-wide information
-    Info(system::InfoArgs),
-    /// Get real time events from the server
-    Events(events::EventsArgs),
-    /// Show docker disk usage
-    Df(prune::DfArgs),
-    /// Remove unused data
-    Prune(prune::SystemPruneArgs),
-}
-
-/// The command tree; like pflag, a repeated single-value flag replaces the
-/// earlier value instead of being an error.
+/// The command tree, built from the table: top-level leaves in table order,
+/// then each management group with its leaves.
 pub fn command() -> clap::Command {
-    fn adjust(cmd: clap::Command, parent: &str) -> clap::Command {
-        let path = if parent.is_empty() {
-            cmd.get_name().to_string()
-        } else {
-            format!("{parent} {}", cmd.get_name())
-        };
-        let cmd = match usage::spec(&path) {
-            Some(_) => cmd.override_usage(usage::usage_line(&path)),
-            None => cmd,
-        };
-        cmd.args_override_self(true)
-            .mut_subcommands(|sub| adjust(sub, &path))
+    let mut root = Cli::command().override_usage("berth [OPTIONS] COMMAND [ARG...]");
+    for (leaf, path) in table::paths().filter(|(_, p)| p.group.is_none()) {
+        root = root.subcommand(leaf_command(leaf, path));
     }
-    let root = <Cli as clap::CommandFactory>::command()
-        .override_usage("berth [OPTIONS] COMMAND [ARG...]")
-        .args_override_self(true);
-    root.mut_subcommands(|sub| adjust(sub, ""))
+    for group in table::GROUPS {
+        let mut cmd = clap::Command::new(group.name)
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+            .about(group.about)
+            .long_about(None)
+            .override_usage(usage::usage_line(group.name));
+        for (leaf, path) in table::paths().filter(|(_, p)| p.group == Some(group.name)) {
+            cmd = cmd.subcommand(leaf_command(leaf, path));
+        }
+        root = root.subcommand(cmd);
+    }
+    finish(root)
+}
+
+fn leaf_command(leaf: &table::Leaf, path: table::Path) -> clap::Command {
+    (leaf.args)(clap::Command::new(path.name))
+        .about(leaf.about)
+        .long_about(None)
+        .aliases(path.aliases())
+        .override_usage(usage::usage_line(&path.canonical()))
+}
+
+/// Like pflag: a repeated single-value flag replaces the earlier value
+/// instead of being an error, and help lists flags by name (`--help` last).
+fn finish(cmd: clap::Command) -> clap::Command {
+    let mut flags: Vec<(bool, String, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let long = a.get_long()?;
+            Some((long == "help", long.to_string(), a.get_id().to_string()))
+        })
+        .collect();
+    flags.sort();
+    let mut cmd = cmd.args_override_self(true);
+    for (rank, (_, _, id)) in flags.iter().enumerate() {
+        cmd = cmd.mut_arg(id, |a| a.display_order(rank));
+    }
+    cmd.mut_subcommands(finish)
 }
 
 /// Turns a clap error into docker's wording and exit code; help and version
@@ -387,5 +236,45 @@ fn context_str(err: &clap::Error, kind: ContextKind) -> Option<String> {
         ContextValue::String(s) => Some(s.clone()),
         ContextValue::Strings(v) => v.first().cloned(),
         other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_path_and_alias_reaches_its_leaf() {
+        for (leaf, path) in table::paths() {
+            for name in std::iter::once(path.name).chain(path.aliases()) {
+                let mut argv = vec!["berth"];
+                argv.extend(path.group);
+                argv.push(name);
+                let m = command().try_get_matches_from(&argv).unwrap();
+                let (found, canonical, _) = table::selected(&m).unwrap();
+                assert!(std::ptr::eq(found, leaf), "{argv:?}");
+                assert_eq!(canonical, path.canonical(), "{argv:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn usage_lines_come_from_the_table() {
+        let help = |argv: &[&str]| match command().try_get_matches_from(argv) {
+            Err(e) => e.render().to_string(),
+            Ok(_) => String::new(),
+        };
+        let h = help(&["berth", "container", "stats", "--help"]);
+        assert!(
+            h.contains("Usage: berth container stats [OPTIONS] [CONTAINER...]\n"),
+            "{h}"
+        );
+        let h = help(&["berth", "image", "--help"]);
+        assert!(h.contains("Usage: berth image COMMAND\n"), "{h}");
     }
 }

@@ -1,105 +1,20 @@
 //! docker's usage lines and argument/flag error messages, with `berth` as the
 //! program name.
 
+use super::table;
 use crate::error::StatusError;
 
-/// A command's path (`ps`, `container ls`) and its usage arguments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Spec {
-    pub path: &'static str,
-    pub args: &'static str,
-}
-
-#[rustfmt::skip]
-const SPECS: &[Spec] = &[
-    Spec { path: "run", args: "[OPTIONS] IMAGE [COMMAND] [ARG...]" },
-    Spec { path: "create", args: "[OPTIONS] IMAGE [COMMAND] [ARG...]" },
-    Spec { path: "start", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "stop", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "kill", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "restart", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "rm", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "ps", args: "[OPTIONS]" },
-    Spec { path: "logs", args: "[OPTIONS] CONTAINER" },
-    Spec { path: "wait", args: "CONTAINER [CONTAINER...]" },
-    Spec { path: "pause", args: "CONTAINER [CONTAINER...]" },
-    Spec { path: "unpause", args: "CONTAINER [CONTAINER...]" },
-    Spec { path: "rename", args: "CONTAINER NEW_NAME" },
-    Spec { path: "top", args: "CONTAINER [ps OPTIONS]" },
-    Spec { path: "exec", args: "[OPTIONS] CONTAINER COMMAND [ARG...]" },
-    Spec { path: "attach", args: "[OPTIONS] CONTAINER" },
-    Spec { path: "stats", args: "[OPTIONS] [CONTAINER...]" },
-    Spec { path: "events", args: "[OPTIONS]" },
-    Spec { path: "cp", args: "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-" },
-    Spec { path: "export", args: "[OPTIONS] CONTAINER" },
-    Spec { path: "diff", args: "CONTAINER" },
-    Spec { path: "update", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "system df", args: "[OPTIONS]" },
-    Spec { path: "port", args: "CONTAINER [PRIVATE_PORT[/PROTO]]" },
-    Spec { path: "commit", args: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]" },
-    Spec { path: "inspect", args: "[OPTIONS] NAME|ID [NAME|ID...]" },
-    Spec { path: "images", args: "[OPTIONS] [REPOSITORY[:TAG]]" },
-    Spec { path: "load", args: "[OPTIONS]" },
-    Spec { path: "save", args: "[OPTIONS] IMAGE [IMAGE...]" },
-    Spec { path: "import", args: "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]" },
-    Spec { path: "tag", args: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]" },
-    Spec { path: "rmi", args: "[OPTIONS] IMAGE [IMAGE...]" },
-    Spec { path: "history", args: "[OPTIONS] IMAGE" },
-    Spec { path: "version", args: "[OPTIONS]" },
-    Spec { path: "info", args: "[OPTIONS]" },
-    Spec { path: "container", args: "COMMAND" },
-    Spec { path: "container run", args: "[OPTIONS] IMAGE [COMMAND] [ARG...]" },
-    Spec { path: "container create", args: "[OPTIONS] IMAGE [COMMAND] [ARG...]" },
-    Spec { path: "container start", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "container stop", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "container kill", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "container restart", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "container rm", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "container ls", args: "[OPTIONS]" },
-    Spec { path: "container logs", args: "[OPTIONS] CONTAINER" },
-    Spec { path: "container wait", args: "CONTAINER [CONTAINER...]" },
-    Spec { path: "container pause", args: "CONTAINER [CONTAINER...]" },
-    Spec { path: "container unpause", args: "CONTAINER [CONTAINER...]" },
-    Spec { path: "container rename", args: "CONTAINER NEW_NAME" },
-    Spec { path: "container top", args: "CONTAINER [ps OPTIONS]" },
-    Spec { path: "container exec", args: "[OPTIONS] CONTAINER COMMAND [ARG...]" },
-    Spec { path: "container attach", args: "[OPTIONS] CONTAINER" },
-    Spec { path: "container inspect", args: "[OPTIONS] CONTAINER [CONTAINER...]" },
-    Spec { path: "image", args: "COMMAND" },
-    Spec { path: "image ls", args: "[OPTIONS] [REPOSITORY[:TAG]]" },
-    Spec { path: "image rm", args: "[OPTIONS] IMAGE [IMAGE...]" },
-    Spec { path: "image load", args: "[OPTIONS]" },
-    Spec { path: "image save", args: "[OPTIONS] IMAGE [IMAGE...]" },
-    Spec { path: "image import", args: "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]" },
-    Spec { path: "image tag", args: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]" },
-    Spec { path: "image history", args: "[OPTIONS] IMAGE" },
-    Spec { path: "image inspect", args: "[OPTIONS] IMAGE [IMAGE...]" },
-    Spec { path: "system", args: "COMMAND" },
-    Spec { path: "system info", args: "[OPTIONS]" },
-];
-
-/// Management command aliases mapped to their canonical names.
-fn canonical(group: &str, name: &str) -> String {
-    let name = match (group, name) {
-        ("container", "ps" | "list") => "ls",
-        ("container", "remove") => "rm",
-        ("image", "list") => "ls",
-        ("image", "remove" | "rmi") => "rm",
-        (_, n) => n,
-    };
-    name.to_string()
-}
-
-/// The spec for a command path, if known.
-pub fn spec(path: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.path == path)
-}
-
-/// `berth ps [OPTIONS]`.
+/// `berth ps [OPTIONS]`: the usage line of a canonical path, from the table.
 pub fn usage_line(path: &str) -> String {
-    match spec(path) {
-        Some(s) if !s.args.is_empty() => format!("berth {} {}", s.path, s.args),
-        _ => format!("berth {path}"),
+    let args = match table::leaf(path) {
+        Some(leaf) => leaf.usage,
+        None if table::is_group(path) => "COMMAND",
+        None => "",
+    };
+    if args.is_empty() {
+        format!("berth {path}")
+    } else {
+        format!("berth {path} {args}")
     }
 }
 
@@ -201,10 +116,10 @@ pub fn command_path(args: &[String]) -> Option<String> {
             i += 1;
             continue;
         }
-        if matches!(a.as_str(), "container" | "image" | "system") {
+        if table::is_group(a) {
             let sub = args[i + 1..].iter().find(|s| !s.starts_with('-'));
             return Some(match sub {
-                Some(s) => format!("{a} {}", canonical(a, s)),
+                Some(s) => format!("{a} {}", table::canonical_name(Some(a), s).unwrap_or(s)),
                 None => a.clone(),
             });
         }

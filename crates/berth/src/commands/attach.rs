@@ -1,119 +1,115 @@
-//! Attaching to a container over a hijacked connection: output to the local
-//! stdout/stderr (demultiplexed without a TTY), local stdin up to the
-//! container, half-close at stdin EOF, detach keys and raw mode with a TTY.
+//! `attach`: the local terminal to a running container's stdio.
 
-use anyhow::Result;
-use berth_api::framing;
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::task::JoinHandle;
+use anyhow::{anyhow, Result};
+use clap::Args;
+use serde::Deserialize;
 
-use crate::client::{path_segment, Client, Hijacked, Query};
-use berth_term as detach;
+use super::attach_io::{self, AttachOptions, StreamEnd};
+use super::run::Waiter;
+use super::{container_path, signals, Ctx};
+use crate::cli::parsers;
+use crate::cli::usage::{check_args, Arity};
+use crate::client::Query;
+use crate::error::StatusError;
+use crate::stream::terminal;
 
-use crate::stream::{stdin, terminal};
+/// The parts of `GET /containers/{id}/json` that attaching needs.
+#[derive(Debug, Deserialize)]
+pub struct ContainerBrief {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Config", default)]
+    pub config: BriefConfig,
+    #[serde(rename = "HostConfig", default)]
+    pub host_config: BriefHostConfig,
+    #[serde(rename = "State", default)]
+    pub state: BriefState,
+}
 
-/// Which streams to attach and how.
-#[derive(Debug, Clone, Default)]
-pub struct AttachOptions {
-    pub stdin: bool,
-    pub stdout: bool,
-    pub stderr: bool,
+#[derive(Debug, Default, Deserialize)]
+pub struct BriefState {
+    #[serde(rename = "Running", default)]
+    pub running: bool,
+    #[serde(rename = "Paused", default)]
+    pub paused: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BriefConfig {
+    #[serde(rename = "Tty", default)]
     pub tty: bool,
-    /// `--detach-keys` (docker's default ctrl-p,ctrl-q when empty).
+    #[serde(rename = "OpenStdin", default)]
+    pub open_stdin: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BriefHostConfig {
+    #[serde(rename = "AutoRemove", default)]
+    pub auto_remove: bool,
+}
+
+/// `attach` flags.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", default_value = "")]
     pub detach_keys: String,
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = parsers::go_bool)]
+    pub sig_proxy: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
 }
 
-/// How the attached session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// The daemon closed the stream (the container's output is done).
-    Eof,
-    /// The user typed the detach sequence.
-    Detached,
-}
-
-/// `POST /containers/{id}/attach?stream=1&stdin=..&stdout=..&stderr=..`,
-/// upgraded to a raw stream.
-pub async fn open(client: &Client, id: &str, opts: &AttachOptions) -> Result<Hijacked> {
-    let query = Query::new()
-        .flag("stream", true)
-        .flag("stdin", opts.stdin)
-        .flag("stdout", opts.stdout)
-        .flag("stderr", opts.stderr)
-        .set_nonempty("detachKeys", &opts.detach_keys);
-    client
-        .hijack(&format!("/containers/{}/attach", path_segment(id)), &query)
-        .await
-}
-
-/// Streams in both directions until the output ends or the user detaches.
-/// With a TTY and a terminal on stdin, the terminal is in raw mode meanwhile.
-pub fn spawn(conn: Hijacked, opts: AttachOptions) -> JoinHandle<Result<StreamEnd>> {
-    tokio::spawn(async move {
-        let raw = if opts.stdin && opts.tty && terminal::stdin_is_tty() {
-            terminal::RawMode::enable().ok()
-        } else {
-            None
-        };
-        let (reader, writer) = tokio::io::split(conn);
-        let output = tokio::spawn(copy_output(reader, opts.tty));
-        let input = tokio::spawn(copy_input(writer, opts.clone()));
-        let result = tokio::select! {
-            out = output => match out {
-                Ok(r) => r.map(|_| StreamEnd::Eof),
-                Err(e) => Err(anyhow::anyhow!(e)),
-            },
-            inp = wait_detach(input) => Ok(inp),
-        };
-        drop(raw);
-        result
-    })
-}
-
-/// Resolves only when the input side detached; input EOF keeps waiting so the
-/// output can finish.
-async fn wait_detach(input: JoinHandle<bool>) -> StreamEnd {
-    match input.await {
-        Ok(true) => StreamEnd::Detached,
-        _ => std::future::pending().await,
+/// `attach`: the running container's stdio to this terminal until it
+/// exits (its exit status becomes ours) or the user detaches.
+pub async fn attach(ctx: &Ctx, args: AttachArgs) -> Result<()> {
+    check_args(&ctx.path, Arity::Exact(1), args.names.len())?;
+    let client = &ctx.client;
+    let c: ContainerBrief = client
+        .get_json(&container_path(&args.names[0], "json"), &Query::new())
+        .await?;
+    if !c.state.running {
+        return Err(anyhow!(
+            "You cannot attach to a stopped container, start it first"
+        ));
     }
-}
-
-async fn copy_output(reader: ReadHalf<Hijacked>, tty: bool) -> Result<()> {
-    let mut stdout = std::io::stdout();
-    if tty {
-        framing::raw_copy(reader, &mut stdout).await?;
-    } else {
-        let mut stderr = std::io::stderr();
-        framing::demux_copy(reader, &mut stdout, &mut stderr).await?;
+    if c.state.paused {
+        return Err(anyhow!(
+            "You cannot attach to a paused container, unpause it first"
+        ));
     }
-    Ok(())
-}
-
-/// Copies local stdin up; returns true if the detach sequence was typed.
-async fn copy_input(mut writer: WriteHalf<Hijacked>, opts: AttachOptions) -> bool {
-    if !opts.stdin {
-        let _ = writer.shutdown().await;
-        return false;
-    }
-    let keys = if opts.detach_keys.is_empty() {
-        detach::DEFAULT_KEYS.to_vec()
-    } else {
-        detach::parse_keys(&opts.detach_keys).unwrap_or_else(|_| detach::DEFAULT_KEYS.to_vec())
+    let opts = AttachOptions {
+        stdin: !args.no_stdin && c.config.open_stdin,
+        stdout: true,
+        stderr: true,
+        tty: c.config.tty,
+        detach_keys: args.detach_keys.clone(),
     };
-    // docker only watches for the detach sequence with a TTY
-    let mut matcher = detach::DetachMatcher::new(if opts.tty { keys } else { Vec::new() });
-    let mut rx = stdin::spawn_reader();
-    while let Some(chunk) = rx.recv().await {
-        let (data, detached) = matcher.feed(&chunk);
-        if !data.is_empty() && writer.write_all(&data).await.is_err() {
-            return false;
-        }
-        let _ = writer.flush().await;
-        if detached {
-            return true;
-        }
+    if opts.stdin && opts.tty && !terminal::stdin_is_tty() {
+        return Err(anyhow!("the input device is not a TTY"));
     }
-    let _ = writer.shutdown().await;
-    false
+    let waiter = Waiter::open(client, &c.id, false).await;
+    let conn = attach_io::open(client, &c.id, &opts).await?;
+    if args.sig_proxy && !c.config.tty {
+        signals::spawn_proxy(client.clone(), c.id.clone());
+    }
+    let stream = attach_io::spawn(conn, opts);
+    if c.config.tty && terminal::stdout_is_tty() {
+        signals::spawn_tty_monitor(client.clone(), c.id.clone());
+    }
+    match stream.await {
+        // As docker: detaching from `attach` ends with an error.
+        Ok(Ok(StreamEnd::Detached)) => return Err(StatusError::exit(1, "read escape sequence")),
+        Ok(Ok(StreamEnd::Eof)) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(e) => return Err(anyhow!(e)),
+    }
+    match waiter.status().await {
+        0 => Ok(()),
+        code => Err(StatusError::exit(code as i32, "")),
+    }
 }

@@ -1,5 +1,4 @@
-//! `diff` and `commit`: a container's filesystem changes, and a new image
-//! made from them.
+//! `commit`: a new image from a container's changes.
 
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -8,44 +7,7 @@ use serde::Deserialize;
 use super::{print_out, Ctx};
 use crate::cli::parsers;
 use crate::cli::usage::{check_args, Arity};
-use crate::client::{path_segment, read_body, Query};
-
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    #[arg(value_name = "CONTAINER")]
-    pub names: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct ChangeItem {
-    #[serde(rename = "Path")]
-    path: String,
-    #[serde(rename = "Kind")]
-    kind: u8,
-}
-
-pub async fn diff(ctx: &Ctx, args: DiffArgs) -> Result<()> {
-    check_args(&ctx.path, Arity::Exact(1), args.names.len())?;
-    let list: Option<Vec<ChangeItem>> = ctx
-        .client
-        .get_json(
-            &format!("/containers/{}/changes", path_segment(&args.names[0])),
-            &Query::new(),
-        )
-        .await?;
-    let mut out = String::new();
-    for c in list.unwrap_or_default() {
-        let k = match c.kind {
-            0 => "C",
-            1 => "A",
-            2 => "D",
-            _ => "?",
-        };
-        out.push_str(&format!("{k} {}\n", c.path));
-    }
-    print_out(&out);
-    Ok(())
-}
+use crate::client::{read_body, Query};
 
 #[derive(Debug, Args)]
 pub struct CommitArgs {

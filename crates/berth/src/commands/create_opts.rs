@@ -14,6 +14,7 @@ use super::create_settings::{
     extra_hosts, healthcheck, kv_map, networks, non_empty, normalize_capability, parse_restart,
     security_opts, valid_namespace_mode, SecurityOpts,
 };
+use super::resource_opts::ResourceOpts;
 use super::{kv_file, mounts, ports};
 use crate::cli::parsers::{self, Ulimit};
 
@@ -41,24 +42,8 @@ pub struct ContainerOpts {
     /// Write the container ID to the file
     #[arg(long = "cidfile", default_value = "")]
     pub cidfile: String,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period", value_parser = parsers::int64, default_value = "0")]
-    pub cpu_period: i64,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", value_parser = parsers::int64, default_value = "0")]
-    pub cpu_quota: i64,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares", value_parser = parsers::int64, default_value = "0")]
-    pub cpu_shares: i64,
-    /// Number of CPUs
-    #[arg(long = "cpus", value_parser = parsers::nano_cpus, default_value = "0")]
-    pub cpus: i64,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus", default_value = "")]
-    pub cpuset_cpus: String,
-    /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems", default_value = "")]
-    pub cpuset_mems: String,
+    #[command(flatten)]
+    pub resources: ResourceOpts,
     /// Add a host device to the container
     #[arg(long = "device")]
     pub device: Vec<String>,
@@ -134,15 +119,6 @@ pub struct ContainerOpts {
     /// Log driver options
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
-    /// Memory limit
-    #[arg(short = 'm', long = "memory", value_parser = parsers::mem_bytes, default_value = "0")]
-    pub memory: i64,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation", value_parser = parsers::mem_bytes, default_value = "0")]
-    pub memory_reservation: i64,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long = "memory-swap", value_parser = parsers::mem_swap, default_value = "0")]
-    pub memory_swap: i64,
     /// Tune container memory swappiness (0 to 100)
     #[arg(long = "memory-swappiness", value_parser = parsers::int64, default_value = "-1", allow_hyphen_values = true)]
     pub memory_swappiness: i64,
@@ -170,9 +146,6 @@ pub struct ContainerOpts {
     /// PID namespace to use
     #[arg(long = "pid", default_value = "")]
     pub pid: String,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", value_parser = parsers::int64, default_value = "0", allow_hyphen_values = true)]
-    pub pids_limit: i64,
     /// Set platform if server is multi-platform capable
     #[arg(long = "platform", default_value = "")]
     pub platform: String,
@@ -464,20 +437,20 @@ impl ContainerOpts {
         hc.shm_size = Some(self.shm_size);
         hc.sysctls = (!self.sysctl.is_empty()).then(|| kv_map(&self.sysctl).into_iter().collect());
         hc.runtime = (!self.runtime.is_empty()).then(|| self.runtime.clone());
-        hc.cpu_shares = Some(self.cpu_shares);
-        hc.memory = Some(self.memory);
-        hc.nano_cpus = Some(self.cpus);
+        hc.cpu_shares = Some(self.resources.cpu_shares);
+        hc.memory = Some(self.resources.memory);
+        hc.nano_cpus = Some(self.resources.cpus);
         hc.cgroup_parent = Some(self.cgroup_parent.clone());
-        hc.cpu_period = Some(self.cpu_period);
-        hc.cpu_quota = Some(self.cpu_quota);
-        hc.cpuset_cpus = Some(self.cpuset_cpus.clone());
-        hc.cpuset_mems = Some(self.cpuset_mems.clone());
+        hc.cpu_period = Some(self.resources.cpu_period);
+        hc.cpu_quota = Some(self.resources.cpu_quota);
+        hc.cpuset_cpus = Some(self.resources.cpuset_cpus.clone());
+        hc.cpuset_mems = Some(self.resources.cpuset_mems.clone());
         hc.devices = Some(devices);
-        hc.memory_reservation = Some(self.memory_reservation);
-        hc.memory_swap = Some(self.memory_swap);
+        hc.memory_reservation = Some(self.resources.memory_reservation);
+        hc.memory_swap = Some(self.resources.memory_swap);
         hc.memory_swappiness = Some(self.memory_swappiness);
         hc.oom_kill_disable = Some(self.oom_kill_disable);
-        hc.pids_limit = Some(self.pids_limit);
+        hc.pids_limit = Some(self.resources.pids_limit);
         hc.ulimits = Some(dedup_ulimits(&self.ulimit));
         hc.mounts = (!mounts.is_empty()).then_some(mounts);
         hc.masked_paths = masked_paths;

@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::attach::{self, AttachOptions, StreamEnd};
+use super::attach_io::{self, AttachOptions, StreamEnd};
 use super::{kv_file, signals, Ctx};
 use crate::cli::parsers;
 use crate::cli::usage::{check_args, Arity};
@@ -125,7 +125,7 @@ pub async fn exec(ctx: &Ctx, args: ExecArgs) -> Result<()> {
         tty: args.tty,
         detach_keys: args.detach_keys.clone(),
     };
-    match attach::spawn(conn, opts).await {
+    match attach_io::spawn(conn, opts).await {
         // docker reports a detach from exec as an error.
         Ok(Ok(StreamEnd::Detached)) => return Err(StatusError::exit(1, "read escape sequence")),
         Ok(Ok(StreamEnd::Eof)) => {}

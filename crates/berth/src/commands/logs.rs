@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use berth_api::framing;
 use clap::Args;
 
-use super::lifecycle::ContainerBrief;
+use super::attach::ContainerBrief;
 use super::Ctx;
 use crate::cli::usage::{check_args, Arity};
 use crate::client::{body_reader, path_segment, Query};

@@ -1,35 +1,60 @@
-//! One module per command group; `dispatch` routes a parsed command line.
+//! One module per command; `dispatch` runs the one a command line selected
+//! (the table in `cli::table` says which).
 
 pub mod attach;
+pub mod attach_io;
 pub mod commit;
 pub mod cp;
+pub mod create;
 pub mod create_body;
 pub mod create_opts;
 pub mod create_settings;
+pub mod df;
+pub mod diff;
 pub mod events;
 pub mod exec;
+pub mod export;
+pub mod history;
 pub mod images;
+pub mod import;
+pub mod info;
 pub mod inspect;
+pub mod kill;
 pub mod kv_file;
-pub mod lifecycle;
+pub mod load;
 pub mod logs;
 pub mod mounts;
+pub mod pause;
 pub mod port;
 pub mod ports;
 pub mod prune;
 pub mod ps;
+pub mod rename;
+pub mod resource_opts;
+pub mod restart;
+pub mod rm;
+pub mod rmi;
 pub mod run;
+pub mod save;
 pub mod signals;
+pub mod start;
 pub mod stats;
-pub mod system;
+pub mod stop;
+pub mod tag;
 pub mod top;
 pub mod transfer;
+pub mod unpause;
+pub mod update;
+pub mod version;
+pub mod wait;
 
 use std::io::Write;
 
 use anyhow::Result;
 
-use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand};
+use clap::ArgMatches;
+
+use crate::cli::table::Leaf;
 use crate::client::Client;
 
 /// What every command gets: the daemon client and its own path (`ps`,
@@ -48,112 +73,21 @@ impl Ctx {
     }
 }
 
-/// Runs one command.
-pub async fn dispatch(client: Client, command: Command) -> Result<()> {
-    match command {
-        Command::Run(a) => run::run(&Ctx::new(client, "run"), a).await,
-        Command::Create(a) => run::create(&Ctx::new(client, "create"), a).await,
-        Command::Start(a) => lifecycle::start(&Ctx::new(client, "start"), a).await,
-        Command::Stop(a) => lifecycle::stop(&Ctx::new(client, "stop"), a).await,
-        Command::Kill(a) => lifecycle::kill(&Ctx::new(client, "kill"), a).await,
-        Command::Restart(a) => lifecycle::restart(&Ctx::new(client, "restart"), a).await,
-        Command::Rm(a) => lifecycle::rm(&Ctx::new(client, "rm"), a).await,
-        Command::Ps(a) => ps::ps(&Ctx::new(client, "ps"), a).await,
-        Command::Logs(a) => logs::logs(&Ctx::new(client, "logs"), a).await,
-        Command::Wait(a) => lifecycle::wait(&Ctx::new(client, "wait"), a).await,
-        Command::Pause(a) => lifecycle::pause(&Ctx::new(client, "pause"), a, true).await,
-        Command::Unpause(a) => lifecycle::pause(&Ctx::new(client, "unpause"), a, false).await,
-        Command::Rename(a) => lifecycle::rename(&Ctx::new(client, "rename"), a).await,
-        Command::Top(a) => top::top(&Ctx::new(client, "top"), a).await,
-        Command::Exec(a) => exec::exec(&Ctx::new(client, "exec"), a).await,
-        Command::Attach(a) => lifecycle::attach(&Ctx::new(client, "attach"), a).await,
-        Command::Stats(a) => stats::stats(&Ctx::new(client, "stats"), a).await,
-        Command::Events(a) => events::events(&Ctx::new(client, "events"), a).await,
-        Command::Cp(a) => cp::cp(&Ctx::new(client, "cp"), a).await,
-        Command::Diff(a) => commit::diff(&Ctx::new(client, "diff"), a).await,
-        Command::Update(a) => prune::update(&Ctx::new(client, "update"), a).await,
-        Command::Port(a) => port::port(&Ctx::new(client, "port"), a).await,
-        Command::Commit(a) => commit::commit(&Ctx::new(client, "commit"), a).await,
-        Command::Export(a) => transfer::export(&Ctx::new(client, "export"), a).await,
-        Command::Inspect(a) => inspect::inspect(&Ctx::new(client, "inspect"), a).await,
-        Command::Images(a) => images::images(&Ctx::new(client, "images"), a).await,
-        Command::Load(a) => transfer::load(&Ctx::new(client, "load"), a).await,
-        Command::Save(a) => transfer::save(&Ctx::new(client, "save"), a).await,
-        Command::Import(a) => transfer::import(&Ctx::new(client, "import"), a).await,
-        Command::Tag(a) => images::tag(&Ctx::new(client, "tag"), a).await,
-        Command::Rmi(a) => images::rmi(&Ctx::new(client, "rmi"), a).await,
-        Command::History(a) => images::history(&Ctx::new(client, "history"), a).await,
-        Command::Version(a) => system::version(&Ctx::new(client, "version"), a).await,
-        Command::Info(a) => system::info(&Ctx::new(client, "info"), a).await,
-        Command::Container(c) => container(client, c).await,
-        Command::Image(c) => image(client, c).await,
-        Command::System(SystemCommand::Df(a)) => prune::df(&Ctx::new(client, "system df"), a).await,
-        Command::System(SystemCommand::Prune(a)) => {
-            prune::system_prune(&Ctx::new(client, "system prune"), a).await
-        }
-        Command::System(SystemCommand::Events(a)) => {
-            events::events(&Ctx::new(client, "system events"), a).await
-        }
-        Command::System(SystemCommand::Info(a)) => {
-            system::info(&Ctx::new(client, "system info"), a).await
-        }
-    }
+/// Runs the leaf command a parsed command line selected.
+pub async fn dispatch(client: Client, leaf: &Leaf, path: &str, matches: &ArgMatches) -> Result<()> {
+    (leaf.run)(&Ctx::new(client, path), matches).await
 }
 
-async fn container(client: Client, command: ContainerCommand) -> Result<()> {
-    use ContainerCommand as C;
-    match command {
-        C::Run(a) => run::run(&Ctx::new(client, "container run"), a).await,
-        C::Create(a) => run::create(&Ctx::new(client, "container create"), a).await,
-        C::Start(a) => lifecycle::start(&Ctx::new(client, "container start"), a).await,
-        C::Stop(a) => lifecycle::stop(&Ctx::new(client, "container stop"), a).await,
-        C::Kill(a) => lifecycle::kill(&Ctx::new(client, "container kill"), a).await,
-        C::Restart(a) => lifecycle::restart(&Ctx::new(client, "container restart"), a).await,
-        C::Rm(a) => lifecycle::rm(&Ctx::new(client, "container rm"), a).await,
-        C::Ls(a) => ps::ps(&Ctx::new(client, "container ls"), a).await,
-        C::Logs(a) => logs::logs(&Ctx::new(client, "container logs"), a).await,
-        C::Wait(a) => lifecycle::wait(&Ctx::new(client, "container wait"), a).await,
-        C::Pause(a) => lifecycle::pause(&Ctx::new(client, "container pause"), a, true).await,
-        C::Unpause(a) => lifecycle::pause(&Ctx::new(client, "container unpause"), a, false).await,
-        C::Rename(a) => lifecycle::rename(&Ctx::new(client, "container rename"), a).await,
-        C::Top(a) => top::top(&Ctx::new(client, "container top"), a).await,
-        C::Exec(a) => exec::exec(&Ctx::new(client, "container exec"), a).await,
-        C::Attach(a) => lifecycle::attach(&Ctx::new(client, "container attach"), a).await,
-        C::Stats(a) => stats::stats(&Ctx::new(client, "container stats"), a).await,
-        C::Cp(a) => cp::cp(&Ctx::new(client, "container cp"), a).await,
-        C::Diff(a) => commit::diff(&Ctx::new(client, "container diff"), a).await,
-        C::Update(a) => prune::update(&Ctx::new(client, "container update"), a).await,
-        C::Port(a) => port::port(&Ctx::new(client, "container port"), a).await,
-        C::Prune(a) => prune::container_prune(&Ctx::new(client, "container prune"), a).await,
-        C::Commit(a) => commit::commit(&Ctx::new(client, "container commit"), a).await,
-        C::Export(a) => transfer::export(&Ctx::new(client, "container export"), a).await,
-        C::Inspect(a) => {
-            inspect::inspect_typed(
-                &Ctx::new(client, "container inspect"),
-                a,
-                inspect::Kind::Container,
-            )
-            .await
-        }
-    }
+/// Container names or IDs (`wait`, `pause`, `rename`, ...).
+#[derive(Debug, clap::Args)]
+pub struct NamesArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
 }
 
-async fn image(client: Client, command: ImageCommand) -> Result<()> {
-    use ImageCommand as I;
-    match command {
-        I::Ls(a) => images::images(&Ctx::new(client, "image ls"), a).await,
-        I::Rm(a) => images::rmi(&Ctx::new(client, "image rm"), a).await,
-        I::Load(a) => transfer::load(&Ctx::new(client, "image load"), a).await,
-        I::Save(a) => transfer::save(&Ctx::new(client, "image save"), a).await,
-        I::Import(a) => transfer::import(&Ctx::new(client, "image import"), a).await,
-        I::Tag(a) => images::tag(&Ctx::new(client, "image tag"), a).await,
-        I::History(a) => images::history(&Ctx::new(client, "image history"), a).await,
-        I::Prune(a) => prune::image_prune(&Ctx::new(client, "image prune"), a).await,
-        I::Inspect(a) => {
-            inspect::inspect_typed(&Ctx::new(client, "image inspect"), a, inspect::Kind::Image)
-                .await
-        }
-    }
+/// `/containers/{name}/{action}`.
+pub fn container_path(name: &str, action: &str) -> String {
+    format!("/containers/{}/{action}", crate::client::path_segment(name))
 }
 
 /// Writes to stdout and flushes; a closed pipe is not an error worth a message.

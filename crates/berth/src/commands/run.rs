@@ -1,22 +1,19 @@
-//! `run` and `create`: create (pulling a missing image), then for `run`
-//! attach, wait, start, stream and exit with the container's status.
-
-use std::io::IsTerminal;
+//! `run`: create (as `create` does), then attach, wait, start, stream
+//! and exit with the container's status.
 
 use anyhow::{anyhow, Result};
 use clap::{ArgAction, Args};
 use serde::Deserialize;
 
-use super::attach::{self, AttachOptions, StreamEnd};
+use super::attach_io::{self, AttachOptions, StreamEnd};
+use super::create::{build_request, create_container, with_help};
 use super::create_body::BodyFlags;
-use super::create_opts::{current_dir, BuildEnv, ContainerOpts, CreateRequest};
+use super::create_opts::ContainerOpts;
 use super::{print_err, print_out, signals, Ctx};
 use crate::cli::parsers;
 use crate::cli::usage::{check_args, Arity};
-use crate::client::{body_reader, path_segment, read_body, Client, Query};
-use crate::error::{is_not_found, StatusError};
-use crate::reference::{self, Reference};
-use crate::stream::jsonmessage::{display_stream, DisplayError};
+use crate::client::{path_segment, read_body, Client, Query};
+use crate::error::StatusError;
 use crate::stream::terminal;
 
 /// `run` flags.
@@ -32,14 +29,6 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", default_value = "")]
     pub detach_keys: String,
-    #[command(flatten)]
-    pub opts: ContainerOpts,
-}
-
-/// `create` flags.
-#[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
-pub struct CreateArgs {
     #[command(flatten)]
     pub opts: ContainerOpts,
 }
@@ -60,39 +49,6 @@ pub fn start_exit_code(msg: &str) -> i32 {
     } else {
         125
     }
-}
-
-/// `berth: <msg>\n\nRun 'berth <cmd> --help' for more information`.
-fn with_help(cmd: &str, msg: &str) -> String {
-    format!("berth: {msg}\n\nRun 'berth {cmd} --help' for more information")
-}
-
-fn validate_pull(pull: &str) -> Result<(), String> {
-    match pull {
-        "always" | "missing" | "never" | "" => Ok(()),
-        other => Err(format!(
-            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
-        )),
-    }
-}
-
-fn build_request(opts: &ContainerOpts) -> Result<CreateRequest, String> {
-    validate_pull(&opts.pull)?;
-    let env = BuildEnv {
-        cwd: current_dir(),
-        console_size: terminal::tty_size(),
-    };
-    opts.build(&env)
-}
-
-/// `create`: prints the new container's ID.
-pub async fn create(ctx: &Ctx, args: CreateArgs) -> Result<()> {
-    check_args(&ctx.path, Arity::Min(1), args.opts.args.len())?;
-    let req =
-        build_request(&args.opts).map_err(|e| StatusError::exit(125, with_help("create", &e)))?;
-    let id = create_container(&ctx.client, &req, &args.opts).await?;
-    print_out(&format!("{id}\n"));
-    Ok(())
 }
 
 /// `run`.
@@ -144,8 +100,8 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             tty: body.tty(),
             detach_keys: args.detach_keys.clone(),
         };
-        let conn = attach::open(client, &id, &opts).await?;
-        Some(attach::spawn(conn, opts))
+        let conn = attach_io::open(client, &id, &opts).await?;
+        Some(attach_io::spawn(conn, opts))
     } else {
         None
     };
@@ -187,111 +143,6 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
     match waiter.status().await {
         0 => Ok(()),
         code => Err(StatusError::exit(code as i32, "")),
-    }
-}
-
-/// Creates the container, pulling the image when it is missing (unless
-/// `--pull never`), and prints the daemon's warnings.
-pub async fn create_container(
-    client: &Client,
-    req: &CreateRequest,
-    opts: &ContainerOpts,
-) -> Result<String> {
-    let image = req.body.image();
-    let named = named_reference(image)?;
-    let cid = CidFile::open(req.body.cid_file())?;
-    if opts.pull == "always" {
-        if let Some(r) = &named {
-            pull_image(client, r, &req.platform, opts.quiet).await?;
-        }
-    }
-    let query = Query::new()
-        .set_nonempty("name", &req.name)
-        .set_nonempty("platform", &req.platform);
-    let resp = match client
-        .post_json("/containers/create", &query, &req.body)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) if is_not_found(&e) && named.is_some() && opts.pull == "missing" => {
-            let r = named.as_ref().expect("checked above");
-            if !opts.quiet {
-                print_err(&format!(
-                    "Unable to find image '{}' locally\n",
-                    r.clone().with_default_tag().familiar()
-                ));
-            }
-            pull_image(client, r, &req.platform, opts.quiet).await?;
-            client
-                .post_json("/containers/create", &query, &req.body)
-                .await?
-        }
-        Err(e) => return Err(e),
-    };
-    #[derive(Deserialize)]
-    struct Created {
-        #[serde(rename = "Id")]
-        id: String,
-        #[serde(rename = "Warnings", default)]
-        warnings: Option<Vec<String>>,
-    }
-    let created: Created = serde_json::from_slice(&read_body(resp).await?)?;
-    let mut warnings = created.warnings.unwrap_or_default();
-    for dns in req.body.dns() {
-        if dns
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-        {
-            warnings.push(format!("Localhost DNS ({dns}) may fail in containers."));
-            break;
-        }
-    }
-    for w in warnings {
-        print_err(&format!("WARNING: {w}\n"));
-    }
-    cid.write(&created.id)?;
-    Ok(created.id)
-}
-
-/// The image as a named reference, or `None` for an image ID (never pulled).
-fn named_reference(image: &str) -> Result<Option<Reference>> {
-    let is_full_id = image.len() == 64 && reference::is_hex_id(image);
-    let is_digest = image
-        .strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && reference::is_hex_id(h));
-    if is_full_id || is_digest {
-        return Ok(None);
-    }
-    Reference::parse(image)
-        .map(|r| Some(r.with_default_tag()))
-        .map_err(|e| anyhow!(e))
-}
-
-/// `POST /images/create?fromImage=..&tag=..`, progress on stderr.
-pub async fn pull_image(client: &Client, r: &Reference, platform: &str, quiet: bool) -> Result<()> {
-    let query = Query::new()
-        .set("fromImage", r.name())
-        .set("tag", reference::api_tag(r))
-        .set_nonempty("platform", &platform.to_lowercase());
-    let resp = client
-        .request(
-            hyper::Method::POST,
-            "/images/create",
-            &query,
-            crate::client::empty(),
-            &[("X-Registry-Auth", "e30=".to_string())],
-        )
-        .await?;
-    let is_tty = std::io::stderr().is_terminal();
-    let mut sink: Box<dyn std::io::Write> = if quiet {
-        Box::new(std::io::sink())
-    } else {
-        Box::new(std::io::stderr())
-    };
-    match display_stream(body_reader(resp), &mut sink, is_tty && !quiet, |_| {}).await {
-        Ok(()) => Ok(()),
-        Err(DisplayError::Message(e)) => Err(anyhow!(e.message)),
-        Err(e) => Err(anyhow!(e.to_string())),
     }
 }
 
@@ -367,49 +218,6 @@ pub fn log_error(msg: &str) {
     ));
 }
 
-/// `--cidfile`: refuses an existing file, writes the ID, removes the file if
-/// no ID was written.
-struct CidFile {
-    path: String,
-    written: std::cell::Cell<bool>,
-}
-
-impl CidFile {
-    fn open(path: &str) -> Result<CidFile> {
-        if !path.is_empty() {
-            if std::path::Path::new(path).exists() {
-                return Err(anyhow!(
-                    "container ID file found, make sure the other container isn't running or delete {path}"
-                ));
-            }
-            std::fs::File::create(path)
-                .map_err(|e| anyhow!("failed to create the container ID file: {e}"))?;
-        }
-        Ok(CidFile {
-            path: path.to_string(),
-            written: std::cell::Cell::new(false),
-        })
-    }
-
-    fn write(&self, id: &str) -> Result<()> {
-        if self.path.is_empty() {
-            return Ok(());
-        }
-        std::fs::write(&self.path, id)
-            .map_err(|e| anyhow!("failed to write the container ID to the file: {e}"))?;
-        self.written.set(true);
-        Ok(())
-    }
-}
-
-impl Drop for CidFile {
-    fn drop(&mut self) {
-        if !self.path.is_empty() && !self.written.get() {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,34 +251,5 @@ mod tests {
             parse_wait_body(br#"{"Error":{"Message":"boom"},"StatusCode":0}"#),
             Err("boom".to_string())
         );
-    }
-
-    #[test]
-    fn help_suffix() {
-        assert_eq!(
-            with_help("run", "Error response from daemon: x"),
-            "berth: Error response from daemon: x\n\nRun 'berth run --help' for more information"
-        );
-    }
-
-    #[test]
-    fn pull_options() {
-        assert!(validate_pull("never").is_ok());
-        assert_eq!(
-            validate_pull("sometimes").unwrap_err(),
-            "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\""
-        );
-    }
-
-    #[test]
-    fn image_ids_are_not_pulled() {
-        let id = "a".repeat(64);
-        assert!(named_reference(&id).unwrap().is_none());
-        assert!(named_reference(&format!("sha256:{id}")).unwrap().is_none());
-        assert_eq!(
-            named_reference("busybox").unwrap().unwrap().familiar(),
-            "busybox:latest"
-        );
-        assert!(named_reference("Bad Name").is_err());
     }
 }
