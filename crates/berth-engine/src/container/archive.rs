@@ -18,7 +18,6 @@ use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
 use super::seams::RootfsMounter;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
-use crate::image_error;
 
 /// Chunks of a tar on its way to the client.
 pub type TarStream = mpsc::Receiver<Bytes>;
@@ -71,7 +70,7 @@ fn run_in_rootfs<T: Send + 'static>(
         .spawn(move || {
             let result =
                 berth_image::thread_fds()
-                    .map_err(image_error)
+                    .map_err(Error::from)
                     .and_then(|fds| match &mnt_ns {
                         Some(ns) => enter_mount_ns(ns).and_then(|()| f(Path::new("/"), &fds)),
                         None if binds.is_empty() => f(&path, &fds),
@@ -244,9 +243,9 @@ impl ContainerService {
     async fn rootfs(&self, c: &Arc<Container>) -> Result<Rootfs> {
         let images = self.images.clone();
         let (image_id, key) = (c.snapshot().image_id, c.id.clone());
-        let mount = tokio::task::spawn_blocking(move || {
-            let image = images.resolve(&image_id).map_err(image_error)?;
-            images.rw_mount(&key, &image).map_err(image_error)
+        let mount = tokio::task::spawn_blocking(move || -> Result<OverlayMount> {
+            let image = images.resolve(&image_id)?;
+            Ok(images.rw_mount(&key, &image)?)
         })
         .await??;
         let rec = c.snapshot();
@@ -278,7 +277,7 @@ impl ContainerService {
         }
         let mounter = self.mounter.clone();
         let mount = tokio::task::spawn_blocking(move || -> Result<OverlayMount> {
-            mounter.mount(&mount).map_err(image_error)?;
+            mounter.mount(&mount)?;
             Ok(mount)
         })
         .await??;
@@ -297,7 +296,7 @@ impl ContainerService {
         let root = self.rootfs(&c).await?;
         let p = path.to_string();
         let stat = joined(run_in_rootfs(root, move |dir, _fds| {
-            berth_image::stat_path(dir, &p).map_err(image_error)
+            Ok(berth_image::stat_path(dir, &p)?)
         }))
         .await?;
         stat.ok_or_else(|| not_found(path, name_or_id))
@@ -312,7 +311,7 @@ impl ContainerService {
         let p = path.to_string();
         // The stat goes back first; the tar follows on the same thread.
         drop(run_in_rootfs(root, move |dir, fds| {
-            let stat = berth_image::stat_path(dir, &p).map_err(image_error);
+            let stat = berth_image::stat_path(dir, &p).map_err(Error::from);
             let found = matches!(stat, Ok(Some(_)));
             let _ = stat_tx.send(stat);
             if found {
@@ -350,7 +349,7 @@ impl ContainerService {
         let p = path.to_string();
         let done = joined(run_in_rootfs(root, move |dir, _fds| {
             let mut body = body;
-            let r = berth_image::extract_to_dir(dir, &p, &mut body, opts).map_err(image_error);
+            let r = berth_image::extract_to_dir(dir, &p, &mut body, opts).map_err(Error::from);
             // Read the rest so the client sees an answer, not a reset.
             let _ = io::copy(&mut body, &mut io::sink());
             r

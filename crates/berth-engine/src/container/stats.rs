@@ -223,9 +223,7 @@ impl ContainerService {
             memory,
             pids,
             blkio,
-        } = cg
-            .stats()
-            .map_err(|e| crate::Error::system(e.to_string()))?;
+        } = cg.stats()?;
         let now = Sample {
             read: SystemTime::now(),
             cpu,
