@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig};
 
+use super::locks::IgnorePoison;
 use super::record::{self, ContainerRecord, State};
 use super::validate;
 use super::{Container, ContainerService};
@@ -114,7 +115,7 @@ impl ContainerService {
     }
 
     fn reserve_name(&self, requested: Option<&str>, id: &str) -> Result<String> {
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.locked();
         let requested = requested
             .map(|n| n.trim_start_matches('/'))
             .filter(|n| !n.is_empty());
@@ -142,7 +143,7 @@ impl ContainerService {
     }
 
     fn release_name(&self, name: &str, id: &str) {
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.locked();
         if names.get(name).map(String::as_str) == Some(id) {
             names.remove(name);
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use berth_shim::exit_record::ExitRecord;
 use berth_shim::protocol;
 
+use super::locks::IgnorePoison;
 use super::record::Status;
 use super::stdio::Output;
 use super::{Container, ContainerService, Progress};
@@ -518,7 +519,7 @@ impl ContainerService {
     /// The shim is gone: the runtime state is deleted. Unmount, drop the
     /// bundle and, for `--rm`, remove the container.
     pub(super) async fn on_shim_gone(self: &Arc<Self>, c: &Arc<Container>) {
-        *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *c.shim.locked() = None;
         if c.status().is_live() {
             // No EXIT frame arrived: the exit record on disk says what happened.
             let exit = fs::read_to_string(c.paths.exit_file())
