@@ -121,3 +121,17 @@ pub fn image_error(e: berth_image::Error) -> Error {
     };
     Error::new(kind, e.to_string())
 }
+
+impl From<berth_image::Error> for Error {
+    fn from(e: berth_image::Error) -> Error {
+        image_error(e)
+    }
+}
+
+/// A runtime failure is the engine's failure (500) unless the caller knows
+/// better, as exec does for a user missing from the image.
+impl From<berth_runtime::Error> for Error {
+    fn from(e: berth_runtime::Error) -> Error {
+        Error::system(e.to_string())
+    }
+}

@@ -11,10 +11,10 @@
 
 mod apply;
 mod archive;
-mod changes;
 mod compress;
 mod diff;
 mod error;
+mod instructions;
 mod platform;
 pub use berth_reference as reference;
 mod snapshot;

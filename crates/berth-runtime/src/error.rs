@@ -55,6 +55,14 @@ pub enum Error {
     /// A cgroup path that is not absolute or tries to leave the hierarchy.
     #[error("invalid cgroup path {0:?}")]
     CgroupPath(String),
+
+    /// A step of joining or building a mount namespace failed.
+    #[error("{what}: {source}")]
+    MountNamespace {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
 }
 
 impl Error {

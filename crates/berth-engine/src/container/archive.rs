@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_image::{CopyInOptions, OverlayMount, PathStat};
+use berth_runtime::mountns;
 use berth_runtime::spec::BindMount;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
@@ -18,7 +19,6 @@ use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
 use super::seams::RootfsMounter;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
-use crate::image_error;
 
 /// Chunks of a tar on its way to the client.
 pub type TarStream = mpsc::Receiver<Bytes>;
@@ -71,11 +71,17 @@ fn run_in_rootfs<T: Send + 'static>(
         .spawn(move || {
             let result =
                 berth_image::thread_fds()
-                    .map_err(image_error)
+                    .map_err(Error::from)
                     .and_then(|fds| match &mnt_ns {
-                        Some(ns) => enter_mount_ns(ns).and_then(|()| f(Path::new("/"), &fds)),
+                        Some(ns) => {
+                            mountns::enter(ns)?;
+                            f(Path::new("/"), &fds)
+                        }
                         None if binds.is_empty() => f(&path, &fds),
-                        None => mount_binds(&path, &binds).and_then(|()| f(&path, &fds)),
+                        None => {
+                            mountns::private_with_binds(&path, &binds)?;
+                            f(&path, &fds)
+                        }
                     });
             let _ = done_tx.send(result);
         });
@@ -93,80 +99,6 @@ fn run_in_rootfs<T: Send + 'static>(
         let _ = tx.send(result);
     });
     rx
-}
-
-/// Moves this thread into a mount namespace (it must stop sharing its
-/// filesystem attributes with the other threads first).
-fn enter_mount_ns(ns: &OwnedFd) -> Result<()> {
-    use nix::sched::{setns, unshare, CloneFlags};
-    unshare(CloneFlags::CLONE_FS)
-        .and_then(|()| setns(ns, CloneFlags::CLONE_NEWNS))
-        .map_err(|e| Error::system(format!("enter the container's mount namespace: {e}")))
-}
-
-/// Gives this thread a private mount namespace with `binds` mounted over
-/// the rootfs. Each target is resolved inside the rootfs and mounted on
-/// through its descriptor, so a symlink in the image cannot redirect a
-/// mount; everything goes away with the thread.
-fn mount_binds(root: &Path, binds: &[BindMount]) -> Result<()> {
-    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
-    use nix::mount::{mount, MsFlags};
-    use nix::sched::{unshare, CloneFlags};
-    use std::os::fd::AsRawFd;
-    let sys = |what: &str| {
-        let what = what.to_string();
-        move |e: nix::Error| Error::system(format!("{what}: {e}"))
-    };
-    unshare(CloneFlags::CLONE_NEWNS).map_err(sys("unshare the mount namespace"))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(sys("make mounts private"))?;
-    let rootfd = nix::fcntl::open(
-        root,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(sys("open the rootfs"))?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let mut sorted: Vec<&BindMount> = binds.iter().collect();
-    sorted.sort_by_key(|b| b.destination.matches('/').count());
-    for b in sorted {
-        // A mount point the runtime has not created yet: nothing to see.
-        let Ok(target) = openat2(rootfd.as_fd(), b.destination.as_str(), how) else {
-            continue;
-        };
-        let at = format!("/proc/thread-self/fd/{}", target.as_raw_fd());
-        mount(
-            Some(&b.source),
-            at.as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(sys(&format!("mount {}", b.destination)))?;
-        if b.readonly {
-            // The new mount, not the one under it: open the target again.
-            let over = openat2(rootfd.as_fd(), b.destination.as_str(), how)
-                .map_err(sys(&format!("open {}", b.destination)))?;
-            let at = format!("/proc/thread-self/fd/{}", over.as_raw_fd());
-            mount(
-                None::<&str>,
-                at.as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-            .map_err(sys(&format!("remount {} read-only", b.destination)))?;
-        }
-    }
-    Ok(())
 }
 
 async fn joined<T>(rx: oneshot::Receiver<Result<T>>) -> Result<T> {
@@ -244,20 +176,15 @@ impl ContainerService {
     async fn rootfs(&self, c: &Arc<Container>) -> Result<Rootfs> {
         let images = self.images.clone();
         let (image_id, key) = (c.snapshot().image_id, c.id.clone());
-        let mount = tokio::task::spawn_blocking(move || {
-            let image = images.resolve(&image_id).map_err(image_error)?;
-            images.rw_mount(&key, &image).map_err(image_error)
+        let mount = tokio::task::spawn_blocking(move || -> Result<OverlayMount> {
+            let image = images.resolve(&image_id)?;
+            Ok(images.rw_mount(&key, &image)?)
         })
         .await??;
         let rec = c.snapshot();
         if rec.state.status.is_live() && mount.is_mounted() {
-            let mnt_ns = nix::fcntl::open(
-                format!("/proc/{}/ns/mnt", rec.state.pid).as_str(),
-                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .ok()
-            .filter(|_| rec.state.pid > 0);
+            let pid = rec.state.pid;
+            let mnt_ns = (pid > 0).then(|| mountns::open(pid).ok()).flatten();
             return Ok(Rootfs {
                 path: mount.target.clone(),
                 mnt_ns,
@@ -278,7 +205,7 @@ impl ContainerService {
         }
         let mounter = self.mounter.clone();
         let mount = tokio::task::spawn_blocking(move || -> Result<OverlayMount> {
-            mounter.mount(&mount).map_err(image_error)?;
+            mounter.mount(&mount)?;
             Ok(mount)
         })
         .await??;
@@ -297,7 +224,7 @@ impl ContainerService {
         let root = self.rootfs(&c).await?;
         let p = path.to_string();
         let stat = joined(run_in_rootfs(root, move |dir, _fds| {
-            berth_image::stat_path(dir, &p).map_err(image_error)
+            Ok(berth_image::stat_path(dir, &p)?)
         }))
         .await?;
         stat.ok_or_else(|| not_found(path, name_or_id))
@@ -312,7 +239,7 @@ impl ContainerService {
         let p = path.to_string();
         // The stat goes back first; the tar follows on the same thread.
         drop(run_in_rootfs(root, move |dir, fds| {
-            let stat = berth_image::stat_path(dir, &p).map_err(image_error);
+            let stat = berth_image::stat_path(dir, &p).map_err(Error::from);
             let found = matches!(stat, Ok(Some(_)));
             let _ = stat_tx.send(stat);
             if found {
@@ -350,7 +277,7 @@ impl ContainerService {
         let p = path.to_string();
         let done = joined(run_in_rootfs(root, move |dir, _fds| {
             let mut body = body;
-            let r = berth_image::extract_to_dir(dir, &p, &mut body, opts).map_err(image_error);
+            let r = berth_image::extract_to_dir(dir, &p, &mut body, opts).map_err(Error::from);
             // Read the rest so the client sees an answer, not a reset.
             let _ = io::copy(&mut body, &mut io::sink());
             r

@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use super::ContainerService;
 use crate::error::{Error, Result};
-use crate::image_error;
 
 /// What `POST /commit` carries besides the container.
 #[derive(Debug, Clone, Default)]
@@ -32,10 +31,10 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let rec = c.snapshot();
         let images = self.images.clone();
-        tokio::task::spawn_blocking(move || {
-            let image = images.resolve(&rec.image_id).map_err(image_error)?;
-            let m = images.rw_mount(&rec.id, &image).map_err(image_error)?;
-            berth_image::changes(&m.upperdir, &m.lowerdirs).map_err(image_error)
+        tokio::task::spawn_blocking(move || -> Result<Vec<Change>> {
+            let image = images.resolve(&rec.image_id)?;
+            let m = images.rw_mount(&rec.id, &image)?;
+            Ok(berth_image::changes(&m.upperdir, &m.lowerdirs)?)
         })
         .await?
     }
@@ -73,21 +72,19 @@ impl ContainerService {
         let images = self.images.clone();
         let req_config = config;
         let (id, image_id) = (rec.id.clone(), rec.image_id.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            let image = images.resolve(&image_id).map_err(image_error)?;
-            let m = images.rw_mount(&id, &image).map_err(image_error)?;
-            images
-                .commit(CommitRequest {
-                    base: Some(image.id.clone()),
-                    upper: m.upperdir.clone(),
-                    config: req_config,
-                    changes: opts.changes,
-                    comment: opts.comment,
-                    author: opts.author,
-                    reference,
-                    container_id: id,
-                })
-                .map_err(image_error)
+        let result = tokio::task::spawn_blocking(move || -> Result<String> {
+            let image = images.resolve(&image_id)?;
+            let m = images.rw_mount(&id, &image)?;
+            Ok(images.commit(CommitRequest {
+                base: Some(image.id.clone()),
+                upper: m.upperdir.clone(),
+                config: req_config,
+                changes: opts.changes,
+                comment: opts.comment,
+                author: opts.author,
+                reference,
+                container_id: id,
+            })?)
         })
         .await;
         if paused {

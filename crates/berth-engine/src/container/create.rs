@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig};
 
+use super::locks::IgnorePoison;
 use super::record::{self, ContainerRecord, State};
 use super::validate;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
-use crate::{ids, image_error, timefmt};
+use crate::{ids, timefmt};
 use berth_runtime::cgroups::Support;
 
 #[derive(Debug, Clone, Default)]
@@ -50,9 +51,7 @@ impl ContainerService {
         self.resolve_container_modes(&mut host_config)?;
         let images = self.images.clone();
         let lookup = image_name.clone();
-        let image = tokio::task::spawn_blocking(move || images.resolve(&lookup))
-            .await?
-            .map_err(image_error)?;
+        let image = tokio::task::spawn_blocking(move || images.resolve(&lookup)).await??;
 
         merge_image_defaults(&mut config, &image.config);
         let mut args = config.entrypoint.clone().unwrap_or_default();
@@ -98,9 +97,7 @@ impl ContainerService {
             fs::create_dir_all(&paths.dir)?;
             let images = self.images.clone();
             let key = id.clone();
-            tokio::task::spawn_blocking(move || images.prepare_rw(&key, &image))
-                .await?
-                .map_err(image_error)?;
+            tokio::task::spawn_blocking(move || images.prepare_rw(&key, &image)).await??;
             record::save(&paths, &rec)
         }
         .await;
@@ -118,7 +115,7 @@ impl ContainerService {
     }
 
     fn reserve_name(&self, requested: Option<&str>, id: &str) -> Result<String> {
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.locked();
         let requested = requested
             .map(|n| n.trim_start_matches('/'))
             .filter(|n| !n.is_empty());
@@ -146,7 +143,7 @@ impl ContainerService {
     }
 
     fn release_name(&self, name: &str, id: &str) {
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.locked();
         if names.get(name).map(String::as_str) == Some(id) {
             names.remove(name);
         }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::lifecycle::{start_failure_code, Starting};
+use super::locks::IgnorePoison;
 use super::stdio::Output;
 use super::{Container, ContainerService, Status};
 use crate::error::{Error, Result};
@@ -106,7 +107,7 @@ pub struct Exec {
 
 impl Exec {
     fn state(&self) -> std::sync::MutexGuard<'_, ExecState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     fn exit_file(&self) -> PathBuf {
@@ -191,7 +192,7 @@ fn merge_env(base: &mut Vec<String>, overrides: &[String]) {
 
 impl ContainerService {
     fn exec_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Exec>>> {
-        self.execs.lock().unwrap_or_else(|e| e.into_inner())
+        self.execs.locked()
     }
 
     pub fn get_exec(&self, id: &str) -> Result<Arc<Exec>> {

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use berth_image::OverlayMount;
 use berth_shim::exit_record::ExitRecord;
@@ -17,12 +17,9 @@ use berth_shim::protocol::{self, frame, take_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::locks::IgnorePoison;
 use super::seams::{BoxFuture, RootfsMounter, ShimConn, ShimLaunch, Shims};
 use crate::error::{Error, Result};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proc {
@@ -70,35 +67,35 @@ pub(crate) struct FakeShims {
 impl FakeShims {
     /// The next spawn fails with this message (as the shim's ERROR line).
     pub fn fail_next_spawn(&self, msg: &str) {
-        lock(&self.world).spawn_error = Some(msg.into());
+        self.world.locked().spawn_error = Some(msg.into());
     }
 
     /// The next START fails with this runtime log line.
     pub fn fail_next_start(&self, msg: &str) {
-        lock(&self.world).start_error = Some(msg.into());
+        self.world.locked().start_error = Some(msg.into());
     }
 
     /// Container processes survive `sig` from now on (SIGKILL cannot be
     /// ignored).
     pub fn ignore_signal(&self, sig: i32) {
-        lock(&self.world).ignored.insert(sig);
+        self.world.locked().ignored.insert(sig);
     }
 
     /// The shim listening on `socket`, if any.
     pub fn at(&self, socket: &Path) -> Option<Arc<FakeShim>> {
-        lock(&self.world).listening.get(socket).cloned()
+        self.world.locked().listening.get(socket).cloned()
     }
 
     /// How many shims were spawned so far.
     pub fn spawned(&self) -> usize {
-        lock(&self.world).spawned.len()
+        self.world.locked().spawned.len()
     }
 }
 
 impl Shims for FakeShims {
     fn spawn<'a>(&'a self, launch: &'a ShimLaunch) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut world = lock(&self.world);
+            let mut world = self.world.locked();
             if let Some(msg) = world.spawn_error.take() {
                 return Err(Error::system(format!("shim failed to start: {msg}")));
             }
@@ -125,11 +122,11 @@ impl Shims for FakeShims {
             let (mut rd, mut wr) = tokio::io::split(theirs);
             let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
             let id = {
-                let mut world = lock(&self.world);
+                let mut world = self.world.locked();
                 world.next_client += 1;
                 world.next_client
             };
-            lock(&shim.state).clients.push(Client {
+            shim.state.locked().clients.push(Client {
                 id,
                 tx,
                 attached: false,
@@ -171,12 +168,12 @@ impl Shims for FakeShims {
 
 impl FakeShim {
     pub fn proc(&self) -> Proc {
-        lock(&self.state).proc
+        self.state.locked().proc
     }
 
     /// The container's process exits by itself with `code`.
     pub fn exit(&self, code: i32) {
-        let mut st = lock(&self.state);
+        let mut st = self.state.locked();
         if matches!(st.proc, Proc::Running(_)) {
             self.finish(&mut st, code);
         }
@@ -184,14 +181,14 @@ impl FakeShim {
 
     /// The shim dies without a word (killed): no exit record, no EXIT.
     pub fn crash(&self) {
-        let mut st = lock(&self.state);
+        let mut st = self.state.locked();
         st.proc = Proc::Gone;
         st.clients.clear();
-        lock(&self.world).listening.remove(&self.launch.socket);
+        self.world.locked().listening.remove(&self.launch.socket);
     }
 
     fn drop_client(&self, id: u64) {
-        lock(&self.state).clients.retain(|c| c.id != id);
+        self.state.locked().clients.retain(|c| c.id != id);
     }
 
     fn send(st: &ShimState, client: u64, kind: u8, payload: &[u8]) {
@@ -201,7 +198,7 @@ impl FakeShim {
     }
 
     fn on_request(&self, client: u64, kind: u8, payload: &[u8]) {
-        let mut st = lock(&self.state);
+        let mut st = self.state.locked();
         if st.proc == Proc::Gone {
             return;
         }
@@ -217,7 +214,7 @@ impl FakeShim {
                     return;
                 };
                 let sig = i32::from_be_bytes(bytes);
-                let ignored = lock(&self.world).ignored.contains(&sig);
+                let ignored = self.world.locked().ignored.contains(&sig);
                 if matches!(st.proc, Proc::Running(_)) && (sig == libc::SIGKILL || !ignored) {
                     self.finish(&mut st, 128 + sig);
                 }
@@ -231,7 +228,7 @@ impl FakeShim {
             }
             protocol::START => {
                 let error = {
-                    let mut world = lock(&self.world);
+                    let mut world = self.world.locked();
                     match st.proc {
                         Proc::Created => world.start_error.take(),
                         _ => Some("container already started".into()),
@@ -240,7 +237,7 @@ impl FakeShim {
                 match error {
                     None => {
                         let pid = {
-                            let mut world = lock(&self.world);
+                            let mut world = self.world.locked();
                             world.next_pid += 1;
                             1000 + world.next_pid
                         };
@@ -252,7 +249,7 @@ impl FakeShim {
                         // A failed start leaves nothing: the shim exits.
                         st.proc = Proc::Gone;
                         st.clients.clear();
-                        lock(&self.world).listening.remove(&self.launch.socket);
+                        self.world.locked().listening.remove(&self.launch.socket);
                     }
                 }
             }
@@ -286,7 +283,7 @@ impl FakeShim {
         }
         st.proc = Proc::Gone;
         st.clients.clear();
-        lock(&self.world).listening.remove(&self.launch.socket);
+        self.world.locked().listening.remove(&self.launch.socket);
     }
 }
 
@@ -299,28 +296,28 @@ pub(crate) struct FakeMounts {
 
 impl FakeMounts {
     pub fn is_mounted(&self, target: &Path) -> bool {
-        lock(&self.mounted).contains(target)
+        self.mounted.locked().contains(target)
     }
 
     pub fn fail_next_mount(&self, msg: &str) {
-        *lock(&self.fail_next) = Some(msg.into());
+        *self.fail_next.locked() = Some(msg.into());
     }
 }
 
 impl RootfsMounter for FakeMounts {
     fn mount(&self, m: &OverlayMount) -> berth_image::Result<()> {
-        if let Some(msg) = lock(&self.fail_next).take() {
+        if let Some(msg) = self.fail_next.locked().take() {
             return Err(berth_image::Error::Io {
                 context: format!("mount {}", m.target.display()),
                 source: io::Error::other(msg),
             });
         }
-        lock(&self.mounted).insert(m.target.clone());
+        self.mounted.locked().insert(m.target.clone());
         Ok(())
     }
 
     fn unmount(&self, m: &OverlayMount) -> berth_image::Result<()> {
-        lock(&self.mounted).remove(&m.target);
+        self.mounted.locked().remove(&m.target);
         Ok(())
     }
 }

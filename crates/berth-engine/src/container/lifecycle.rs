@@ -8,11 +8,12 @@ use std::time::Duration;
 use berth_shim::exit_record::ExitRecord;
 use berth_shim::protocol;
 
+use super::locks::IgnorePoison;
 use super::record::Status;
 use super::stdio::Output;
 use super::{Container, ContainerService, Progress};
 use crate::error::{Error, Result};
-use crate::{ids, image_error, signal, timefmt};
+use crate::{ids, signal, timefmt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitCondition {
@@ -123,9 +124,9 @@ impl ContainerService {
         let key = c.id.clone();
         let mounter = self.mounter.clone();
         let rootfs = tokio::task::spawn_blocking(move || -> Result<std::path::PathBuf> {
-            let image = images.resolve(&image_id).map_err(image_error)?;
-            let mount = images.rw_mount(&key, &image).map_err(image_error)?;
-            mounter.mount(&mount).map_err(image_error)?;
+            let image = images.resolve(&image_id)?;
+            let mount = images.rw_mount(&key, &image)?;
+            mounter.mount(&mount)?;
             Ok(mount.target.clone())
         })
         .await??;
@@ -266,9 +267,7 @@ impl ContainerService {
         }
         let rt = self.runtime.clone();
         let id = c.id.clone();
-        tokio::task::spawn_blocking(move || rt.pause(&id))
-            .await?
-            .map_err(|e| Error::system(e.to_string()))?;
+        tokio::task::spawn_blocking(move || rt.pause(&id)).await??;
         c.update(|r| r.state.status = Status::Paused)?;
         self.event(&c.snapshot(), "pause", &[]);
         Ok(())
@@ -288,9 +287,7 @@ impl ContainerService {
     async fn resume_runtime(&self, c: &Arc<Container>) -> Result<()> {
         let rt = self.runtime.clone();
         let id = c.id.clone();
-        tokio::task::spawn_blocking(move || rt.resume(&id))
-            .await?
-            .map_err(|e| Error::system(e.to_string()))?;
+        tokio::task::spawn_blocking(move || rt.resume(&id)).await??;
         c.update(|r| {
             if r.state.status == Status::Paused {
                 r.state.status = Status::Running;
@@ -371,9 +368,7 @@ impl ContainerService {
     pub(super) async fn remove_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
         let images = self.images.clone();
         let key = c.id.clone();
-        tokio::task::spawn_blocking(move || images.remove_rw(&key))
-            .await?
-            .map_err(image_error)?;
+        tokio::task::spawn_blocking(move || images.remove_rw(&key)).await??;
         let _ = fs::remove_dir_all(&c.paths.bundle);
         fs::remove_dir_all(&c.paths.dir).or_else(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -524,7 +519,7 @@ impl ContainerService {
     /// The shim is gone: the runtime state is deleted. Unmount, drop the
     /// bundle and, for `--rm`, remove the container.
     pub(super) async fn on_shim_gone(self: &Arc<Self>, c: &Arc<Container>) {
-        *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *c.shim.locked() = None;
         if c.status().is_live() {
             // No EXIT frame arrived: the exit record on disk says what happened.
             let exit = fs::read_to_string(c.paths.exit_file())
@@ -553,9 +548,9 @@ impl ContainerService {
         let key = c.id.clone();
         let mounter = self.mounter.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<()> {
-            let image = images.resolve(&image_id).map_err(image_error)?;
-            let mount = images.rw_mount(&key, &image).map_err(image_error)?;
-            mounter.unmount(&mount).map_err(image_error)
+            let image = images.resolve(&image_id)?;
+            let mount = images.rw_mount(&key, &image)?;
+            Ok(mounter.unmount(&mount)?)
         })
         .await;
         if let Ok(Err(e)) | Err(e) = res.map_err(Error::from) {

@@ -15,6 +15,7 @@ mod inspect;
 mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
+mod locks;
 mod logopts;
 mod logs;
 mod mounts;
@@ -39,6 +40,7 @@ use crate::events::EventBus;
 use crate::Config;
 use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
+use locks::{IgnorePoison, IgnorePoisonRw};
 use seams::{KernelMounts, RootfsMounter, Shims};
 
 pub use archive::TarStream;
@@ -113,29 +115,22 @@ impl Container {
 
     /// A copy of the record; cheap enough for every read path.
     pub fn snapshot(&self) -> ContainerRecord {
-        self.record
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.record.locked().clone()
     }
 
     fn update<T>(&self, f: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T> {
-        let mut rec = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rec = self.record.locked();
         let out = f(&mut rec);
         record::save(&self.paths, &rec)?;
         Ok(out)
     }
 
     pub fn status(&self) -> Status {
-        self.record
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .state
-            .status
+        self.record.locked().state.status
     }
 
     fn send_to_shim(&self, frame: Vec<u8>) -> bool {
-        let guard = self.shim.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.shim.locked();
         match guard.as_ref() {
             Some(tx) => tx.send(frame).is_ok(),
             None => false,
@@ -204,27 +199,18 @@ impl ContainerService {
 
     fn insert(&self, c: Arc<Container>) {
         let name = c.snapshot().name;
-        self.names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, c.id.clone());
-        self.containers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(c.id.clone(), c);
+        self.names.locked().insert(name, c.id.clone());
+        self.containers.write_locked().insert(c.id.clone(), c);
     }
 
     fn forget(&self, c: &Container) {
         let name = c.snapshot().name;
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self.names.locked();
         if names.get(&name) == Some(&c.id) {
             names.remove(&name);
         }
         drop(names);
-        self.containers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&c.id);
+        self.containers.write_locked().remove(&c.id);
         self.forget_execs(&c.id);
     }
 
@@ -234,16 +220,11 @@ impl ContainerService {
         if key.is_empty() {
             return Err(Error::no_such_container(name_or_id));
         }
-        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.containers.read_locked();
         if let Some(c) = map.get(key) {
             return Ok(c.clone());
         }
-        if let Some(id) = self
-            .names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-        {
+        if let Some(id) = self.names.locked().get(key) {
             if let Some(c) = map.get(id) {
                 return Ok(c.clone());
             }
@@ -259,12 +240,7 @@ impl ContainerService {
     }
 
     pub fn all(&self) -> Vec<Arc<Container>> {
-        self.containers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.containers.read_locked().values().cloned().collect()
     }
 
     /// Whether any container (running or not) uses this image; for `rmi`.
@@ -300,7 +276,7 @@ impl ContainerService {
             ));
         }
         {
-            let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+            let mut names = self.names.locked();
             if let Some(other) = names.get(new_name) {
                 return Err(Error::conflict(format!(
                     "Conflict. The container name \"/{new_name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."

@@ -9,6 +9,7 @@ use berth_shim::protocol::{self, frame};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::locks::IgnorePoison;
 use super::logopts::LogDriver;
 use super::record::ContainerRecord;
 use super::seams::{LogFile, ShimConn, ShimLaunch};
@@ -104,7 +105,7 @@ impl ContainerService {
         let io = super::shim_io::spawn(conn, format!("container {}", crate::ids::short(&c.id)));
         let tx = io.tx.clone();
         let _ = tx.send(frame(protocol::ATTACH, b""));
-        *c.shim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.clone());
+        *c.shim.locked() = Some(tx.clone());
         let svc = self.clone();
         let c = c.clone();
         let mut frames = io.frames;

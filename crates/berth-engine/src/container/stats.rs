@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use berth_runtime::cgroups::{CgroupStats, CpuStats};
 use serde::Serialize;
 
+use super::locks::IgnorePoison;
 use super::{Container, ContainerService};
 use crate::error::Result;
 use crate::timefmt;
@@ -223,9 +224,7 @@ impl ContainerService {
             memory,
             pids,
             blkio,
-        } = cg
-            .stats()
-            .map_err(|e| crate::Error::system(e.to_string()))?;
+        } = cg.stats()?;
         let now = Sample {
             read: SystemTime::now(),
             cpu,
@@ -233,7 +232,7 @@ impl ContainerService {
             online_cpus: online_cpus(),
         };
         let previous = {
-            let mut kept = c.stats_sample.lock().unwrap_or_else(|e| e.into_inner());
+            let mut kept = c.stats_sample.locked();
             let previous = kept
                 .clone()
                 .or_else(|| start_sample(&rec.state.started_at, &now));

@@ -8,6 +8,7 @@ use berth_shim::protocol::{self, frame};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::locks::IgnorePoison;
 use super::logs::{LogChunk, LogOptions};
 use super::{Container, ContainerService};
 use crate::error::Result;
@@ -52,11 +53,7 @@ pub struct StdinWriter {
 
 impl StdinWriter {
     pub fn write(&self, data: &[u8]) {
-        let mut pending = self
-            .container
-            .pending_stdin
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.container.pending_stdin.locked();
         if pending.close {
             return;
         }
@@ -77,11 +74,7 @@ impl StdinWriter {
         if !self.close_on_eof {
             return;
         }
-        let mut pending = self
-            .container
-            .pending_stdin
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.container.pending_stdin.locked();
         pending.close = true;
         flush_locked(&self.container, &mut pending);
     }
@@ -123,7 +116,7 @@ impl ContainerService {
         let stdin = with_stdin.then(|| {
             // A new client gets a fresh stdin unless the previous one closed it for good.
             if c.status() == super::Status::Created || c.status() == super::Status::Exited {
-                let mut pending = c.pending_stdin.lock().unwrap_or_else(|e| e.into_inner());
+                let mut pending = c.pending_stdin.locked();
                 pending.close = false;
             }
             StdinWriter {
@@ -143,7 +136,7 @@ impl ContainerService {
 
     /// Called right after START: hands buffered stdin to the shim.
     pub(super) fn flush_pending_stdin(&self, c: &Container) {
-        let mut pending = c.pending_stdin.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = c.pending_stdin.locked();
         flush_locked(c, &mut pending);
     }
 }

@@ -9,9 +9,9 @@ use berth_store::Digest;
 use serde_json::{json, Map, Value};
 
 use super::{host_arch, new_image_tag, ImageStore, NewImage, Staged, MAX_LAYERS};
-use crate::changes::apply_changes;
 use crate::diff::write_diff_tar;
 use crate::error::{Error, Result};
+use crate::instructions::apply_instructions;
 use crate::snapshot::chain_ids;
 
 /// What `POST /commit` asks for, with the container's side filled in.
@@ -93,7 +93,7 @@ impl ImageStore {
         cfg.retain(|k, _| IMAGE_CONFIG_FIELDS.contains(&k.as_str()));
         let mut config = super::docker_container_config();
         config.extend(cfg);
-        apply_changes(&mut config, &req.changes)?;
+        apply_instructions(&mut config, &req.changes)?;
 
         let base = req.base.as_deref().map(|b| self.resolve(b)).transpose()?;
         let (base_raw, base_diffs) = match &base {

@@ -33,9 +33,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::apply::{self, read_err};
-use crate::changes::apply_changes;
 use crate::compress::decompress;
 use crate::error::{io_err, Error, Result};
+use crate::instructions::apply_instructions;
 use crate::reference::Reference;
 use crate::snapshot::{chain_ids, OverlayMount, Snapshotter};
 
@@ -996,7 +996,7 @@ impl ImageStore {
     ) -> Result<String> {
         let tag = new_image_tag(reference, "import")?;
         let mut cfg = docker_container_config();
-        apply_changes(&mut cfg, changes)?;
+        apply_instructions(&mut cfg, changes)?;
         let staged = self.stage_layer(reader, None, 0)?;
         let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let comment = if message.is_empty() {

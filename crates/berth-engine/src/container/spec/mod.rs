@@ -71,8 +71,7 @@ fn user_mounts(hc: &HostConfig) -> Result<(Vec<BindMount>, HashMap<String, Strin
                 if create_source {
                     fs::create_dir_all(&source).ok();
                 }
-                berth_runtime::propagation::check_bind_source(&source, propagation)
-                    .map_err(|e| Error::system(e.to_string()))?;
+                berth_runtime::propagation::check_bind_source(&source, propagation)?;
                 binds.push(BindMount {
                     source,
                     destination,
@@ -305,10 +304,9 @@ impl ContainerService {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut input = input;
             // dockerd fails a start whose spec cannot be made with a 500.
-            input.user = rtspec::resolve_user_with_groups(&rootfs, &user, &group_add)
-                .map_err(|e| Error::system(e.to_string()))?;
-            let spec = rtspec::generate(&input).map_err(|e| Error::system(e.to_string()))?;
-            rtspec::write_bundle(&bundle, &spec).map_err(|e| Error::system(e.to_string()))
+            input.user = rtspec::resolve_user_with_groups(&rootfs, &user, &group_add)?;
+            let spec = rtspec::generate(&input)?;
+            Ok(rtspec::write_bundle(&bundle, &spec)?)
         })
         .await?
     }

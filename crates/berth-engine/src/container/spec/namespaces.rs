@@ -145,8 +145,7 @@ impl ContainerService {
                     .filter(|n| *n > 0)
                     .unwrap_or(rtspec::DEFAULT_SHM_SIZE);
                 let dir = shm_dir(paths);
-                berth_runtime::shm::mount_shareable(&dir, size)
-                    .map_err(|e| Error::system(e.to_string()))?;
+                berth_runtime::shm::mount_shareable(&dir, size)?;
                 (NsMode::Private, Shm::Bind(dir))
             }
             _ => (NsMode::Private, Shm::Tmpfs),

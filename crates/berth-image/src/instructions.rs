@@ -18,9 +18,12 @@ const VALID: &[&str] = &[
     "stopsignal",
 ];
 
-/// Applies `changes` (each one or more instruction lines) to `config`.
-pub(crate) fn apply_changes(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> {
-    let joined = changes.join("\n");
+/// Applies `instructions` (each one or more lines) to `config`.
+pub(crate) fn apply_instructions(
+    config: &mut Map<String, Value>,
+    instructions: &[String],
+) -> Result<()> {
+    let joined = instructions.join("\n");
     let mut lines = Vec::new();
     let mut cur = String::new();
     for line in joined.lines() {
@@ -420,10 +423,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(changes: &[&str]) -> Result<Value> {
+    fn run(instructions: &[&str]) -> Result<Value> {
         let mut m = Map::new();
-        let changes: Vec<String> = changes.iter().map(|s| s.to_string()).collect();
-        apply_changes(&mut m, &changes)?;
+        let instructions: Vec<String> = instructions.iter().map(|s| s.to_string()).collect();
+        apply_instructions(&mut m, &instructions)?;
         Ok(Value::Object(m))
     }
 
@@ -505,7 +508,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_changes() {
+    fn invalid_instructions() {
         let msg = |c: &[&str]| run(c).unwrap_err().to_string();
         assert_eq!(msg(&["RUN echo hi"]), "run is not a valid change command");
         assert_eq!(msg(&["FROM busybox"]), "from is not a valid change command");
