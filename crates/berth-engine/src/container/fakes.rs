@@ -132,8 +132,11 @@ impl Shims for FakeShims {
                 attached: false,
             });
             // Dropping the client's sender (the shim is gone) ends the
-            // stream, as the real shim closing its end does.
-            tokio::spawn(async move {
+            // stream, as the real shim closing its end does. The shim's side
+            // runs on a runtime of its own: a shim outlives the daemon, so
+            // a test that ends the daemon's runtime must not end it too, or
+            // the daemon's last moments would see the shim close.
+            shim_runtime().spawn(async move {
                 while let Some(bytes) = rx.recv().await {
                     if wr.write_all(&bytes).await.is_err() {
                         return;
@@ -142,7 +145,7 @@ impl Shims for FakeShims {
                 let _ = wr.shutdown().await;
             });
             let reader_shim = shim.clone();
-            tokio::spawn(async move {
+            shim_runtime().spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = vec![0u8; 16 * 1024];
                 loop {
@@ -164,6 +167,24 @@ impl Shims for FakeShims {
             })
         })
     }
+}
+
+/// The runtime the fake shims' ends of their connections run on, for the
+/// life of the test process (a real shim is a process of its own).
+fn shim_runtime() -> &'static tokio::runtime::Handle {
+    static HANDLE: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the fake shims' runtime");
+            let _ = tx.send(rt.handle().clone());
+            rt.block_on(std::future::pending::<()>());
+        });
+        rx.recv().expect("the fake shims' runtime started")
+    })
 }
 
 impl FakeShim {
