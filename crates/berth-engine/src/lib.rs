@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod backend;
 pub mod container;
 pub mod disk_usage;
 pub mod error;

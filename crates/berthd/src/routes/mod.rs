@@ -20,7 +20,7 @@ use futures_util::Stream;
 
 use crate::server::AppState;
 
-pub fn router(engine: AppState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
@@ -75,7 +75,7 @@ pub fn router(engine: AppState) -> Router {
                 .delete(images::remove),
         )
         .fallback(not_found)
-        .with_state(engine)
+        .with_state(state)
 }
 
 async fn not_found() -> Response {
