@@ -2,8 +2,6 @@
 //! containers and images, the event bus, and the reconcile-on-start that
 //! reattaches to the shims of containers that outlived a previous daemon.
 
-#![recursion_limit = "256"]
-
 pub mod backend;
 pub mod container;
 pub mod disk_usage;
