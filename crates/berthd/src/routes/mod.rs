@@ -8,6 +8,8 @@ mod exec;
 mod hijack;
 mod images;
 mod system;
+#[cfg(test)]
+mod tests;
 
 use crate::error::ApiError;
 use axum::body::Body;
