@@ -1,9 +1,11 @@
-//! ImageService: the image half of the API over the blocking image store,
-//! shaped as docker answers (list rows, inspect, history, delete items).
+//! The engine's image methods, behind `backend::ImagesBackend`: the image
+//! half of the API over the blocking image store, shaped as docker answers
+//! (list rows, inspect, history, delete items).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use bollard_stubs::models::{HistoryResponseItem, ImageSummary};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
@@ -35,19 +37,23 @@ pub(crate) fn labels_of(img: &berth_image::Image) -> std::collections::HashMap<S
         .unwrap_or_default()
 }
 
-fn summary(img: &berth_image::Image) -> Value {
-    json!({
-        "Containers": -1,
-        "Created": timefmt::unix(&created_of(img)),
-        "Id": img.id,
-        "Labels": labels_of(img),
-        "ParentId": img.parent.clone().unwrap_or_default(),
-        "RepoDigests": img.repo_digests,
-        "RepoTags": img.repo_tags,
-        "SharedSize": -1,
-        "Size": img.size,
-        "VirtualSize": img.size,
-    })
+/// -1: not computed (docker's answer when the client did not ask).
+const NOT_COMPUTED: i64 = -1;
+
+fn summary(img: &berth_image::Image) -> ImageSummary {
+    ImageSummary {
+        id: img.id.clone(),
+        parent_id: img.parent.clone().unwrap_or_default(),
+        repo_tags: img.repo_tags.clone(),
+        repo_digests: img.repo_digests.clone(),
+        created: timefmt::unix(&created_of(img)),
+        size: img.size as i64,
+        shared_size: NOT_COMPUTED,
+        virtual_size: Some(img.size as i64),
+        labels: labels_of(img),
+        containers: NOT_COMPUTED,
+        manifests: None,
+    }
 }
 
 fn reference_matches(pattern: &str, tag: &str) -> bool {
@@ -68,7 +74,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 impl Engine {
     /// One row of `GET /images/json`.
-    pub(crate) fn image_summary(&self, img: &berth_image::Image) -> Value {
+    pub(crate) fn image_summary(&self, img: &berth_image::Image) -> ImageSummary {
         summary(img)
     }
 
@@ -80,7 +86,7 @@ impl Engine {
         all: bool,
         shared_size: bool,
         filters: Filters,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<ImageSummary>> {
         filters.validate(&["dangling", "label", "reference", "before", "since"])?;
         let dangling = filters
             .contains("dangling")
@@ -135,11 +141,11 @@ impl Engine {
                 .collect())
         })
         .await?;
-        let mut rows: Vec<Value> = list.iter().map(summary).collect();
+        let mut rows: Vec<ImageSummary> = list.iter().map(summary).collect();
         if shared_size {
             let (shared, _) = self.shared_sizes(&list).await?;
             for (row, s) in rows.iter_mut().zip(shared) {
-                row["SharedSize"] = json!(s);
+                row.shared_size = s as i64;
             }
         }
         Ok(rows)
@@ -173,22 +179,20 @@ impl Engine {
         .await
     }
 
-    pub async fn image_history(self: &Arc<Self>, name: &str) -> Result<Vec<Value>> {
+    pub async fn image_history(self: &Arc<Self>, name: &str) -> Result<Vec<HistoryResponseItem>> {
         let images = self.images.clone();
         let name = name.to_string();
         blocking(move || {
             let items = images.history(&name).map_err(image_error)?;
             Ok(items
                 .into_iter()
-                .map(|h| {
-                    json!({
-                        "Id": h.id,
-                        "Created": timefmt::unix(&h.created),
-                        "CreatedBy": h.created_by,
-                        "Tags": h.tags,
-                        "Size": h.size,
-                        "Comment": h.comment,
-                    })
+                .map(|h| HistoryResponseItem {
+                    created: timefmt::unix(&h.created),
+                    id: h.id,
+                    created_by: h.created_by,
+                    tags: h.tags,
+                    size: h.size as i64,
+                    comment: h.comment,
                 })
                 .collect())
         })

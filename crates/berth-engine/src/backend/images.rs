@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 
 use async_trait::async_trait;
+use bollard_stubs::models::{HistoryResponseItem, ImageSummary};
 use serde_json::Value;
 
 use super::Area;
@@ -19,9 +20,14 @@ pub type LayerLoaded = Box<dyn FnMut(&str, u64) + Send>;
 #[async_trait]
 pub trait ImagesBackend: Send + Sync {
     /// `GET /images/json` rows; `shared_size` fills `SharedSize`.
-    async fn list(&self, all: bool, shared_size: bool, filters: Filters) -> Result<Vec<Value>>;
+    async fn list(
+        &self,
+        all: bool,
+        shared_size: bool,
+        filters: Filters,
+    ) -> Result<Vec<ImageSummary>>;
     async fn inspect(&self, name: &str) -> Result<Value>;
-    async fn history(&self, name: &str) -> Result<Vec<Value>>;
+    async fn history(&self, name: &str) -> Result<Vec<HistoryResponseItem>>;
     /// An empty `tag` keeps one given inside `repo`.
     async fn tag(&self, name: &str, repo: &str, tag: &str) -> Result<()>;
     /// docker's `Untagged`/`Deleted` items.
@@ -51,7 +57,12 @@ pub trait ImagesBackend: Send + Sync {
 
 #[async_trait]
 impl ImagesBackend for Area {
-    async fn list(&self, all: bool, shared_size: bool, filters: Filters) -> Result<Vec<Value>> {
+    async fn list(
+        &self,
+        all: bool,
+        shared_size: bool,
+        filters: Filters,
+    ) -> Result<Vec<ImageSummary>> {
         self.0.image_list(all, shared_size, filters).await
     }
 
@@ -59,7 +70,7 @@ impl ImagesBackend for Area {
         self.0.image_inspect(name).await
     }
 
-    async fn history(&self, name: &str) -> Result<Vec<Value>> {
+    async fn history(&self, name: &str) -> Result<Vec<HistoryResponseItem>> {
         self.0.image_history(name).await
     }
 

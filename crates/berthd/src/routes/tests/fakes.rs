@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use berth_api::models::{ContainerInspectResponse, ContainerSummary, ContainerTopResponse};
-use berth_api::models::{ExecInspectResponse, SystemInfo};
+use berth_api::models::{ExecInspectResponse, HistoryResponseItem, ImageSummary, SystemInfo};
 use berth_engine::backend::{
     Backends, BoxFuture, ContainersBackend, EventsBackend, ExecBackend, ImagesBackend, LayerLoaded,
     ProgressLine, SystemBackend,
@@ -269,20 +269,23 @@ impl ExecBackend for Fake {
 
 #[async_trait]
 impl ImagesBackend for Fake {
-    async fn list(&self, all: bool, shared_size: bool, _: Filters) -> Result<Vec<Value>> {
+    async fn list(&self, all: bool, shared_size: bool, _: Filters) -> Result<Vec<ImageSummary>> {
         self.record(format!("image_list {all},{shared_size}"));
         let mut names: Vec<String> = lock(&self.images).keys().cloned().collect();
         names.sort();
         Ok(names
             .into_iter()
-            .map(|n| json!({"RepoTags": [n]}))
+            .map(|n| ImageSummary {
+                repo_tags: vec![n],
+                ..Default::default()
+            })
             .collect())
     }
     async fn inspect(&self, name: &str) -> Result<Value> {
         self.record(format!("image_inspect {name}"));
         self.image(name)
     }
-    async fn history(&self, name: &str) -> Result<Vec<Value>> {
+    async fn history(&self, name: &str) -> Result<Vec<HistoryResponseItem>> {
         self.image(name)?;
         Ok(Vec::new())
     }

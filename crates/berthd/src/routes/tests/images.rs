@@ -45,7 +45,7 @@ async fn push_of_a_missing_image_is_dockers_404() {
 async fn list_and_remove() {
     let fake = Arc::new(Fake::default().with_image("busybox", json!({})));
     let a = call(&fake, "GET", "/images/json?all=1", "").await;
-    assert_eq!(a.json(), json!([{"RepoTags": ["busybox"]}]));
+    assert_eq!(a.json()[0]["RepoTags"], json!(["busybox"]));
     let a = call(&fake, "DELETE", "/images/busybox?force=1", "").await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json(), json!([{"Untagged": "busybox"}]));
