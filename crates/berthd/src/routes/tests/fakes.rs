@@ -59,8 +59,8 @@ impl Fake {
         self
     }
 
-    pub fn with_image(self, name: &str, inspect: Value) -> Fake {
-        lock(&self.images).insert(name.to_string(), inspect);
+    pub fn with_image(self, name: &str, id: &str) -> Fake {
+        lock(&self.images).insert(name.to_string(), json!({ "Id": id }));
         self
     }
 
