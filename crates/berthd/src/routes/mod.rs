@@ -1,4 +1,6 @@
-//! Routes: decode the request, call the engine, encode the answer. No logic.
+//! Routes: decode the request, call the area's backend trait, encode the
+//! answer. No logic, and no concrete engine type: tests put fakes behind
+//! the same traits.
 
 mod archive;
 mod attach;
