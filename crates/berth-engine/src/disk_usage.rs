@@ -113,8 +113,8 @@ impl Engine {
                 .filter(|c| c.image_id.as_deref() == Some(img.id.as_str()))
                 .count();
             let mut row = self.image_summary(img);
-            row["Containers"] = json!(used_by);
-            row["SharedSize"] = json!(shared);
+            row.containers = used_by as i64;
+            row.shared_size = shared as i64;
             image_rows.push(row);
         }
         self.containers.fill_sizes(&mut containers).await;

@@ -1,9 +1,12 @@
-//! ImageService: the image half of the API over the blocking image store,
-//! shaped as docker answers (list rows, inspect, history, delete items).
+//! The engine's image methods, behind `backend::ImagesBackend`: the image
+//! half of the API over the blocking image store, shaped as docker answers
+//! (list rows, inspect, history, delete items).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use berth_image::host_arch;
+use bollard_stubs::models::{HistoryResponseItem, ImageSummary};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
@@ -20,11 +23,36 @@ fn created_of(img: &berth_image::Image) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
-/// The `config` object of the raw image config, in docker's key casing.
-fn config_value(img: &berth_image::Image) -> (Value, Value) {
+/// `GET /images/{name}/json` from the stored image and its raw config.
+/// `Config` is the raw config's object as it is, not the wire model:
+/// dockerd sends its `null`s (`Cmd`, `Env`, `Labels`, ...), which clients
+/// index, and the model would leave them out.
+fn inspect_of(img: &berth_image::Image) -> Value {
     let raw: Value = serde_json::from_slice(&img.raw_config).unwrap_or(Value::Null);
-    let config = raw.get("config").cloned().unwrap_or(Value::Null);
-    (raw, config)
+    let text = |key: &str, default: &str| {
+        raw.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    json!({
+        "Id": img.id,
+        "RepoTags": img.repo_tags,
+        "RepoDigests": img.repo_digests,
+        "Parent": img.parent.clone().unwrap_or_default(),
+        "Comment": text("comment", ""),
+        "Created": created_of(img),
+        "DockerVersion": text("docker_version", ""),
+        "Author": text("author", ""),
+        "Config": raw.get("config").cloned().unwrap_or(Value::Null),
+        "Architecture": text("architecture", host_arch()),
+        "Os": text("os", "linux"),
+        "Size": img.size,
+        "VirtualSize": img.size,
+        "GraphDriver": {"Name": "overlay2", "Data": null},
+        "RootFS": {"Type": "layers", "Layers": img.layers},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    })
 }
 
 pub(crate) fn labels_of(img: &berth_image::Image) -> std::collections::HashMap<String, String> {
@@ -35,19 +63,23 @@ pub(crate) fn labels_of(img: &berth_image::Image) -> std::collections::HashMap<S
         .unwrap_or_default()
 }
 
-fn summary(img: &berth_image::Image) -> Value {
-    json!({
-        "Containers": -1,
-        "Created": timefmt::unix(&created_of(img)),
-        "Id": img.id,
-        "Labels": labels_of(img),
-        "ParentId": img.parent.clone().unwrap_or_default(),
-        "RepoDigests": img.repo_digests,
-        "RepoTags": img.repo_tags,
-        "SharedSize": -1,
-        "Size": img.size,
-        "VirtualSize": img.size,
-    })
+/// -1: not computed (docker's answer when the client did not ask).
+const NOT_COMPUTED: i64 = -1;
+
+fn summary(img: &berth_image::Image) -> ImageSummary {
+    ImageSummary {
+        id: img.id.clone(),
+        parent_id: img.parent.clone().unwrap_or_default(),
+        repo_tags: img.repo_tags.clone(),
+        repo_digests: img.repo_digests.clone(),
+        created: timefmt::unix(&created_of(img)),
+        size: img.size as i64,
+        shared_size: NOT_COMPUTED,
+        virtual_size: Some(img.size as i64),
+        labels: labels_of(img),
+        containers: NOT_COMPUTED,
+        manifests: None,
+    }
 }
 
 fn reference_matches(pattern: &str, tag: &str) -> bool {
@@ -68,7 +100,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 impl Engine {
     /// One row of `GET /images/json`.
-    pub(crate) fn image_summary(&self, img: &berth_image::Image) -> Value {
+    pub(crate) fn image_summary(&self, img: &berth_image::Image) -> ImageSummary {
         summary(img)
     }
 
@@ -80,7 +112,7 @@ impl Engine {
         all: bool,
         shared_size: bool,
         filters: Filters,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<ImageSummary>> {
         filters.validate(&["dangling", "label", "reference", "before", "since"])?;
         let dangling = filters
             .contains("dangling")
@@ -135,11 +167,11 @@ impl Engine {
                 .collect())
         })
         .await?;
-        let mut rows: Vec<Value> = list.iter().map(summary).collect();
+        let mut rows: Vec<ImageSummary> = list.iter().map(summary).collect();
         if shared_size {
             let (shared, _) = self.shared_sizes(&list).await?;
             for (row, s) in rows.iter_mut().zip(shared) {
-                row["SharedSize"] = json!(s);
+                row.shared_size = s as i64;
             }
         }
         Ok(rows)
@@ -150,45 +182,25 @@ impl Engine {
         let name = name.to_string();
         blocking(move || {
             let img = images.resolve(&name).map_err(image_error)?;
-            let (raw, config) = config_value(&img);
-            Ok(json!({
-                "Id": img.id,
-                "RepoTags": img.repo_tags,
-                "RepoDigests": img.repo_digests,
-                "Parent": img.parent.clone().unwrap_or_default(),
-                "Comment": raw.get("comment").cloned().unwrap_or(json!("")),
-                "Created": created_of(&img),
-                "DockerVersion": raw.get("docker_version").cloned().unwrap_or(json!("")),
-                "Author": raw.get("author").cloned().unwrap_or(json!("")),
-                "Config": config,
-                "Architecture": raw.get("architecture").cloned().unwrap_or(json!("amd64")),
-                "Os": raw.get("os").cloned().unwrap_or(json!("linux")),
-                "Size": img.size,
-                "VirtualSize": img.size,
-                "GraphDriver": {"Name": "overlay2", "Data": null},
-                "RootFS": {"Type": "layers", "Layers": img.layers},
-                "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-            }))
+            Ok(inspect_of(&img))
         })
         .await
     }
 
-    pub async fn image_history(self: &Arc<Self>, name: &str) -> Result<Vec<Value>> {
+    pub async fn image_history(self: &Arc<Self>, name: &str) -> Result<Vec<HistoryResponseItem>> {
         let images = self.images.clone();
         let name = name.to_string();
         blocking(move || {
             let items = images.history(&name).map_err(image_error)?;
             Ok(items
                 .into_iter()
-                .map(|h| {
-                    json!({
-                        "Id": h.id,
-                        "Created": timefmt::unix(&h.created),
-                        "CreatedBy": h.created_by,
-                        "Tags": h.tags,
-                        "Size": h.size,
-                        "Comment": h.comment,
-                    })
+                .map(|h| HistoryResponseItem {
+                    created: timefmt::unix(&h.created),
+                    id: h.id,
+                    created_by: h.created_by,
+                    tags: h.tags,
+                    size: h.size as i64,
+                    comment: h.comment,
                 })
                 .collect())
         })
@@ -351,6 +363,59 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn image(raw: Value) -> berth_image::Image {
+        // Only the raw bytes matter here; the parsed config is a stand-in.
+        let parsed = json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []}});
+        berth_image::Image {
+            id: "sha256:abc".into(),
+            config: serde_json::from_value(parsed).unwrap(),
+            raw_config: serde_json::to_vec(&raw).unwrap(),
+            repo_tags: vec!["busybox:latest".into()],
+            repo_digests: Vec::new(),
+            size: 42,
+            created: None,
+            layers: vec!["sha256:l1".into()],
+            parent: None,
+        }
+    }
+
+    #[test]
+    fn inspect_passes_the_config_through_with_its_nulls() {
+        let img = image(json!({
+            "architecture": "arm64",
+            "os": "linux",
+            "author": "me",
+            "config": {
+                "Cmd": ["sh"],
+                "ExposedPorts": {"80/tcp": {}},
+                "Labels": {"a": "b"},
+                "Env": null
+            },
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:l1"]}
+        }));
+        let v = inspect_of(&img);
+        assert_eq!(v["Config"]["Cmd"], json!(["sh"]));
+        assert_eq!(v["Config"]["ExposedPorts"], json!({"80/tcp": {}}));
+        assert_eq!(v["Config"]["Labels"], json!({"a": "b"}));
+        assert_eq!(v["Config"].get("Env"), Some(&Value::Null));
+        assert_eq!(v["Architecture"], "arm64");
+        assert_eq!(v["Author"], "me");
+        assert_eq!(v["Comment"], "");
+        assert_eq!(v["Created"], "1970-01-01T00:00:00Z");
+        assert_eq!(
+            v["RootFS"],
+            json!({"Type": "layers", "Layers": ["sha256:l1"]})
+        );
+        assert_eq!(v["Size"], 42);
+
+        let bare = image(json!({"rootfs": {"type": "layers", "diff_ids": []}}));
+        let v = inspect_of(&bare);
+        assert_eq!(v.get("Config"), Some(&Value::Null));
+        assert_eq!(v["Architecture"], berth_image::host_arch());
+        assert_eq!(v["Os"], "linux");
+    }
 
     #[test]
     fn reference_filter_globs() {

@@ -1,9 +1,9 @@
 //! berth-engine: the daemon's core, with no HTTP in it. Services for
 //! containers and images, the event bus, and the reconcile-on-start that
 //! reattaches to the shims of containers that outlived a previous daemon.
+//! The HTTP side sees them only through `backend`, one trait per API area.
 
-#![recursion_limit = "256"]
-
+pub mod backend;
 pub mod container;
 pub mod disk_usage;
 pub mod error;

@@ -1,5 +1,11 @@
 //! `GET /version` and `GET /info`, in docker's shapes.
 
+use std::collections::HashMap;
+
+use bollard_stubs::models::{
+    Commit, LocalNodeState, PluginsInfo, RegistryServiceConfig, Runtime, SwarmInfo, SystemInfo,
+    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemInfoIsolationEnum,
+};
 use serde_json::{json, Value};
 
 use crate::container::Status;
@@ -45,11 +51,12 @@ fn hostname() -> String {
 pub fn version(engine: &Engine, api_version: &str, min_api_version: &str) -> Value {
     let kernel = kernel_version();
     let runtime = engine.config.runtime.display().to_string();
+    let arch = berth_image::host_arch();
     json!({
         "Platform": {"Name": "berth"},
         "Components": [
             {"Name": "Engine", "Version": VERSION, "Details": {
-                "ApiVersion": api_version, "Arch": "amd64", "BuildTime": "",
+                "ApiVersion": api_version, "Arch": arch, "BuildTime": "",
                 "Experimental": "false", "GitCommit": "", "GoVersion": "n/a (rust)",
                 "KernelVersion": kernel, "MinAPIVersion": min_api_version, "Os": "linux"}},
             {"Name": "runc", "Version": "", "Details": {"GitCommit": "", "Path": runtime}}
@@ -60,74 +67,118 @@ pub fn version(engine: &Engine, api_version: &str, min_api_version: &str) -> Val
         "GitCommit": "",
         "GoVersion": "n/a (rust)",
         "Os": "linux",
-        "Arch": "amd64",
+        "Arch": arch,
         "KernelVersion": kernel,
         "BuildTime": ""
     })
 }
 
-pub fn info(engine: &Engine) -> Value {
+/// `GET /info` in the wire's model: every key the docker CLI and docker-py
+/// read. What berth has no notion of (swarm, plugins it does not run) is
+/// reported as dockerd reports it when unused.
+pub fn info(engine: &Engine) -> SystemInfo {
     let containers = engine.containers.all();
-    let count =
-        |pred: &dyn Fn(Status) -> bool| containers.iter().filter(|c| pred(c.status())).count();
+    let count = |pred: &dyn Fn(Status) -> bool| {
+        containers.iter().filter(|c| pred(c.status())).count() as i64
+    };
     let images = engine.images.list().map(|l| l.len()).unwrap_or(0);
-    let cgroup_version = engine.config.cgroup_version().to_string();
-    json!({
-        "ID": "",
-        "Containers": containers.len(),
-        "ContainersRunning": count(&|s| s == Status::Running || s == Status::Restarting),
-        "ContainersPaused": count(&|s| s == Status::Paused),
-        "ContainersStopped": count(&|s| !s.is_live()),
-        "Images": images,
-        "Driver": "overlay2",
-        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-        "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": null, "Log": ["json-file"]},
-        "MemoryLimit": true,
-        "SwapLimit": true,
-        "CpuCfsPeriod": true,
-        "CpuCfsQuota": true,
-        "CPUShares": true,
-        "CPUSet": true,
-        "PidsLimit": true,
-        "IPv4Forwarding": true,
-        "Debug": false,
-        "NFd": 0,
-        "OomKillDisable": cgroup_version == "1",
-        "NGoroutines": 0,
-        "SystemTime": crate::timefmt::now_rfc3339(),
-        "LoggingDriver": "json-file",
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": cgroup_version,
-        "NEventsListener": 0,
-        "KernelVersion": kernel_version(),
-        "OperatingSystem": os_release("PRETTY_NAME"),
-        "OSVersion": os_release("VERSION_ID"),
-        "OSType": "linux",
-        "Architecture": std::env::consts::ARCH,
-        "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
-            "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": mem_total(),
-        "GenericResources": null,
-        "DockerRootDir": engine.config.root.display().to_string(),
-        "HttpProxy": "",
-        "HttpsProxy": "",
-        "NoProxy": "",
-        "Name": hostname(),
-        "Labels": [],
-        "ExperimentalBuild": false,
-        "ServerVersion": VERSION,
-        "Runtimes": {"runc": {"path": engine.config.runtime.display().to_string()}},
-        "DefaultRuntime": "runc",
-        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
-        "LiveRestoreEnabled": true,
-        "Isolation": "",
-        "InitBinary": "",
-        "ContainerdCommit": {"ID": "", "Expected": ""},
-        "RuncCommit": {"ID": "", "Expected": ""},
-        "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
-        "Warnings": null
-    })
+    let cgroup_v1 = engine.config.cgroup_version() == 1;
+    let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let unknown_commit = || Commit {
+        id: Some(String::new()),
+        expected: Some(String::new()),
+    };
+    let runtime = Runtime {
+        path: Some(engine.config.runtime.display().to_string()),
+        ..Default::default()
+    };
+    SystemInfo {
+        id: Some(String::new()),
+        containers: Some(containers.len() as i64),
+        containers_running: Some(count(&|s| s == Status::Running || s == Status::Restarting)),
+        containers_paused: Some(count(&|s| s == Status::Paused)),
+        containers_stopped: Some(count(&|s| !s.is_live())),
+        images: Some(images as i64),
+        driver: Some("overlay2".into()),
+        driver_status: Some(vec![
+            vec!["Backing Filesystem".into(), "extfs".into()],
+            vec!["Supports d_type".into(), "true".into()],
+        ]),
+        plugins: Some(PluginsInfo {
+            volume: strings(&["local"]),
+            network: strings(&["null"]),
+            authorization: None,
+            log: strings(&["json-file"]),
+        }),
+        memory_limit: Some(true),
+        swap_limit: Some(true),
+        cpu_cfs_period: Some(true),
+        cpu_cfs_quota: Some(true),
+        cpu_shares: Some(true),
+        cpu_set: Some(true),
+        pids_limit: Some(true),
+        ipv4_forwarding: Some(true),
+        debug: Some(false),
+        nfd: Some(0),
+        oom_kill_disable: Some(cgroup_v1),
+        n_goroutines: Some(0),
+        system_time: Some(crate::timefmt::now_rfc3339()),
+        logging_driver: Some("json-file".into()),
+        cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
+        cgroup_version: Some(if cgroup_v1 {
+            SystemInfoCgroupVersionEnum::_1
+        } else {
+            SystemInfoCgroupVersionEnum::_2
+        }),
+        n_events_listener: Some(0),
+        kernel_version: Some(kernel_version()),
+        operating_system: Some(os_release("PRETTY_NAME")),
+        os_version: Some(os_release("VERSION_ID")),
+        os_type: Some("linux".into()),
+        // dockerd reports the kernel's name for the machine (`uname -m`).
+        architecture: Some(std::env::consts::ARCH.into()),
+        index_server_address: Some("https://index.docker.io/v1/".into()),
+        registry_config: Some(RegistryServiceConfig {
+            allow_nondistributable_artifacts_cidrs: Some(Vec::new()),
+            allow_nondistributable_artifacts_hostnames: Some(Vec::new()),
+            insecure_registry_cidrs: strings(&["127.0.0.0/8"]),
+            index_configs: Some(HashMap::new()),
+            mirrors: Some(Vec::new()),
+        }),
+        ncpu: Some(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as i64,
+        ),
+        mem_total: Some(mem_total() as i64),
+        docker_root_dir: Some(engine.config.root.display().to_string()),
+        http_proxy: Some(String::new()),
+        https_proxy: Some(String::new()),
+        no_proxy: Some(String::new()),
+        name: Some(hostname()),
+        labels: Some(Vec::new()),
+        experimental_build: Some(false),
+        server_version: Some(VERSION.into()),
+        runtimes: Some(HashMap::from([("runc".to_string(), runtime)])),
+        default_runtime: Some("runc".into()),
+        swarm: Some(SwarmInfo {
+            node_id: Some(String::new()),
+            node_addr: Some(String::new()),
+            local_node_state: Some(LocalNodeState::INACTIVE),
+            control_available: Some(false),
+            error: Some(String::new()),
+            ..Default::default()
+        }),
+        live_restore_enabled: Some(true),
+        isolation: Some(SystemInfoIsolationEnum::EMPTY),
+        init_binary: Some(String::new()),
+        containerd_commit: Some(unknown_commit()),
+        runc_commit: Some(unknown_commit()),
+        init_commit: Some(unknown_commit()),
+        security_options: strings(&["name=seccomp,profile=builtin"]),
+        // dockerd sends `null` here; a client that indexes the key must
+        // still find it, and the model leaves out what is `None`.
+        warnings: Some(Vec::new()),
+        ..Default::default()
+    }
 }

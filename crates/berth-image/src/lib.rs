@@ -30,6 +30,6 @@ pub use archive::{
 pub use compress::{decompress, Compression};
 pub use diff::{changes, write_diff_tar, Change, ChangeKind};
 pub use error::{Error, ErrorKind, Result};
-pub use platform::Platform;
+pub use platform::{host_arch, Platform};
 pub use snapshot::{chain_ids, tree_size, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
 pub use store::{CommitRequest, DeleteItem, HistoryItem, Image, ImageStore};

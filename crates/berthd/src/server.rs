@@ -2,7 +2,6 @@
 //! routing, docker's common response headers, and graceful shutdown.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::error::ApiError;
 use anyhow::{Context, Result};
@@ -21,7 +20,7 @@ pub async fn run(config: berth_engine::Config, sockets: Vec<PathBuf>) -> Result<
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("opening the engine")?;
-    let app = crate::routes::router(engine.clone());
+    let app = crate::routes::router(engine.backends());
     let mut listeners = Vec::new();
     for path in &sockets {
         if let Some(dir) = path.parent() {
@@ -112,4 +111,5 @@ fn rewrite(req: &mut Request<Body>) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub type AppState = Arc<berth_engine::Engine>;
+/// One backend per API area; the routes see nothing else of the engine.
+pub type AppState = berth_engine::backend::Backends;

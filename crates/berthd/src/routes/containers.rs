@@ -27,7 +27,7 @@ pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiRe
     if let Some(p) = query::string(&q, "platform") {
         let platform = berth_image::Platform::parse(p).map_err(berth_engine::image_error)?;
         let image = body.config.image.as_deref().unwrap_or("");
-        e.image_platform_check(image, &platform)?;
+        e.images.platform_check(image, &platform)?;
     }
     let (id, warnings) = e
         .containers
@@ -53,18 +53,11 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
         size: flag(&q, "size"),
         filters: Filters::from(filters::decode(q.get("filters").map(String::as_str))?),
     };
-    let mut list = e.containers.list(&opts)?;
-    if opts.size {
-        e.containers.fill_sizes(&mut list).await;
-    }
-    Ok(json(StatusCode::OK, &list))
+    Ok(json(StatusCode::OK, &e.containers.list(opts).await?))
 }
 
 pub async fn inspect(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
-    let mut info = e.containers.inspect(&id)?;
-    if flag(&q, "size") {
-        e.containers.fill_inspect_size(&mut info).await?;
-    }
+    let info = e.containers.inspect(&id, flag(&q, "size")).await?;
     Ok(json(StatusCode::OK, &info))
 }
 
@@ -72,7 +65,7 @@ pub async fn remove(State(e): State<AppState>, Path(id): Path<String>, Query(q):
     if flag(&q, "link") {
         // dockerd would remove a link, never the container; berth refuses
         // links at create, so there is none to remove.
-        e.containers.get(&id)?;
+        e.containers.status(&id)?;
         return Err(Error::invalid(
             "link: berth has no container links to remove (links are refused at create)",
         )
@@ -229,7 +222,7 @@ pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): 
                 }
             };
             // A stopped container gets one empty object, then the end.
-            let done = !containers.get(&id).is_ok_and(|c| c.status().is_live());
+            let done = !containers.status(&id).is_ok_and(|s| s.is_live());
             Some((framing::json_line(&stats), (None, done)))
         }
     });
@@ -238,7 +231,7 @@ pub async fn stats(State(e): State<AppState>, Path(id): Path<String>, Query(q): 
 
 pub async fn prune(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
-    Ok(json(StatusCode::OK, &e.container_prune(filters).await?))
+    Ok(json(StatusCode::OK, &e.containers.prune(filters).await?))
 }
 
 /// `GET /containers/{id}/changes`: `[{"Path":…,"Kind":0|1|2}]`.

@@ -26,18 +26,18 @@ pub async fn create(State(e): State<AppState>, Path(id): Path<String>, body: Bod
     let config: ExecConfig = crate::body::json(body).await?.unwrap_or_default();
     let spec = ExecSpec::from_api(config);
     hijack::detach_keys(Some(&spec.detach_keys))?;
-    let exec_id = e.containers.create_exec(&id, spec)?;
+    let exec_id = e.exec.create_exec(&id, spec)?;
     Ok(json(StatusCode::CREATED, &json!({ "Id": exec_id })))
 }
 
 pub async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
-    Ok(json(StatusCode::OK, &e.containers.inspect_exec(&id)?))
+    Ok(json(StatusCode::OK, &e.exec.inspect_exec(&id)?))
 }
 
 pub async fn resize(State(e): State<AppState>, Path(id): Path<String>, Query(q): Q) -> ApiResult {
     let h = query::int(&q, "h")?.unwrap_or(0);
     let w = query::int(&q, "w")?.unwrap_or(0);
-    e.containers.resize_exec(&id, h, w)?;
+    e.exec.resize_exec(&id, h, w)?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -55,24 +55,24 @@ pub async fn start(
     // No console size without a TTY, and none before API 1.42.
     let size = console_size(start.console_size.as_deref())
         .filter(|_| framed_tty && version.at_least(1, 42));
-    let exec = e.containers.get_exec(&id)?;
+    let spec = e.exec.exec_spec(&id)?;
     if start.detach.unwrap_or(false) {
-        drop(e.containers.start_exec(&id, size).await?);
+        drop(e.exec.start_exec(&id, size).await?);
         return Ok(empty(StatusCode::OK));
     }
     let tty = framed_tty;
-    let keys = hijack::detach_keys(Some(&exec.spec.detach_keys))?;
-    let (stdout, stderr) = (exec.spec.attach_stdout, exec.spec.attach_stderr);
+    let keys = hijack::detach_keys(Some(&spec.detach_keys))?;
+    let (stdout, stderr) = (spec.attach_stdout, spec.attach_stderr);
     // Without AttachStdin the client's half-close means nothing.
-    let wants_input = exec.spec.attach_stdin;
+    let wants_input = spec.attach_stdin;
     let content_type = framing::stream_content_type(version, tty);
-    let containers = e.containers.clone();
+    let backend = e.exec.clone();
     Ok(hijack::respond(
         req,
         content_type,
         move |conn, has_input| async move {
             let (mut rd, mut wr) = tokio::io::split(conn);
-            let session = match containers.start_exec(&id, size).await {
+            let session = match backend.start_exec(&id, size).await {
                 Ok(s) => s,
                 Err(err) => {
                     let text = format!("{}\r\n", err.message);

@@ -48,7 +48,8 @@ pub async fn list(State(e): State<AppState>, Query(q): Q) -> ApiResult {
     let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     Ok(json(
         StatusCode::OK,
-        &e.image_list(flag(&q, "all"), flag(&q, "shared-size"), filters)
+        &e.images
+            .list(flag(&q, "all"), flag(&q, "shared-size"), filters)
             .await?,
     ))
 }
@@ -65,15 +66,16 @@ pub async fn load(
         let progress_tx = tx.clone();
         let layer_tx = tx.clone();
         let result = e
-            .image_load(
-                reader,
-                move |line: &str| {
+            .images
+            .load(
+                Box::new(reader),
+                Box::new(move |line: &str| {
                     let _ = progress_tx
                         .blocking_send(framing::json_line(&json!({"stream": format!("{line}\n")})));
-                },
+                }),
                 // Without `quiet`, dockerd reports each layer as it loads;
                 // berth unpacks a layer in one pass and reports it done.
-                move |id: &str, size: u64| {
+                Box::new(move |id: &str, size: u64| {
                     if !quiet {
                         let _ = layer_tx.blocking_send(framing::json_line(&json!({
                             "status": "Loading layer",
@@ -81,7 +83,7 @@ pub async fn load(
                             "id": id,
                         })));
                     }
-                },
+                }),
             )
             .await;
         if let Err(err) = result {
@@ -103,10 +105,10 @@ pub async fn save(State(e): State<AppState>, RawQuery(raw): RawQuery) -> ApiResu
 }
 
 async fn save_names(e: AppState, names: Vec<String>) -> ApiResult {
-    e.image_check(&names).await?;
+    e.images.check(&names).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
-        if let Err(err) = e.image_save(names, ChannelWriter(tx)).await {
+        if let Err(err) = e.images.save(names, Box::new(ChannelWriter(tx))).await {
             tracing::warn!("save failed mid-stream: {err}");
         }
     });
@@ -148,7 +150,8 @@ pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Bo
         let reader = body_reader(body);
         tokio::spawn(async move {
             let line = match e
-                .image_import(reader, reference, changes, message, platform)
+                .images
+                .import(Box::new(reader), reference, changes, message, platform)
                 .await
             {
                 Ok(id) => framing::json_line(&json!({"status": id})),
@@ -176,8 +179,8 @@ fn split_suffix<'a>(rest: &'a str, suffixes: &[&'a str]) -> Option<(&'a str, &'a
 
 pub async fn by_name_get(State(e): State<AppState>, Path(rest): Path<String>) -> ApiResult {
     match split_suffix(&rest, &["json", "history", "get"]) {
-        Some((name, "json")) => Ok(json(StatusCode::OK, &e.image_inspect(name).await?)),
-        Some((name, "history")) => Ok(json(StatusCode::OK, &e.image_history(name).await?)),
+        Some((name, "json")) => Ok(json(StatusCode::OK, &e.images.inspect(name).await?)),
+        Some((name, "history")) => Ok(json(StatusCode::OK, &e.images.history(name).await?)),
         Some((name, "get")) => save_names(e, vec![name.to_string()]).await,
         _ => Err(Error::not_found("page not found").into()),
     }
@@ -194,7 +197,7 @@ pub async fn by_name_post(
                 query::string(&q, "repo").ok_or_else(|| Error::invalid("repo is required"))?;
             // No `tag` keeps a tag given inside `repo` (`repo:v1`).
             let tag = query::string(&q, "tag").unwrap_or("");
-            e.image_tag(name, repo, tag).await?;
+            e.images.tag(name, repo, tag).await?;
             Ok(empty(StatusCode::CREATED))
         }
         Some((name, "push")) => {
@@ -203,7 +206,8 @@ pub async fn by_name_post(
                 Some(tag) => format!("{name}:{tag}"),
                 None => name.to_string(),
             };
-            e.image_check(std::slice::from_ref(&name))
+            e.images
+                .check(std::slice::from_ref(&name))
                 .await
                 .map_err(|_| {
                     let repo = berth_image::reference::Reference::parse(&name)
@@ -224,7 +228,7 @@ pub async fn by_name_post(
 pub async fn remove(State(e): State<AppState>, Path(name): Path<String>, Query(q): Q) -> ApiResult {
     Ok(json(
         StatusCode::OK,
-        &e.image_remove(&name, flag(&q, "force")).await?,
+        &e.images.remove(&name, flag(&q, "force")).await?,
     ))
 }
 
@@ -235,6 +239,6 @@ pub async fn prune(
     let filters = Filters::from(filters::decode(q.get("filters").map(String::as_str))?);
     Ok(super::json(
         axum::http::StatusCode::OK,
-        &e.image_prune(filters).await?,
+        &e.images.prune(filters).await?,
     ))
 }

@@ -1,4 +1,6 @@
-//! Routes: decode the request, call the engine, encode the answer. No logic.
+//! Routes: decode the request, call the area's backend trait, encode the
+//! answer. No logic, and no concrete engine type: tests put fakes behind
+//! the same traits.
 
 mod archive;
 mod attach;
@@ -8,6 +10,8 @@ mod exec;
 mod hijack;
 mod images;
 mod system;
+#[cfg(test)]
+mod tests;
 
 use crate::error::ApiError;
 use axum::body::Body;
@@ -20,7 +24,7 @@ use futures_util::Stream;
 
 use crate::server::AppState;
 
-pub fn router(engine: AppState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
@@ -75,7 +79,7 @@ pub fn router(engine: AppState) -> Router {
                 .delete(images::remove),
         )
         .fallback(not_found)
-        .with_state(engine)
+        .with_state(state)
 }
 
 async fn not_found() -> Response {

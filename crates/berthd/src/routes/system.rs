@@ -33,17 +33,13 @@ pub async fn ping_head() -> Response {
     ping_response("")
 }
 
-pub async fn version(State(engine): State<AppState>) -> Response {
-    let version = berth_engine::system::version(&engine, API_VERSION, MIN_API_VERSION);
+pub async fn version(State(e): State<AppState>) -> Response {
+    let version = e.system.version(API_VERSION, MIN_API_VERSION);
     json(StatusCode::OK, &version)
 }
 
-pub async fn info(State(engine): State<AppState>) -> Response {
-    let e = engine.clone();
-    let info = tokio::task::spawn_blocking(move || berth_engine::system::info(&e))
-        .await
-        .unwrap_or_default();
-    json(StatusCode::OK, &info)
+pub async fn info(State(e): State<AppState>) -> super::ApiResult {
+    Ok(json(StatusCode::OK, &e.system.info().await?))
 }
 
 /// `GET /system/df`; `type` may repeat.
@@ -53,7 +49,7 @@ pub async fn df(State(e): State<AppState>, RawQuery(raw): RawQuery) -> super::Ap
         .map(|(_, v)| v.into_owned())
         .collect();
     let want = DfSections::parse(&types)?;
-    Ok(json(StatusCode::OK, &e.system_df(want).await?))
+    Ok(json(StatusCode::OK, &e.system.df(want).await?))
 }
 
 /// `POST /networks/prune`: berth has no user-defined networks yet, so
