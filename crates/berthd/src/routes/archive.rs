@@ -12,7 +12,6 @@ use berth_api::query::{self, flag};
 use berth_engine::container::TarStream;
 use berth_engine::Error;
 use berth_image::{CopyInOptions, PathStat};
-use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{empty, receiver_stream, stream, ApiResult};
@@ -69,10 +68,7 @@ pub async fn put(
         no_overwrite_dir_non_dir: flag(&q, "noOverwriteDirNonDir"),
         copy_uid_gid: flag(&q, "copyUIDGID"),
     };
-    let stream = body
-        .into_data_stream()
-        .map(|r| r.map_err(std::io::Error::other));
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let reader = crate::body::stream_reader(body);
     e.containers
         .archive_put(&id, &path, Box::new(reader), opts)
         .await?;

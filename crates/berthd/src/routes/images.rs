@@ -12,9 +12,7 @@ use berth_api::query::{self, flag};
 use berth_engine::filters::Filters;
 use berth_engine::Error;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use serde_json::json;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::{empty, json, receiver_stream, stream, ApiResult};
 use crate::server::AppState;
@@ -23,10 +21,7 @@ type Q = Query<HashMap<String, String>>;
 
 /// The request body as a blocking reader for the image store.
 fn body_reader(body: Body) -> impl std::io::Read + Send + 'static {
-    let s = body
-        .into_data_stream()
-        .map_err(|e| std::io::Error::other(e.to_string()));
-    SyncIoBridge::new(StreamReader::new(s))
+    crate::body::stream_reader(body)
 }
 
 /// A blocking writer whose bytes become a streamed response body.
