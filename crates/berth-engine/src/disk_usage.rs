@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::container::ListOptions;
 use crate::error::{Error, Result};
 use crate::filters::Filters;
-use crate::{image_error, Engine};
+use crate::Engine;
 
 /// The sections `GET /system/df?type=` asks for; without `type`, all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +102,7 @@ impl Engine {
             filters: Filters::default(),
         })?;
         let images = self.images.clone();
-        let list = tokio::task::spawn_blocking(move || images.list())
-            .await?
-            .map_err(image_error)?;
+        let list = tokio::task::spawn_blocking(move || images.list()).await??;
         let (shared_sizes, layers_size) = self.shared_sizes(&list).await?;
         let mut image_rows = Vec::new();
         for (img, shared) in list.iter().zip(shared_sizes) {

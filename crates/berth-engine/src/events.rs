@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::filters::Filters;
+use crate::locks::IgnorePoison;
 
 const HISTORY: usize = 1024;
 
@@ -126,7 +127,7 @@ impl EventBus {
             time_nano: now.as_nanos() as i64,
         };
         {
-            let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+            let mut h = self.history.locked();
             if h.len() == HISTORY {
                 h.pop_front();
             }
@@ -137,7 +138,7 @@ impl EventBus {
 
     /// Past events (oldest first) and a receiver for the ones after them.
     pub fn subscribe(&self) -> (Vec<Event>, broadcast::Receiver<Event>) {
-        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let h = self.history.locked();
         let rx = self.tx.subscribe();
         (h.iter().cloned().collect(), rx)
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::filters::Filters;
-use crate::{ids, image_error, timefmt, Engine};
+use crate::{ids, timefmt, Engine};
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await?
@@ -120,7 +120,7 @@ impl Engine {
             .transpose()?;
         let images = self.images.clone();
         let list: Vec<berth_image::Image> = blocking(move || {
-            let mut list = images.list().map_err(image_error)?;
+            let mut list = images.list()?;
             let parents: std::collections::HashSet<String> =
                 list.iter().filter_map(|i| i.parent.clone()).collect();
             if !all {
@@ -131,14 +131,12 @@ impl Engine {
                 .get("before")
                 .first()
                 .map(|n| images.resolve(n))
-                .transpose()
-                .map_err(image_error)?;
+                .transpose()?;
             let since = filters
                 .get("since")
                 .first()
                 .map(|n| images.resolve(n))
-                .transpose()
-                .map_err(image_error)?;
+                .transpose()?;
             let refs = filters.get("reference");
             Ok(list
                 .iter()
@@ -181,7 +179,7 @@ impl Engine {
         let images = self.images.clone();
         let name = name.to_string();
         blocking(move || {
-            let img = images.resolve(&name).map_err(image_error)?;
+            let img = images.resolve(&name)?;
             Ok(inspect_of(&img))
         })
         .await
@@ -191,7 +189,7 @@ impl Engine {
         let images = self.images.clone();
         let name = name.to_string();
         blocking(move || {
-            let items = images.history(&name).map_err(image_error)?;
+            let items = images.history(&name)?;
             Ok(items
                 .into_iter()
                 .map(|h| HistoryResponseItem {
@@ -218,8 +216,8 @@ impl Engine {
         };
         let (name, repo, tag) = (name.to_string(), repo.to_string(), tag.to_string());
         let id = blocking(move || {
-            images.tag(&name, &repo, &tag).map_err(image_error)?;
-            Ok(images.resolve(&name).map_err(image_error)?.id)
+            images.tag(&name, &repo, &tag)?;
+            Ok(images.resolve(&name)?.id)
         })
         .await?;
         self.image_event("tag", &id, &familiar);
@@ -231,10 +229,8 @@ impl Engine {
         let containers = self.containers.clone();
         let name = name.to_string();
         let (image_id, items) = blocking(move || {
-            let id = images.resolve(&name).map_err(image_error)?.id;
-            let items = images
-                .remove(&name, force, &|id| containers.image_user(id))
-                .map_err(image_error)?;
+            let id = images.resolve(&name)?.id;
+            let items = images.remove(&name, force, &|id| containers.image_user(id))?;
             Ok((id, items))
         })
         .await?;
@@ -267,7 +263,7 @@ impl Engine {
                 .load_reporting(reader, &mut |line: &str| progress(line), &mut |d, size| {
                     layer(ids::short(d.hex()), size)
                 })
-                .map_err(image_error)
+                .map_err(Error::from)
         })
         .await?;
         for msg in loaded {
@@ -300,7 +296,7 @@ impl Engine {
                     &message,
                     platform.as_ref(),
                 )
-                .map_err(image_error)
+                .map_err(Error::from)
         })
         .await?;
         self.image_event("import", &id, &id);
@@ -343,7 +339,7 @@ impl Engine {
         let names = names.to_vec();
         blocking(move || {
             for n in &names {
-                images.resolve(n).map_err(image_error)?;
+                images.resolve(n)?;
             }
             Ok(())
         })
@@ -356,7 +352,7 @@ impl Engine {
         writer: impl Write + Send + 'static,
     ) -> Result<()> {
         let images = self.images.clone();
-        blocking(move || images.save(&names, writer).map_err(image_error)).await
+        blocking(move || images.save(&names, writer).map_err(Error::from)).await
     }
 }
 

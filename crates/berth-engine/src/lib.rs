@@ -11,6 +11,7 @@ pub mod events;
 pub mod filters;
 pub mod ids;
 pub mod image;
+mod locks;
 pub mod prune;
 pub mod signal;
 pub mod system;
@@ -82,9 +83,7 @@ impl Engine {
         }
         std::fs::create_dir_all(config.root.join("containers"))?;
         let image_root = config.root.join("image");
-        let images = tokio::task::spawn_blocking(move || ImageStore::open(&image_root))
-            .await?
-            .map_err(image_error)?;
+        let images = tokio::task::spawn_blocking(move || ImageStore::open(&image_root)).await??;
         let images = Arc::new(images);
         let runtime: Arc<dyn OciRuntime> =
             Arc::new(Runc::new(config.runtime.clone(), config.runtime_root()));
@@ -110,21 +109,17 @@ impl Engine {
     }
 }
 
-/// Maps the image store's errors onto the engine's kinds.
-pub fn image_error(e: berth_image::Error) -> Error {
-    use berth_image::ErrorKind as K;
-    let kind = match e.kind() {
-        K::NotFound => ErrorKind::NotFound,
-        K::Conflict => ErrorKind::Conflict,
-        K::InvalidArgument => ErrorKind::InvalidParameter,
-        K::Other => ErrorKind::System,
-    };
-    Error::new(kind, e.to_string())
-}
-
+/// The image store's errors in the engine's kinds.
 impl From<berth_image::Error> for Error {
     fn from(e: berth_image::Error) -> Error {
-        image_error(e)
+        use berth_image::ErrorKind as K;
+        let kind = match e.kind() {
+            K::NotFound => ErrorKind::NotFound,
+            K::Conflict => ErrorKind::Conflict,
+            K::InvalidArgument => ErrorKind::InvalidParameter,
+            K::Other => ErrorKind::System,
+        };
+        Error::new(kind, e.to_string())
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::container::Status;
 use crate::error::{Error, Result};
 use crate::filters::Filters;
-use crate::{image_error, timefmt, Engine};
+use crate::{timefmt, Engine};
 
 #[derive(Debug, Default, Serialize)]
 pub struct ContainersPruned {
@@ -103,9 +103,7 @@ impl Engine {
         let until = filters.until()?;
         let dangling_only = filters.bool_or("dangling", true)?;
         let images = self.images.clone();
-        let list = tokio::task::spawn_blocking(move || images.list())
-            .await?
-            .map_err(image_error)?;
+        let list = tokio::task::spawn_blocking(move || images.list()).await??;
         let mut out = ImagesPruned::default();
         let mut deleted = Vec::new();
         for img in list {

@@ -60,19 +60,7 @@ const KNOWN_ARCH: &[&str] = &[
     "wasm",
 ];
 
-/// The architecture this daemon runs, in Go's spelling.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
+pub use berth_reference::host_arch;
 
 /// containerd's spellings: `x86_64` is `amd64`, `aarch64` is `arm64`,
 /// arm64's `v8` is no variant, a bare `arm` is `v7`.

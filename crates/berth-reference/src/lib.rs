@@ -8,6 +8,23 @@
 
 use std::fmt;
 
+/// The architecture this machine runs, in Go's spelling (`amd64`,
+/// `arm64`), as image configs, platforms and `version` name it. Here
+/// because both the image store and the CLI need it and both depend on
+/// this crate.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
 pub const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DOMAIN: &str = "index.docker.io";
 const OFFICIAL_PREFIX: &str = "library/";

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use bollard_stubs::models::{ContainerConfig, HostConfig, NetworkingConfig};
 
-use super::locks::IgnorePoison;
 use super::record::{self, ContainerRecord, State};
 use super::validate;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
+use crate::locks::IgnorePoison;
 use crate::{ids, timefmt};
 use berth_runtime::cgroups::Support;
 

@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::lifecycle::{start_failure_code, Starting};
-use super::locks::IgnorePoison;
 use super::stdio::Output;
 use super::{Container, ContainerService, Status};
 use crate::error::{Error, Result};
 use crate::ids;
+use crate::locks::IgnorePoison;
 
 /// Finished execs kept per container for inspect; older ones are forgotten
 /// (a healthcheck-like loop of execs must not grow the daemon).

@@ -17,9 +17,9 @@ use berth_shim::protocol::{self, frame, take_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::locks::IgnorePoison;
 use super::seams::{BoxFuture, RootfsMounter, ShimConn, ShimLaunch, Shims};
 use crate::error::{Error, Result};
+use crate::locks::IgnorePoison;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proc {

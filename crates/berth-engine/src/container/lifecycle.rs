@@ -8,11 +8,11 @@ use std::time::Duration;
 use berth_shim::exit_record::ExitRecord;
 use berth_shim::protocol;
 
-use super::locks::IgnorePoison;
 use super::record::Status;
 use super::stdio::Output;
 use super::{Container, ContainerService, Progress};
 use crate::error::{Error, Result};
+use crate::locks::IgnorePoison;
 use crate::{ids, signal, timefmt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,6 @@ mod inspect;
 mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
-mod locks;
 mod logopts;
 mod logs;
 mod mounts;
@@ -37,10 +36,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::error::{Error, Result};
 use crate::events::EventBus;
+use crate::locks::{IgnorePoison, IgnorePoisonRw};
 use crate::Config;
 use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
-use locks::{IgnorePoison, IgnorePoisonRw};
 use seams::{KernelMounts, RootfsMounter, Shims};
 
 pub use archive::TarStream;

@@ -9,13 +9,13 @@ use berth_shim::protocol::{self, frame};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::locks::IgnorePoison;
 use super::logopts::LogDriver;
 use super::record::ContainerRecord;
 use super::seams::{LogFile, ShimConn, ShimLaunch};
 use super::stdio::Output;
 use super::{Container, ContainerService};
 use crate::error::{Error, Result};
+use crate::locks::IgnorePoison;
 
 type StartReply = oneshot::Sender<std::result::Result<i64, String>>;
 

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime};
 use berth_runtime::cgroups::{CgroupStats, CpuStats};
 use serde::Serialize;
 
-use super::locks::IgnorePoison;
 use super::{Container, ContainerService};
 use crate::error::Result;
+use crate::locks::IgnorePoison;
 use crate::timefmt;
 
 /// A kept sample is replaced once the new one is at least this much newer,

@@ -8,10 +8,10 @@ use berth_shim::protocol::{self, frame};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use super::locks::IgnorePoison;
 use super::logs::{LogChunk, LogOptions};
 use super::{Container, ContainerService};
 use crate::error::Result;
+use crate::locks::IgnorePoison;
 
 /// Stdin bytes accepted before start; beyond this they are dropped.
 const MAX_PENDING_STDIN: usize = 1 << 20;

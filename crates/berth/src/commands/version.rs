@@ -26,20 +26,6 @@ pub struct VersionArgs {
 /// This client's version.
 pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `linux/amd64`-style names for the build target.
-pub fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
-
 /// `berth -v`.
 pub fn short_version() -> String {
     format!(
@@ -57,7 +43,7 @@ fn client_info(api_version: &str) -> Value {
         "RustVersion": env!("BERTH_RUSTC_VERSION"),
         "GitCommit": env!("BERTH_GIT_COMMIT"),
         "Os": std::env::consts::OS,
-        "Arch": go_arch(),
+        "Arch": berth_reference::host_arch(),
         "Context": "default",
     })
 }

@@ -25,7 +25,7 @@ pub async fn create(State(e): State<AppState>, Query(q): Q, body: Body) -> ApiRe
     }
     let body = berth_api::create::decode(&data)?;
     if let Some(p) = query::string(&q, "platform") {
-        let platform = berth_image::Platform::parse(p).map_err(berth_engine::image_error)?;
+        let platform = berth_image::Platform::parse(p).map_err(berth_engine::Error::from)?;
         let image = body.config.image.as_deref().unwrap_or("");
         e.images.platform_check(image, &platform)?;
     }

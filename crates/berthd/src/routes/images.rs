@@ -140,7 +140,7 @@ pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Bo
         let platform = get("platform")
             .map(|p| berth_image::Platform::parse(&p))
             .transpose()
-            .map_err(berth_engine::image_error)?;
+            .map_err(berth_engine::Error::from)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let reader = body_reader(body);
         tokio::spawn(async move {
