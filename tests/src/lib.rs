@@ -139,7 +139,9 @@ impl Daemon {
             .expect("spawn berthd");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.socket.exists() {
+        // Ready when it accepts a connection: the socket file appears at
+        // bind, a moment before listen.
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "berthd did not start:\n{}",

@@ -82,8 +82,11 @@ impl Harness {
     /// Runs one daemon's life: the runtime, its tasks and its connections
     /// end with it.
     fn run<T>(&self, f: impl Future<Output = T>) -> T {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        // One thread: once `block_on` returns nothing of this daemon is
+        // polled again, so its end is as sudden as a kill -9. (With worker
+        // threads, a task could still run while another's drop closed a
+        // shim connection, and record the shim as gone.)
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
@@ -610,34 +613,35 @@ fn wait_conditions() {
 
 #[test]
 fn rename_and_name_conflicts() {
+    // Names with letters past `f`: a hex name could also match an id prefix.
     let h = Harness::new();
     h.run(async {
         let svc = h.daemon().await;
-        let a = create(&svc, "aa").await;
-        let b = create(&svc, "bb").await;
-        let e = svc.create(request("aa", &["true"])).await.unwrap_err();
+        let a = create(&svc, "alpha").await;
+        let b = create(&svc, "bravo").await;
+        let e = svc.create(request("alpha", &["true"])).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Conflict);
         assert_eq!(
             e.message,
-            format!("Conflict. The container name \"/aa\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", a.id)
+            format!("Conflict. The container name \"/alpha\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", a.id)
         );
-        let e = svc.rename("bb", "aa").unwrap_err();
+        let e = svc.rename("bravo", "alpha").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Conflict);
-        let e = svc.rename("bb", "bb").unwrap_err();
+        let e = svc.rename("bravo", "bravo").unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidParameter);
-        let e = svc.rename("bb", "no/slashes").unwrap_err();
+        let e = svc.rename("bravo", "no/slashes").unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidParameter);
 
-        svc.rename("/bb", "cc").unwrap();
-        assert_eq!(svc.get("cc").unwrap().id, b.id);
-        assert!(gone(&svc, "bb"));
-        assert_eq!(b.snapshot().name, "cc");
+        svc.rename("/bravo", "charlie").unwrap();
+        assert_eq!(svc.get("charlie").unwrap().id, b.id);
+        assert!(gone(&svc, "bravo"));
+        assert_eq!(b.snapshot().name, "charlie");
         assert_eq!(h.actions(&b.id), ["create", "rename"]);
         // The old name is free, the new one survives a daemon restart.
-        create(&svc, "bb").await;
+        create(&svc, "bravo").await;
         drop(svc);
         let again = h.daemon().await;
-        assert_eq!(again.get("cc").unwrap().id, b.id);
+        assert_eq!(again.get("charlie").unwrap().id, b.id);
     });
 }
 
