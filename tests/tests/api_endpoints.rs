@@ -126,8 +126,22 @@ fn stop_and_restart_take_a_signal_and_a_negative_timeout_waits() {
     d.load_busybox();
     // Exits 42 on SIGUSR1 and ignores SIGTERM, so only the asked signal
     // can stop it within a wait that never kills.
-    let script = "trap 'exit 42' USR1; trap '' TERM; while :; do sleep 0.1; done";
+    // It says "ready" once its traps are set: a signal sent before that
+    // (while the runtime is still starting it) would be lost.
+    let script = "trap 'exit 42' USR1; trap '' TERM; echo ready; while :; do sleep 0.1; done";
+    let readies = |n: usize| {
+        assert!(
+            berth_tests::eventually(std::time::Duration::from_secs(10), || {
+                berth_tests::stdout(&d.docker(&["logs", "sig"]))
+                    .matches("ready")
+                    .count()
+                    >= n
+            }),
+            "the container did not get ready"
+        );
+    };
     ok(&d.docker(&["run", "-d", "--name", "sig", "busybox", "sh", "-c", script]));
+    readies(1);
     assert_400(
         &d,
         "POST",
@@ -155,6 +169,7 @@ fn stop_and_restart_take_a_signal_and_a_negative_timeout_waits() {
     );
 
     ok(&d.docker(&["start", "sig"]));
+    readies(2);
     let (status, _, body) = d.http("POST", "/containers/sig/restart?signal=USR1&t=-1", None);
     assert_eq!(status, 204, "{}", text(&body));
     assert_eq!(
