@@ -19,7 +19,9 @@ const COMMANDS: &[&str] = &[
     "run --rm busybox nonexistent",
     "run --rm busybox /etc",
     "run --rm -u nosuchuser busybox true",
-    "run --name cmp1 busybox sh -c 'echo one; echo two >&2'",
+    // The pause orders the two lines in the log (stdout and stderr are two
+    // pipes), so `logs --tail 1` below has one right answer.
+    "run --name cmp1 busybox sh -c 'echo one; sleep 0.3; echo two >&2'",
     "ps -a --format '{{.Names}} {{.Status}} {{.Command}}'",
     "logs cmp1",
     "logs --tail 1 cmp1",
