@@ -39,12 +39,15 @@ fn throttle(list: &Option<Vec<bollard_stubs::models::ThrottleDevice>>) -> Vec<Bl
         .collect()
 }
 
-/// dockerd's `verifyPlatformContainerResources` for the limits this module
-/// passes on: what `support` cannot apply is discarded with dockerd's
-/// warning; out-of-range values are errors.
+/// The limits this module passes on, after dockerd's
+/// `verifyPlatformContainerResources` (the create checks' own
+/// `check_resources`: what `support` cannot apply is discarded with
+/// dockerd's warning, out-of-range values are errors). Create ran the same
+/// checks; start runs them again for records made before they existed.
 pub(super) fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources, Vec<String>)> {
-    let mut warnings = Vec::new();
-    let mut r = Resources {
+    let mut hc = hc.clone();
+    let warnings = super::super::validate::check_resources(&mut hc, support, false)?;
+    let r = Resources {
         blkio_weight: hc.blkio_weight.unwrap_or(0),
         blkio_weight_device: hc
             .blkio_weight_device
@@ -59,33 +62,13 @@ pub(super) fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources
         blkio_write_bps: throttle(&hc.blkio_device_write_bps),
         blkio_read_iops: throttle(&hc.blkio_device_read_iops),
         blkio_write_iops: throttle(&hc.blkio_device_write_iops),
-        memory_swappiness: hc.memory_swappiness.filter(|s| *s != -1),
+        memory_swappiness: hc.memory_swappiness,
         kernel_memory_tcp: hc.kernel_memory_tcp.filter(|k| *k != 0),
         cpu_realtime_period: hc.cpu_realtime_period.filter(|p| *p != 0),
         cpu_realtime_runtime: hc.cpu_realtime_runtime.filter(|p| *p != 0),
         oom_kill_disable: hc.oom_kill_disable.unwrap_or(false),
     };
-    if r.memory_swappiness.is_some() && !support.memory_swappiness {
-        warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
-        r.memory_swappiness = None;
-    }
-    if let Some(s) = r.memory_swappiness.filter(|s| !(0..=100).contains(s)) {
-        return Err(Error::invalid(format!(
-            "Invalid value: {s}, valid memory swappiness range is 0-100"
-        )));
-    }
-    if r.oom_kill_disable && !support.oom_kill_disable {
-        warnings
-            .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
-        r.oom_kill_disable = false;
-    }
-    if r.oom_kill_disable && hc.memory.unwrap_or(0) == 0 {
-        warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
-    }
-    if r.kernel_memory_tcp.is_some() && !support.kernel_memory_tcp {
-        warnings.push("Your kernel does not support kernel memory TCP limit or the cgroup is not mounted. Limitation discarded.".into());
-        r.kernel_memory_tcp = None;
-    }
+    // dockerd 20.10 fails these at start with a 500 of its own words.
     if (r.cpu_realtime_period.is_some() || r.cpu_realtime_runtime.is_some())
         && !support.cpu_realtime
     {
@@ -100,16 +83,6 @@ pub(super) fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources
             ));
         }
     }
-    if hc.cpu_percent.unwrap_or(0) > 0 {
-        warnings.push("linux does not support CPU percent. Percent discarded.".into());
-    }
-    if r.blkio_weight > 0 && !support.blkio_weight {
-        warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
-        r.blkio_weight = 0;
-    }
-    if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
-        return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
-    }
     if hc.io_maximum_bandwidth.unwrap_or(0) != 0 {
         return Err(Error::system(
             "Invalid QoS settings: linux does not support configuration of maximum bandwidth",
@@ -119,18 +92,6 @@ pub(super) fn resources(hc: &HostConfig, support: &Support) -> Result<(Resources
         return Err(Error::system(
             "Invalid QoS settings: linux does not support configuration of maximum IOPs",
         ));
-    }
-    for (list, ok, what) in [
-        (&mut r.blkio_weight_device, support.blkio_weight_device, "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded."),
-        (&mut r.blkio_read_bps, support.blkio_read_bps, "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded."),
-        (&mut r.blkio_write_bps, support.blkio_write_bps, "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded."),
-        (&mut r.blkio_read_iops, support.blkio_read_iops, "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded."),
-        (&mut r.blkio_write_iops, support.blkio_write_iops, "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded."),
-    ] {
-        if !list.is_empty() && !ok {
-            warnings.push(what.into());
-            list.clear();
-        }
     }
     Ok((r, warnings))
 }
