@@ -4,6 +4,7 @@
 //! The HTTP side sees them only through `backend`, one trait per API area.
 
 pub mod backend;
+pub mod check;
 pub mod container;
 pub mod disk_usage;
 pub mod error;
@@ -24,6 +25,7 @@ use berth_image::ImageStore;
 use berth_runtime::cgroups;
 use berth_runtime::runtime::{OciRuntime, Runc};
 
+pub use berth_store::failpoint;
 pub use error::{Error, ErrorKind, Result};
 
 /// Where things live and which binaries to use.

@@ -83,6 +83,7 @@ impl Engine {
             let size = self.containers.rw_size(&rec).await;
             if self.containers.remove(&rec.id, false).await.is_ok() {
                 out.space_reclaimed += size;
+                berth_store::crash_point!("prune.container-removed");
                 deleted.push(rec.id);
             }
         }
@@ -131,6 +132,7 @@ impl Engine {
             for name in names {
                 if let Ok(items) = self.image_remove(&name, false).await {
                     gone |= items.iter().any(|i| i.get("Deleted").is_some());
+                    berth_store::crash_point!("prune.image-removed");
                     deleted.extend(items);
                 }
             }

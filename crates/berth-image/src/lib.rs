@@ -32,4 +32,5 @@ pub use diff::{changes, write_diff_tar, Change, ChangeKind};
 pub use error::{Error, ErrorKind, Result};
 pub use platform::{host_arch, Platform};
 pub use snapshot::{chain_ids, tree_size, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
+pub use store::check::{check as check_store, in_use as store_in_use, StoreCheck};
 pub use store::{CommitRequest, DeleteItem, HistoryItem, Image, ImageStore};

@@ -461,6 +461,18 @@ impl Snapshotter {
         Ok(m)
     }
 
+    /// The keys of every rw layer on disk.
+    pub fn rw_keys(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("rw");
+        let entries = fs::read_dir(&dir).map_err(io_err(format!("read {}", dir.display())))?;
+        let mut keys: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Unmounts (if mounted) and deletes rw layer `key`; missing is fine.
     pub fn remove_rw(&self, key: &str) -> Result<()> {
         let dir = self.rw_dir(key)?;

@@ -10,12 +10,14 @@
 //!   container.
 //! - [`cgroups`]: a container's cgroup on v1 or v2 (pids, OOM kills, stats,
 //!   removal) behind [`cgroups::CgroupManager`].
+//! - [`mountinfo`]: the kernel's mount table, read.
 //! - [`mountns`]: into a container's mount namespace, or a private one with
 //!   its binds, to reach its files from the daemon.
 
 pub mod cgroups;
 mod error;
 mod fsutil;
+pub mod mountinfo;
 pub mod mountns;
 pub mod propagation;
 pub mod runtime;

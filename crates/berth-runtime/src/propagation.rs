@@ -7,50 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::mountinfo::{parse, MountLine};
 use crate::spec::Propagation;
-
-/// One line of mountinfo: mount point and optional fields.
-struct MountLine {
-    mount_point: String,
-    optional: Vec<String>,
-}
-
-/// Undoes the kernel's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse(mountinfo: &str) -> Vec<MountLine> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let sep = fields.iter().position(|f| *f == "-")?;
-            if sep < 6 {
-                return None;
-            }
-            Some(MountLine {
-                mount_point: unescape(fields[4]),
-                optional: fields[6..sep].iter().map(|s| s.to_string()).collect(),
-            })
-        })
-        .collect()
-}
 
 fn is_parent(mount_point: &str, path: &str) -> bool {
     mount_point == "/"
@@ -101,9 +59,11 @@ pub fn check_bind_source(source: &Path, propagation: Propagation) -> Result<()> 
         return Ok(());
     }
     let real = fs::canonicalize(source).map_err(|e| Error::io(source, e))?;
-    let info = fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("/proc/self/mountinfo", e))?;
-    check_in(&info, &real.to_string_lossy(), propagation)
+    check_in(
+        &crate::mountinfo::read()?,
+        &real.to_string_lossy(),
+        propagation,
+    )
 }
 
 #[cfg(test)]

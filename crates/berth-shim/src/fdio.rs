@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
@@ -313,12 +313,19 @@ pub fn runtime_error(log: &std::path::Path, fallback: String) -> String {
         .unwrap_or(fallback)
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so a
-/// reader sees all of it or nothing.
+/// Writes `text` to `path` so that a reader sees all of it or nothing, and
+/// durably (temp file, fsync, rename, fsync of the directory): berthd may
+/// act on an exit record at once, and it must survive a power cut too.
 pub fn write_atomic(path: &std::path::Path, text: &str) {
     let tmp = path.with_extension("tmp");
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    if written.is_ok() && std::fs::rename(&tmp, path).is_ok() {
+        if let Some(dir) = path.parent().and_then(|d| std::fs::File::open(d).ok()) {
+            let _ = dir.sync_all();
+        }
     }
 }
 

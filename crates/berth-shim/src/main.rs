@@ -46,6 +46,9 @@ const MAX_EARLY_REAPED: usize = 4096;
 /// Exit code reported for an exec process still there when the container ends
 /// (the kernel kills it with the container's pid namespace).
 const KILLED_WITH_CONTAINER: i32 = 137;
+/// A shim that was never started and that no client reaches for this long
+/// gives up: the berthd that spawned it died before it could connect.
+const ORPHAN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() {
     let args = match Args::parse(std::env::args_os().skip(1)) {
@@ -182,6 +185,11 @@ struct Shim {
     /// Exit statuses of children reaped before we knew their pid (the init
     /// before START returns, an exec process before its runtime exits).
     early_reaped: HashMap<i32, i32>,
+    /// When the shim began listening, and whether any client came since:
+    /// a shim that was never started belongs to whoever spawned it, and
+    /// exits when that client is gone (see `orphaned`).
+    ready_at: Instant,
+    had_client: bool,
 }
 
 impl Shim {
@@ -209,6 +217,8 @@ impl Shim {
             state: State::Created,
             execs: Vec::new(),
             early_reaped: HashMap::new(),
+            ready_at: Instant::now(),
+            had_client: false,
             args,
         };
         if let Some(path) = &shim.args.console_socket {
@@ -296,8 +306,14 @@ impl Shim {
         if let State::Exiting { since, .. } = self.state {
             deadlines.push(since);
         }
-        match deadlines.into_iter().min() {
-            Some(since) => DRAIN_GRACE.saturating_sub(since.elapsed()).as_millis() as i32 + 1,
+        let drain = deadlines
+            .into_iter()
+            .min()
+            .map(|since| DRAIN_GRACE.saturating_sub(since.elapsed()));
+        let orphan = (matches!(self.state, State::Created) && !self.had_client)
+            .then(|| ORPHAN_GRACE.saturating_sub(self.ready_at.elapsed()));
+        match drain.into_iter().chain(orphan).min() {
+            Some(left) => left.as_millis() as i32 + 1,
             None => -1,
         }
     }
@@ -351,6 +367,9 @@ impl Shim {
                 c.flush();
             }
             self.drop_dead_clients();
+            if self.orphaned() {
+                self.abort_start();
+            }
             if let State::Exiting { code, since } = self.state {
                 let drained =
                     self.stdout_r.is_none() && self.stderr_r.is_none() && self.execs.is_empty();
@@ -367,6 +386,7 @@ impl Shim {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_ok() {
                         self.next_token += 1;
+                        self.had_client = true;
                         self.clients.push(Client {
                             token: self.next_token,
                             stream,
@@ -381,6 +401,16 @@ impl Shim {
                 Err(_) => return,
             }
         }
+    }
+
+    /// Never started, and its creator is gone: every client left before
+    /// START, or none came in time. berthd died between spawning the shim
+    /// and starting the container; the berthd that comes next finds no
+    /// record of a start and must not find a waiting shim either.
+    fn orphaned(&self) -> bool {
+        matches!(self.state, State::Created)
+            && self.clients.is_empty()
+            && (self.had_client || self.ready_at.elapsed() >= ORPHAN_GRACE)
     }
 
     /// A client that started an exec and went away closes that exec's stdin;

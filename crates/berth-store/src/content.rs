@@ -49,6 +49,17 @@ impl ContentStore {
         Ok(())
     }
 
+    /// Names of the temp files in the ingest directory (left by writers
+    /// that never committed, when no writer is active).
+    pub fn ingest_leftovers(&self) -> Result<Vec<String>> {
+        let entries = fs::read_dir(&self.ingest)
+            .map_err(io_err(format!("read {}", self.ingest.display())))?;
+        Ok(entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    }
+
     /// Starts a new blob; write to it, then `commit`.
     pub fn writer(&self) -> Result<BlobWriter> {
         let seq = INGEST_SEQ.fetch_add(1, Ordering::Relaxed);

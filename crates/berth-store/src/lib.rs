@@ -5,9 +5,11 @@
 //!   rename, so readers only ever see complete, verified blobs.
 //! - [`MetaDb`]: metadata records (JSON) in redb tables, written in
 //!   transactions.
+//! - [`failpoint`]: named crash points for the crash tests.
 
 mod content;
 mod digest;
+pub mod failpoint;
 mod meta;
 
 pub use content::{BlobWriter, ContentStore, VerifiedReader};
@@ -31,6 +33,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("metadata database opened read-only")]
+    ReadOnly,
     #[error("metadata database: {0}")]
     Db(#[source] Box<redb::Error>),
     #[error("metadata record {table}/{key}: {source}")]

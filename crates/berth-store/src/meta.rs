@@ -52,7 +52,22 @@ fn encode<T: Serialize>(table: Table, key: &str, value: &T) -> Result<Vec<u8>> {
 
 /// The metadata database (one redb file).
 pub struct MetaDb {
-    db: redb::Database,
+    db: Db,
+}
+
+/// Opened for writing by the daemon, or read-only by a checker.
+enum Db {
+    Writable(redb::Database),
+    ReadOnly(redb::ReadOnlyDatabase),
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<redb::ReadTransaction> {
+        match self {
+            Db::Writable(db) => db.begin_read().map_err(db_err),
+            Db::ReadOnly(db) => db.begin_read().map_err(db_err),
+        }
+    }
 }
 
 impl std::fmt::Debug for MetaDb {
@@ -78,12 +93,23 @@ impl MetaDb {
             txn.open_table(t.def()).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
-        Ok(MetaDb { db })
+        Ok(MetaDb {
+            db: Db::Writable(db),
+        })
+    }
+
+    /// Opens an existing database for reading only; fails while a process
+    /// has it open for writing ([`MetaDb::in_use`] tells that case apart).
+    pub fn open_read_only(path: &Path) -> Result<MetaDb> {
+        let db = redb::ReadOnlyDatabase::open(path).map_err(db_err)?;
+        Ok(MetaDb {
+            db: Db::ReadOnly(db),
+        })
     }
 
     /// One record, if present.
     pub fn get<T: DeserializeOwned>(&self, table: Table, key: &str) -> Result<Option<T>> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.begin_read()?;
         let t = match txn.open_table(table.def()) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -97,7 +123,7 @@ impl MetaDb {
 
     /// Every record of a table, in key order.
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.begin_read()?;
         let t = match txn.open_table(table.def()) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -112,7 +138,10 @@ impl MetaDb {
         &self,
         f: impl FnOnce(&mut WriteTx<'_>) -> std::result::Result<R, E>,
     ) -> std::result::Result<R, E> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let Db::Writable(db) = &self.db else {
+            return Err(Error::ReadOnly.into());
+        };
+        let txn = db.begin_write().map_err(db_err)?;
         let mut tx = WriteTx { txn: &txn };
         match f(&mut tx) {
             Ok(r) => {
@@ -241,6 +270,22 @@ mod tests {
             db.get::<Thing>(THINGS, "kept").unwrap(),
             Some(Thing { n: 7 })
         );
+    }
+
+    #[test]
+    fn read_only_reads_and_refuses_writes_and_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        {
+            let db = MetaDb::open(&path, &[THINGS]).unwrap();
+            db.write(|tx| tx.put(THINGS, "a", &Thing { n: 1 })).unwrap();
+            // A second opener while the writer holds it.
+            assert!(MetaDb::open_read_only(&path).is_err());
+        }
+        let ro = MetaDb::open_read_only(&path).unwrap();
+        assert_eq!(ro.get::<Thing>(THINGS, "a").unwrap(), Some(Thing { n: 1 }));
+        let r: Result<()> = ro.write(|tx| tx.put(THINGS, "b", &Thing { n: 2 }));
+        assert!(matches!(r, Err(Error::ReadOnly)));
     }
 
     #[test]

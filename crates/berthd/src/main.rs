@@ -47,6 +47,11 @@ struct Args {
     /// tini-static, in $PATH or /usr/bin)
     #[arg(long = "init-path")]
     init_path: Option<PathBuf>,
+    /// Check that the stores and the kernel agree, print each problem, and
+    /// exit (0: consistent, 1: problems, 2: could not check). Changes
+    /// nothing; run it while berthd is stopped.
+    #[arg(long)]
+    check: bool,
 }
 
 /// `--init-path`, or the first init binary found; a given path must exist.
@@ -77,8 +82,29 @@ fn find_binary(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// `--check`: prints the problems; the exit code says how it went.
+fn check(config: &berth_engine::Config) -> i32 {
+    match berth_engine::check::check(config) {
+        Ok(problems) if problems.is_empty() => {
+            println!("consistent: {}", config.root.display());
+            0
+        }
+        Ok(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            1
+        }
+        Err(e) => {
+            eprintln!("berthd --check: {e}");
+            2
+        }
+    }
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    berth_engine::failpoint::init();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
         .with_writer(std::io::stderr)
@@ -109,6 +135,9 @@ fn main() -> Result<()> {
         cgroup_parent: args.cgroup_parent,
         init_path: init_path(args.init_path.as_deref())?,
     };
+    if args.check {
+        std::process::exit(check(&config));
+    }
     // One thread serves the API; blocking work (tar, fs, runc) goes to the
     // blocking pool. This keeps the idle daemon small.
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -206,6 +206,7 @@ impl ContainerService {
         let mounter = self.mounter.clone();
         let mount = tokio::task::spawn_blocking(move || -> Result<OverlayMount> {
             mounter.mount(&mount)?;
+            berth_store::crash_point!("cp.rootfs-mounted");
             Ok(mount)
         })
         .await??;
@@ -278,6 +279,7 @@ impl ContainerService {
         let done = joined(run_in_rootfs(root, move |dir, _fds| {
             let mut body = body;
             let r = berth_image::extract_to_dir(dir, &p, &mut body, opts).map_err(Error::from);
+            berth_store::crash_point!("cp.extracted");
             // Read the rest so the client sees an answer, not a reset.
             let _ = io::copy(&mut body, &mut io::sink());
             r

@@ -69,6 +69,7 @@ impl ContainerService {
                     false
                 }
             };
+        berth_store::crash_point!("commit.paused");
         let images = self.images.clone();
         let req_config = config;
         let (id, image_id) = (rec.id.clone(), rec.image_id.clone());
@@ -87,6 +88,7 @@ impl ContainerService {
             })?)
         })
         .await;
+        berth_store::crash_point!("commit.image-made");
         if paused {
             if let Err(e) = self.unpause(&c.id).await {
                 tracing::warn!(id = %c.id, "unpause after commit failed: {e}");

@@ -95,10 +95,15 @@ impl ContainerService {
         let paths = self.paths(&id);
         let result = async {
             fs::create_dir_all(&paths.dir)?;
+            berth_store::crash_point!("create.dir-made");
             let images = self.images.clone();
             let key = id.clone();
             tokio::task::spawn_blocking(move || images.prepare_rw(&key, &image)).await??;
-            record::save(&paths, &rec)
+            berth_store::crash_point!("create.layer-made");
+            // The record is the commit point of a create: before it, a
+            // crash leaves only a directory and a layer that restore removes.
+            record::save(&paths, &rec, record::Sync::Durable)?;
+            Ok(record::sync_dir(&self.config.root.join("containers"))?)
         }
         .await;
         if let Err(e) = result {
@@ -109,6 +114,7 @@ impl ContainerService {
             let _ = tokio::task::spawn_blocking(move || images.remove_rw(&key)).await;
             return Err(e);
         }
+        berth_store::crash_point!("create.recorded");
         self.event(&rec, "create", &[]);
         self.insert(Arc::new(Container::new(rec, paths)));
         Ok((id, warnings))

@@ -369,6 +369,7 @@ impl ContainerService {
             .map_err(|err| Error::system(format!("connect to shim: {err}")))?;
         let io = super::shim_io::spawn(conn, format!("exec {}", ids::short(&e.id)));
         let _ = io.tx.send(frame(protocol::EXEC, &req.to_payload()));
+        berth_store::crash_point!("exec.requested");
         e.state().shim = Some(io.tx);
         let frames = io.frames;
         let (out_tx, out_rx) = mpsc::channel(OUTPUT_QUEUE);
@@ -517,6 +518,7 @@ async fn exec_connection(
                     st.running = true;
                     st.pid = pid;
                 }
+                berth_store::crash_point!("exec.started");
                 if let Some(tx) = started.take() {
                     let _ = tx.send(Ok(pid));
                 }

@@ -208,8 +208,15 @@ impl FakeShim {
         self.world.locked().listening.remove(&self.launch.socket);
     }
 
+    /// As the real shim: one that was never started exits once its last
+    /// client is gone.
     fn drop_client(&self, id: u64) {
-        self.state.locked().clients.retain(|c| c.id != id);
+        let mut st = self.state.locked();
+        st.clients.retain(|c| c.id != id);
+        if st.proc == Proc::Created && st.clients.is_empty() {
+            st.proc = Proc::Gone;
+            self.world.locked().listening.remove(&self.launch.socket);
+        }
     }
 
     fn send(st: &ShimState, client: u64, kind: u8, payload: &[u8]) {
@@ -339,6 +346,23 @@ impl RootfsMounter for FakeMounts {
 
     fn unmount(&self, m: &OverlayMount) -> berth_image::Result<()> {
         self.mounted.locked().remove(&m.target);
+        Ok(())
+    }
+
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .mounted
+            .locked()
+            .iter()
+            .filter(|p| p.starts_with(dir) && p.as_path() != dir)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    }
+
+    fn detach(&self, path: &Path) -> io::Result<()> {
+        self.mounted.locked().remove(path);
         Ok(())
     }
 }

@@ -131,9 +131,11 @@ impl ContainerService {
         })
         .await??;
         tracing::debug!(id = %ids::short(&c.id), "rootfs mounted");
+        berth_store::crash_point!("start.rootfs-mounted");
         let _ = fs::remove_file(c.paths.exit_file());
         self.write_bundle(c, &rec, &rootfs).await?;
         tracing::debug!(id = %ids::short(&c.id), "bundle written");
+        berth_store::crash_point!("start.bundle-written");
         self.spawn_shim_and_start(c, &rec).await
     }
 
@@ -184,6 +186,7 @@ impl ContainerService {
         let target = c.progress.borrow().exits + 1;
         self.event(&rec, "kill", &[("signal", sig.to_string())]);
         self.signal(c, sig);
+        berth_store::crash_point!("stop.signalled");
         let Ok(limit) = u64::try_from(timeout) else {
             return Ok(Some(target));
         };
@@ -196,6 +199,7 @@ impl ContainerService {
         }
         self.event(&rec, "kill", &[("signal", libc::SIGKILL.to_string())]);
         self.signal(c, libc::SIGKILL);
+        berth_store::crash_point!("stop.escalated");
         self.wait_exit(c, target, None).await;
         self.wait_cleaned(c).await;
         Ok(None)
@@ -222,6 +226,7 @@ impl ContainerService {
         let target = c.progress.borrow().exits + 1;
         self.event(&rec, "kill", &[("signal", sig.to_string())]);
         self.signal(&c, sig);
+        berth_store::crash_point!("kill.signalled");
         if sig == libc::SIGKILL {
             // docker kill returns once a SIGKILLed container is down.
             self.wait_exit(&c, target, Some(Duration::from_secs(10)))
@@ -247,6 +252,7 @@ impl ContainerService {
             }
         };
         self.finish_stop(&c, pending).await;
+        berth_store::crash_point!("restart.stopped");
         self.start(&c.id).await?;
         self.event(&c.snapshot(), "restart", &[]);
         Ok(())
@@ -268,6 +274,7 @@ impl ContainerService {
         let rt = self.runtime.clone();
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || rt.pause(&id)).await??;
+        berth_store::crash_point!("pause.frozen");
         c.update(|r| r.state.status = Status::Paused)?;
         self.event(&c.snapshot(), "pause", &[]);
         Ok(())
@@ -288,6 +295,7 @@ impl ContainerService {
         let rt = self.runtime.clone();
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || rt.resume(&id)).await??;
+        berth_store::crash_point!("unpause.thawed");
         c.update(|r| {
             if r.state.status == Status::Paused {
                 r.state.status = Status::Running;
@@ -350,6 +358,7 @@ impl ContainerService {
                 }
                 let target = c.progress.borrow().exits + 1;
                 self.signal(&c, libc::SIGKILL);
+                berth_store::crash_point!("rm.killed");
                 self.wait_exit(&c, target, None).await;
             } else if status == Status::Removing {
                 return Err(Error::conflict(format!(
@@ -359,6 +368,7 @@ impl ContainerService {
             }
             self.wait_cleaned(&c).await;
             c.update(|r| r.state.status = Status::Removing)?;
+            berth_store::crash_point!("rm.marked");
             self.remove_container(&c).await
         }
     }
@@ -369,7 +379,9 @@ impl ContainerService {
         let images = self.images.clone();
         let key = c.id.clone();
         tokio::task::spawn_blocking(move || images.remove_rw(&key)).await??;
+        berth_store::crash_point!("rm.layer-removed");
         let _ = fs::remove_dir_all(&c.paths.bundle);
+        berth_store::crash_point!("rm.bundle-removed");
         fs::remove_dir_all(&c.paths.dir).or_else(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Ok(())
@@ -377,6 +389,11 @@ impl ContainerService {
                 Err(e)
             }
         })?;
+        // An acknowledged removal stays done after a power cut too.
+        if let Some(parent) = c.paths.dir.parent() {
+            let _ = super::record::sync_dir(parent);
+        }
+        berth_store::crash_point!("rm.files-removed");
         self.retire(c);
         tracing::debug!(id = %ids::short(&c.id), "removed");
         Ok(())
@@ -399,8 +416,13 @@ impl ContainerService {
     /// deleting its runtime state finish, make sure that state is gone, then
     /// remove the files.
     pub(super) async fn finish_removal(self: &Arc<Self>, c: &Arc<Container>) {
-        use tokio::io::AsyncReadExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         if let Ok(mut shim) = self.shims.connect(&c.paths.socket).await {
+            // Removal was decided: a process still there goes (a shim that
+            // never started goes once we hang up).
+            let kill = protocol::frame(protocol::KILL, &libc::SIGKILL.to_be_bytes());
+            let _ = shim.wr.write_all(&kill).await;
+            let _ = shim.wr.shutdown().await;
             let mut buf = [0u8; 4096];
             while matches!(shim.rd.read(&mut buf).await, Ok(n) if n > 0) {}
         }
@@ -424,6 +446,7 @@ impl ContainerService {
                 return;
             }
             let _ = c.update(|r| r.state.status = Status::Removing);
+            berth_store::crash_point!("auto-remove.marked");
             if let Err(e) = svc.remove_container(&c).await {
                 tracing::warn!(id = %c.id, "auto-remove failed: {e}");
             }
@@ -470,6 +493,7 @@ impl ContainerService {
         if let Err(e) = saved {
             tracing::warn!(id = %ids::short(&c.id), "recording the start failed: {e}");
         }
+        berth_store::crash_point!("start.recorded");
         c.progress.send_modify(|p| p.live = true);
         tracing::debug!(id = %ids::short(&c.id), pid, "started");
         self.event(&c.snapshot(), "start", &[]);
@@ -492,6 +516,7 @@ impl ContainerService {
         if !matches!(updated, Ok(true)) {
             return;
         }
+        berth_store::crash_point!("exit.recorded");
         let rec = c.snapshot();
         tracing::debug!(id = %ids::short(&c.id), code, "exited");
         if exit.oom_killed {
@@ -511,6 +536,7 @@ impl ContainerService {
             // shim is gone. The record says Removing first, so a daemon
             // crash in between is finished by restore, not resurrected.
             if c.update(|r| r.state.status = Status::Removing).is_ok() {
+                berth_store::crash_point!("exit.auto-remove-marked");
                 self.retire(c);
             }
         }
@@ -535,6 +561,7 @@ impl ContainerService {
         tracing::debug!(id = %ids::short(&c.id), "shim gone");
         self.teardown(c).await;
         tracing::debug!(id = %ids::short(&c.id), "torn down");
+        berth_store::crash_point!("exit.torn-down");
         c.progress.send_modify(|p| p.cleaned = p.exits);
         if c.snapshot().auto_remove() {
             self.spawn_auto_remove(c);

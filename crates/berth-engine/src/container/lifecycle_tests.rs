@@ -686,3 +686,103 @@ fn restore_keeps_a_paused_container_paused() {
         assert_eq!(code, 143);
     });
 }
+
+#[test]
+fn restore_adopts_a_process_whose_start_was_not_recorded() {
+    let h = Harness::new();
+    let id = h.run(async {
+        let c = run(&h.daemon().await, "web").await;
+        // As if the daemon died after the shim started the process and
+        // before the record said so.
+        c.update(|r| r.state.status = Status::Created).unwrap();
+        c.id.clone()
+    });
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = svc.get(&id).unwrap();
+        assert_eq!(c.status(), Status::Running);
+        assert!(c.snapshot().state.pid > 0);
+        // Adopted for good: the API stops it through the shim.
+        svc.stop(&id, Some(30), None).await.unwrap();
+        assert_eq!(c.snapshot().state.exit_code, 143);
+    });
+}
+
+#[test]
+fn restore_lets_go_of_a_shim_that_was_never_started() {
+    let h = Harness::new();
+    let c = h.run(async {
+        let svc = h.daemon().await;
+        let c = create(&svc, "web").await;
+        // The daemon died between spawning the shim (after mounting the
+        // rootfs) and sending START.
+        let image = h.images.resolve(IMAGE).unwrap();
+        let mount = h.images.rw_mount(&c.id, &image).unwrap();
+        super::seams::RootfsMounter::mount(h.mounts.as_ref(), &mount).unwrap();
+        let launch = super::seams::ShimLaunch {
+            start_argv: vec!["fake-runtime".into()],
+            delete_argv: vec!["fake-runtime".into()],
+            pid_file: c.paths.bundle.join("init.pid"),
+            runtime_log: c.paths.bundle.join("log.json"),
+            socket: c.paths.socket.clone(),
+            exit_file: c.paths.exit_file(),
+            console_socket: None,
+            log: None,
+            oom_file: None,
+            stdin: false,
+        };
+        super::seams::Shims::spawn(h.shims.as_ref(), &launch)
+            .await
+            .unwrap();
+        c
+    });
+    assert!(h.shims.at(&c.paths.socket).is_some());
+    h.run(async {
+        let svc = h.daemon().await;
+        let again = svc.get(&c.id).unwrap();
+        assert_eq!(again.status(), Status::Created);
+        assert!(h.shims.at(&c.paths.socket).is_none());
+        assert!(!h.mounts.is_mounted(&h.rootfs(&c.id)));
+        // And it starts normally.
+        svc.start(&c.id).await.unwrap();
+        assert_eq!(again.status(), Status::Running);
+    });
+}
+
+#[test]
+fn restore_sweeps_what_no_record_names() {
+    let h = Harness::new();
+    let keep = h.run(async {
+        let svc = h.daemon().await;
+        run(&svc, "keep").await.id.clone()
+    });
+    // What a create or a removal that died half way leaves: a directory
+    // without a record, a writable layer, runtime state, a bundle, a mount.
+    let stray = "f".repeat(64);
+    let config = h.config();
+    let image = h.images.resolve(IMAGE).unwrap();
+    let mount = h.images.prepare_rw(&stray, &image).unwrap();
+    super::seams::RootfsMounter::mount(h.mounts.as_ref(), &mount).unwrap();
+    std::fs::create_dir_all(config.root.join("containers").join(&stray)).unwrap();
+    std::fs::create_dir_all(config.exec_root.join("containers").join(&stray)).unwrap();
+    h.runtime.add_running(&stray, 4242);
+    h.run(async {
+        let svc = h.daemon().await;
+        assert_eq!(svc.get("keep").unwrap().status(), Status::Running);
+        assert!(h.shims.at(&svc.get("keep").unwrap().paths.socket).is_some());
+        assert!(h.runtime.calls().contains(&RuntimeCall::Delete {
+            id: stray.clone(),
+            force: true
+        }));
+        assert!(!h
+            .runtime
+            .calls()
+            .iter()
+            .any(|c| matches!(c, RuntimeCall::Delete { id, .. } if *id == keep)));
+        assert!(!h.mounts.is_mounted(&mount.target));
+        assert!(h.mounts.is_mounted(&h.rootfs(&keep)));
+        assert!(!config.root.join("containers").join(&stray).exists());
+        assert!(!config.exec_root.join("containers").join(&stray).exists());
+        assert_eq!(h.images.rw_keys().unwrap(), vec![keep.clone()]);
+    });
+}

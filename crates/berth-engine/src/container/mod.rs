@@ -18,6 +18,7 @@ mod lifecycle_tests;
 mod logopts;
 mod logs;
 mod mounts;
+mod reconcile;
 pub mod record;
 mod seams;
 mod shim;
@@ -117,10 +118,24 @@ impl Container {
         self.record.locked().clone()
     }
 
+    /// Changes the record; the change survives a daemon crash.
     fn update<T>(&self, f: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T> {
+        self.update_with(record::Sync::Cached, f)
+    }
+
+    /// Changes the record; the change survives a power cut too.
+    fn update_durable<T>(&self, f: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T> {
+        self.update_with(record::Sync::Durable, f)
+    }
+
+    fn update_with<T>(
+        &self,
+        sync: record::Sync,
+        f: impl FnOnce(&mut ContainerRecord) -> T,
+    ) -> Result<T> {
         let mut rec = self.record.locked();
         let out = f(&mut rec);
-        record::save(&self.paths, &rec)?;
+        record::save(&self.paths, &rec, sync)?;
         Ok(out)
     }
 
@@ -284,32 +299,10 @@ impl ContainerService {
             names.remove(&old);
             names.insert(new_name.to_string(), c.id.clone());
         }
-        c.update(|r| r.name = new_name.to_string())?;
+        c.update_durable(|r| r.name = new_name.to_string())?;
+        berth_store::crash_point!("rename.recorded");
         let rec = c.snapshot();
         self.event(&rec, "rename", &[("oldName", format!("/{old}"))]);
-        Ok(())
-    }
-
-    /// Loads every container record and reattaches to the shims of live ones.
-    pub async fn restore(self: &Arc<Self>) -> Result<()> {
-        for rec in record::load_all(&self.config.root) {
-            let paths = self.paths(&rec.id);
-            let c = Arc::new(Container::new(rec, paths));
-            let status = c.status();
-            if status == Status::Removing || (!status.is_live() && c.snapshot().auto_remove()) {
-                // Removed from the API's view before the crash (or due to be,
-                // with --rm): finish it unseen.
-                c.progress.send_modify(|p| p.removed = true);
-                let svc = self.clone();
-                tokio::spawn(async move { svc.finish_removal(&c).await });
-                continue;
-            }
-            self.insert(c.clone());
-            if status.is_live() {
-                self.restore_execs(&c);
-                self.reconnect(&c).await;
-            }
-        }
         Ok(())
     }
 

@@ -1,7 +1,13 @@
 //! The persisted container record: one JSON file per container, written as
 //! temp + rename so a crash of berthd leaves either the old or the new state.
-//! Not fsynced: the record must survive a daemon crash, not a power cut,
-//! and containers do not survive a reboot anyway (docker behaves the same).
+//!
+//! A daemon crash loses nothing either way (the page cache survives it). A
+//! power cut is another matter, and only some changes must survive one: those
+//! that were acknowledged and that a reboot does not undo by itself. The
+//! container's existence (create), its name (rename), its settings (update)
+//! and its removal are synced ([`Sync::Durable`]); its run state is not,
+//! because after a reboot no container runs and the shim's exit record,
+//! which is synced, says how each run ended.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -172,31 +178,90 @@ impl ContainerPaths {
     }
 }
 
-pub fn save(paths: &ContainerPaths, record: &ContainerRecord) -> Result<()> {
+/// Whether a write must survive a power cut, not only a daemon crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// Written through the page cache: survives a crash of berthd.
+    Cached,
+    /// fsync of the file and of its directory before returning.
+    Durable,
+}
+
+/// The temp file a save writes before its rename.
+const TMP_NAME: &str = ".config.v2.json.tmp";
+
+pub fn save(paths: &ContainerPaths, record: &ContainerRecord, sync: Sync) -> Result<()> {
     let data = serde_json::to_vec(record)?;
-    let tmp = paths.dir.join(".config.v2.json.tmp");
-    fs::write(&tmp, data)?;
+    let tmp = paths.dir.join(TMP_NAME);
+    let mut f = fs::File::create(&tmp)?;
+    std::io::Write::write_all(&mut f, &data)?;
+    if sync == Sync::Durable {
+        f.sync_all()?;
+    }
+    drop(f);
     fs::rename(&tmp, paths.record())?;
+    if sync == Sync::Durable {
+        sync_dir(&paths.dir)?;
+    }
     Ok(())
 }
 
-/// Loads every record under `<root>/containers`; unreadable ones are skipped
-/// with a warning rather than stopping the daemon.
-pub fn load_all(root: &Path) -> Vec<ContainerRecord> {
+/// fsync of a directory: makes the entries created, renamed or removed in
+/// it durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// What `<root>/containers` holds.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub records: Vec<ContainerRecord>,
+    /// Directories without a record file: a create or a removal that a
+    /// crash interrupted. Nothing refers to them.
+    pub orphans: Vec<PathBuf>,
+    /// Directories whose record cannot be read. Kept, with a warning: they
+    /// may hold a user's logs, and a kill -9 cannot make one (records are
+    /// replaced by rename), so something else went wrong.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+/// Reads every record under `<root>/containers`; never fails the daemon.
+pub fn scan(root: &Path) -> Scan {
+    let mut out = Scan::default();
     let Ok(entries) = fs::read_dir(root.join("containers")) else {
-        return Vec::new();
+        return out;
     };
-    let mut out = Vec::new();
     for entry in entries.flatten() {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let path = entry.path().join("config.v2.json");
         match fs::read(&path).map(|d| serde_json::from_slice::<ContainerRecord>(&d)) {
-            Ok(Ok(rec)) => out.push(rec),
-            Ok(Err(e)) => tracing::warn!("skipping {}: {e}", path.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!("skipping {}: {e}", path.display()),
+            Ok(Ok(rec)) if entry.file_name().to_str() == Some(rec.id.as_str()) => {
+                out.records.push(rec)
+            }
+            Ok(Ok(rec)) => out.unreadable.push((
+                entry.path(),
+                format!("its record is of container {}", rec.id),
+            )),
+            Ok(Err(e)) => out.unreadable.push((entry.path(), e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.orphans.push(entry.path()),
+            Err(e) => out.unreadable.push((entry.path(), e.to_string())),
         }
     }
+    out.records.sort_by(|a, b| a.id.cmp(&b.id));
+    out.orphans.sort();
     out
+}
+
+/// Loads every readable record under `<root>/containers`.
+pub fn load_all(root: &Path) -> Vec<ContainerRecord> {
+    scan(root).records
+}
+
+/// Removes what an interrupted save left in a container's directory.
+pub fn remove_save_leftovers(paths: &ContainerPaths) {
+    let _ = fs::remove_file(paths.dir.join(TMP_NAME));
 }
 
 #[cfg(test)]
@@ -234,7 +299,7 @@ mod tests {
             state: State::default(),
             restart_count: 0,
         };
-        save(&paths, &rec).unwrap();
+        save(&paths, &rec, Sync::Durable).unwrap();
         let loaded = load_all(root.path());
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].name, "web");
@@ -248,6 +313,13 @@ mod tests {
         let dir = root.path().join("containers").join("x");
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("config.v2.json"), b"{not json").unwrap();
-        assert!(load_all(root.path()).is_empty());
+        fs::create_dir_all(root.path().join("containers").join("half-made")).unwrap();
+        let scan = scan(root.path());
+        assert!(scan.records.is_empty());
+        assert_eq!(scan.unreadable.len(), 1);
+        assert_eq!(
+            scan.orphans,
+            vec![root.path().join("containers").join("half-made")]
+        );
     }
 }

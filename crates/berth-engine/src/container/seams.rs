@@ -71,6 +71,11 @@ pub(crate) trait RootfsMounter: Send + Sync {
     fn mount(&self, m: &OverlayMount) -> berth_image::Result<()>;
     /// Detaches the mount; not mounted is fine.
     fn unmount(&self, m: &OverlayMount) -> berth_image::Result<()>;
+    /// Every mount point strictly below `dir`, deepest first (for finding
+    /// what a crashed daemon left mounted).
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf>;
+    /// Detaches whatever is mounted on `path`.
+    fn detach(&self, path: &Path) -> io::Result<()>;
 }
 
 /// `berth-shim` processes, reached over their unix sockets.
@@ -164,5 +169,19 @@ impl RootfsMounter for KernelMounts {
 
     fn unmount(&self, m: &OverlayMount) -> berth_image::Result<()> {
         m.unmount()
+    }
+
+    fn mounts_under(&self, dir: &Path) -> Vec<PathBuf> {
+        berth_runtime::mountinfo::mount_points_under(dir).unwrap_or_else(|e| {
+            tracing::warn!("reading the mount table: {e}");
+            Vec::new()
+        })
+    }
+
+    fn detach(&self, path: &Path) -> io::Result<()> {
+        match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }

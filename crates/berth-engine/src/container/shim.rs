@@ -19,6 +19,15 @@ use crate::locks::IgnorePoison;
 
 type StartReply = oneshot::Sender<std::result::Result<i64, String>>;
 
+/// What the connection task answers when the shim replies.
+pub(super) enum Pending {
+    Nothing,
+    /// The START sent right after connecting.
+    Start(StartReply),
+    /// The STATUS_REQ of a reconnect: the shim's status text.
+    Status(oneshot::Sender<String>),
+}
+
 impl ContainerService {
     /// Spawns the shim, connects, subscribes, starts the process and
     /// delivers stdin that arrived before the start.
@@ -64,14 +73,16 @@ impl ContainerService {
             stdin: rec.config.open_stdin.unwrap_or(false),
         };
         self.shims.spawn(&launch).await?;
+        berth_store::crash_point!("start.shim-spawned");
         tracing::debug!(id = %crate::ids::short(&c.id), "shim ready");
         let conn = self
             .shims
             .connect(&c.paths.socket)
             .await
             .map_err(|e| Error::system(format!("connect to shim: {e}")))?;
+        berth_store::crash_point!("start.shim-connected");
         let (tx_started, rx_started) = oneshot::channel();
-        let tx = self.connect(c, conn, Some(tx_started));
+        let tx = self.connect(c, conn, Pending::Start(tx_started));
         let _ = tx.send(frame(protocol::START, b""));
         // The client's terminal size at create (`ConsoleSize`): the shim
         // handles frames in order, so the pty exists when this arrives.
@@ -85,6 +96,7 @@ impl ContainerService {
             let _ = tx.send(frame(protocol::RESIZE, &size));
         }
         self.flush_pending_stdin(c);
+        berth_store::crash_point!("start.requested");
         match rx_started.await {
             Ok(Ok(pid)) => Ok(pid),
             Ok(Err(msg)) => Err(Error::invalid(format!(
@@ -100,7 +112,7 @@ impl ContainerService {
         self: &Arc<Self>,
         c: &Arc<Container>,
         conn: ShimConn,
-        started: Option<StartReply>,
+        pending: Pending,
     ) -> mpsc::UnboundedSender<Vec<u8>> {
         let io = super::shim_io::spawn(conn, format!("container {}", crate::ids::short(&c.id)));
         let tx = io.tx.clone();
@@ -111,34 +123,67 @@ impl ContainerService {
         let mut frames = io.frames;
         drop(io.tx);
         tokio::spawn(async move {
-            let mut started = started;
+            let mut pending = pending;
             while let Some((kind, payload)) = frames.recv().await {
-                on_frame(&svc, &c, kind, payload, &mut started);
+                on_frame(&svc, &c, kind, payload, &mut pending);
             }
             svc.on_shim_gone(&c).await;
         });
         tx
     }
 
-    /// After a daemon restart: reattach to a live container's shim, or, if
-    /// it is gone, take the exit from its exit record.
-    pub(super) async fn reconnect(self: &Arc<Self>, c: &Arc<Container>) {
-        match self.shims.connect(&c.paths.socket).await {
-            Ok(conn) => {
-                let tx = self.connect(c, conn, None);
-                let _ = tx.send(frame(protocol::STATUS_REQ, b""));
+    /// After a daemon restart: reattach to the container's shim and return
+    /// its status (`None` if it did not answer in time; its answer is still
+    /// acted on when it comes), or `Err` if no shim is there.
+    pub(super) async fn reconnect(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+    ) -> std::io::Result<Option<String>> {
+        let conn = self.shims.connect(&c.paths.socket).await?;
+        let (status_tx, status_rx) = oneshot::channel();
+        let tx = self.connect(c, conn, Pending::Status(status_tx));
+        let _ = tx.send(frame(protocol::STATUS_REQ, b""));
+        drop(tx);
+        // A shim busy starting the container answers once the runtime is done.
+        match tokio::time::timeout(STATUS_WAIT, status_rx).await {
+            Ok(Ok(status)) => Ok(Some(status)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The shim's answer to STATUS_REQ. The shim knows whether the process
+    /// runs; the record may not, if the daemon died while starting it.
+    fn on_status(self: &Arc<Self>, c: &Arc<Container>, status: &str) {
+        let live = c.status().is_live();
+        if let Some(pid) = status.strip_prefix("running ") {
+            if !live {
+                // The start happened: the process runs. Adopt it.
+                tracing::warn!(id = %crate::ids::short(&c.id), "adopting a container whose start was not recorded");
+                self.on_started(c, pid.trim().parse().unwrap_or(0));
             }
-            Err(_) => self.on_shim_gone(c).await,
+        } else if status == "exiting" {
+            if !live {
+                // It ran and is ending: record the run, the EXIT frame follows.
+                self.on_started(c, 0);
+            }
+        } else if status == "created" {
+            // Spawned, never started: the start was never acknowledged.
+            // Leaving the shim ends it (it exits once its clients are gone).
+            tracing::warn!(id = %crate::ids::short(&c.id), "letting go of a shim whose start never came");
+            *c.shim.locked() = None;
         }
     }
 }
+
+/// How long a reconnect waits for the shim's status before going on.
+const STATUS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn on_frame(
     svc: &Arc<ContainerService>,
     c: &Arc<Container>,
     kind: u8,
     payload: Vec<u8>,
-    started: &mut Option<StartReply>,
+    pending: &mut Pending,
 ) {
     match kind {
         protocol::STDOUT | protocol::STDERR => {
@@ -156,14 +201,21 @@ fn on_frame(
                 .trim()
                 .parse()
                 .unwrap_or(0);
-            if let Some(tx) = started.take() {
+            if let Pending::Start(tx) = std::mem::replace(pending, Pending::Nothing) {
                 svc.on_started(c, pid);
                 let _ = tx.send(Ok(pid));
             }
         }
         protocol::START_FAILED => {
-            if let Some(tx) = started.take() {
+            if let Pending::Start(tx) = std::mem::replace(pending, Pending::Nothing) {
                 let _ = tx.send(Err(String::from_utf8_lossy(&payload).into_owned()));
+            }
+        }
+        protocol::STATUS => {
+            let status = String::from_utf8_lossy(&payload).into_owned();
+            svc.on_status(c, &status);
+            if let Pending::Status(tx) = std::mem::replace(pending, Pending::Nothing) {
+                let _ = tx.send(status);
             }
         }
         protocol::EXIT => {

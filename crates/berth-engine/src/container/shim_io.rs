@@ -31,6 +31,9 @@ pub(super) fn spawn(conn: ShimConn, what: String) -> ShimIo {
                 return;
             }
         }
+        // Nobody will send again: the shim reads the end of this client
+        // (what dropping a unix socket's write half does too).
+        let _ = wr.shutdown().await;
     });
     tokio::spawn(async move {
         let mut buf = Vec::with_capacity(64 * 1024);

@@ -238,8 +238,10 @@ impl ContainerService {
             tokio::task::spawn_blocking(move || runtime.update(&id, &resources))
                 .await?
                 .map_err(|e| Error::system(format!("Cannot update container {}: {e}", c.id)))?;
+            berth_store::crash_point!("update.applied");
         }
-        c.update(|r| req.apply(&mut r.host_config))?;
+        c.update_durable(|r| req.apply(&mut r.host_config))?;
+        berth_store::crash_point!("update.recorded");
         self.event(&c.snapshot(), "update", &[]);
         Ok(())
     }

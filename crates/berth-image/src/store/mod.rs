@@ -14,6 +14,7 @@
 //! place -> one redb transaction for layer, image and tag records. A crash
 //! in between leaves only unreferenced files, which `open` removes.
 
+pub mod check;
 mod commit;
 mod load;
 mod save;
@@ -568,6 +569,11 @@ impl ImageStore {
         self.snap.rw_mount(key, &Self::chains_of(image)?)
     }
 
+    /// The keys of every rw layer on disk (container ids).
+    pub fn rw_keys(&self) -> Result<Vec<String>> {
+        self.snap.rw_keys()
+    }
+
     /// Unmounts (if needed) and deletes the rw layer of `key`.
     pub fn remove_rw(&self, key: &str) -> Result<()> {
         self.snap.remove_rw(key)
@@ -707,11 +713,13 @@ impl ImageStore {
             Ok(())
         })?;
 
+        berth_store::crash_point!("rmi.untagged");
         if !delete_image {
             return Ok(items);
         }
         // Records are gone; files follow (a crash here is cleaned by open).
         self.content.delete(&id)?;
+        berth_store::crash_point!("rmi.config-deleted");
         let remaining_layers: Vec<(String, LayerRecord)> = self.db.list(LAYERS)?;
         let live_blobs: HashSet<&Digest> =
             remaining_layers.iter().map(|(_, l)| &l.diff_id).collect();
@@ -844,6 +852,7 @@ impl ImageStore {
         }
         let tar_size = blob.size();
         blob.commit(Some(&diff_id))?;
+        berth_store::crash_point!("image.layer-staged");
         Ok(Staged {
             dir,
             diff_id,
@@ -863,6 +872,7 @@ impl ImageStore {
         let id = Digest::of_bytes(&new.config);
         let chains = chain_ids(&new.diff_ids);
         self.content.write_blob(&new.config, Some(&id))?;
+        berth_store::crash_point!("image.config-written");
         let (config, _) = parse_config(&new.config)?;
         let st = self.lock();
         for (i, s) in staged.iter_mut().enumerate() {
@@ -870,6 +880,7 @@ impl ImageStore {
                 self.snap.commit_layer(s.dir.path(), &chains[i])?;
             }
         }
+        berth_store::crash_point!("image.layers-placed");
         let mut renamed = Vec::new();
         self.db.write(|tx| -> Result<()> {
             let mut size = 0;
@@ -922,6 +933,7 @@ impl ImageStore {
             }
             Ok(())
         })?;
+        berth_store::crash_point!("image.recorded");
         drop(st);
         let mut loaded = Vec::new();
         for (i, t) in new.tags.iter().enumerate() {

@@ -8,7 +8,7 @@ mod support;
 mod v1;
 mod v2;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -133,6 +133,44 @@ pub fn manager(root: &Path, cgroups_path: &str) -> Result<Box<dyn CgroupManager>
 /// [`manager`] at `/sys/fs/cgroup`.
 pub fn open(cgroups_path: &str) -> Result<Box<dyn CgroupManager>> {
     manager(Path::new(DEFAULT_ROOT), cgroups_path)
+}
+
+/// The names of the child cgroups of `parent` (a cgroupsPath such as
+/// `/berth`) under the mount `root`, in any hierarchy: the containers' cgroups,
+/// for finding the ones no container owns any more.
+pub fn children(root: &Path, parent: &str) -> Result<BTreeSet<String>> {
+    let rel = validate_path(parent)?;
+    let dirs: Vec<PathBuf> = match detect(root) {
+        CgroupVersion::V2 => vec![root.join(&rel)],
+        CgroupVersion::V1 => {
+            let hierarchies = match fs::read_dir(root) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+                Err(e) => return Err(Error::io(root, e)),
+            };
+            // Symlinked hierarchies (`cpu` -> `cpu,cpuacct`) are seen once.
+            hierarchies
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path().join(&rel))
+                .collect()
+        }
+    };
+    let mut names = BTreeSet::new();
+    for dir in dirs {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        names.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
+    }
+    Ok(names)
 }
 
 /// `cgroups_path` as a relative path; absolute, with no `..` or `.`.

@@ -324,3 +324,16 @@ fn garbage_files() {
     assert!(!m.oom_killed().unwrap());
     assert_eq!(m.procs().unwrap(), vec![21, 22, 30]);
 }
+
+#[test]
+fn children_in_any_hierarchy() {
+    let t = fake_v1();
+    write(&t.path().join("memory/berth/def/cgroup.procs"), "");
+    let names: Vec<String> = children(t.path(), "/berth").unwrap().into_iter().collect();
+    assert_eq!(names, ["abc", "def"]);
+    assert!(children(t.path(), "/nothing").unwrap().is_empty());
+    let t = fake_v2();
+    let names: Vec<String> = children(t.path(), "/berth").unwrap().into_iter().collect();
+    assert_eq!(names, ["abc"]);
+    assert!(children(t.path(), "../x").is_err());
+}

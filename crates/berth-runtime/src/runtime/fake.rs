@@ -203,6 +203,12 @@ impl OciRuntime for FakeRuntime {
         Self::with_state(&mut g, id, |s| Ok(s.clone()))
     }
 
+    fn list(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self.lock().states.keys().cloned().collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     fn pids(&self, id: &str) -> Result<Vec<i32>> {
         let g = self.begin(RuntimeCall::Pids(id.into()), "ps")?;
         if !g.states.contains_key(id) {

@@ -58,6 +58,8 @@ pub trait OciRuntime: Send + Sync {
     fn delete(&self, id: &str, force: bool) -> Result<()>;
     /// [`crate::Error::NotFound`] if the runtime has no such container.
     fn state(&self, id: &str) -> Result<RuntimeState>;
+    /// The ids of every container the runtime has state for, in any status.
+    fn list(&self) -> Result<Vec<String>>;
     /// Host pids of all the container's processes.
     fn pids(&self, id: &str) -> Result<Vec<i32>>;
     /// Changes a running container's resources; `resources` is an OCI

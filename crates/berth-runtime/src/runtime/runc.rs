@@ -109,21 +109,39 @@ impl Runc {
     /// Runs `runc --root R --log-format json <args>`; stdout on success,
     /// runc's last error message otherwise.
     fn run(&self, id: &str, args: &[&OsStr]) -> Result<Vec<u8>> {
+        self.run_with_input(id, args, b"")
+    }
+
+    /// Runs runc with `input` on its stdin.
+    fn run_with_input(&self, id: &str, args: &[&OsStr], input: &[u8]) -> Result<Vec<u8>> {
         validate_id(id)?;
         let argv = self.global_args(None);
         let command = args
             .first()
             .map(|a| a.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let out = Command::new(&argv[0])
+        let exec_err = |source| Error::RuntimeExec {
+            binary: self.binary.clone(),
+            source,
+        };
+        let mut child = Command::new(&argv[0])
             .args(&argv[1..])
             .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::RuntimeExec {
-                binary: self.binary.clone(),
-                source,
-            })?;
+            .stdin(if input.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(exec_err)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A runtime that exits without reading gets EPIPE here; its
+            // exit status says what went wrong.
+            let _ = std::io::Write::write_all(&mut stdin, input);
+        }
+        let out = child.wait_with_output().map_err(exec_err)?;
         if out.status.success() {
             return Ok(out.stdout);
         }
@@ -161,27 +179,6 @@ fn parse_state(command: &str, out: &[u8]) -> Result<RuntimeState> {
 }
 
 /// A fresh file for a runtime input, next to the runtime's state.
-fn tempfile_in_root(root: &Path) -> Result<(PathBuf, std::fs::File)> {
-    let _ = std::fs::create_dir_all(root);
-    let path = root.join(format!(
-        ".update-{}-{:x}.json",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-    ));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map(|f| (path, f))
-        .map_err(|e| Error::Runtime {
-            command: "update".into(),
-            message: e.to_string(),
-        })
-}
-
 fn parse_pids(command: &str, out: &[u8]) -> Result<Vec<i32>> {
     let pids: Option<Vec<i32>> = serde_json::from_slice(out).map_err(|e| Error::RuntimeOutput {
         command: command.into(),
@@ -219,28 +216,45 @@ impl OciRuntime for Runc {
         self.run(id, &args).map(drop)
     }
 
+    /// `runc list`, without running it: runc keeps one directory per
+    /// container under its root, and the root also holds our own update
+    /// files (dot files), which are not containers.
+    fn list(&self) -> Result<Vec<String>> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Runtime {
+                    command: "list".into(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        let mut ids: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| validate_id(n).is_ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     /// `runc update --resources <file> ID`.
     fn update(&self, id: &str, resources: &serde_json::Value) -> Result<()> {
-        validate_id(id)?;
-        let mut file = tempfile_in_root(&self.root)?;
-        std::io::Write::write_all(&mut file.1, resources.to_string().as_bytes()).map_err(|e| {
-            Error::Runtime {
-                command: "update".into(),
-                message: e.to_string(),
-            }
-        })?;
-        let path = file.0.clone();
-        let r = self.run(
+        // On stdin, not in a file: a daemon killed mid-update leaves no
+        // scratch file behind.
+        self.run_with_input(
             id,
             &[
                 "update".as_ref(),
                 "--resources".as_ref(),
-                path.as_os_str(),
+                "-".as_ref(),
                 id.as_ref(),
             ],
-        );
-        let _ = std::fs::remove_file(&path);
-        r.map(drop)
+            resources.to_string().as_bytes(),
+        )
+        .map(drop)
     }
 
     fn state(&self, id: &str) -> Result<RuntimeState> {

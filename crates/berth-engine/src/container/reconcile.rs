@@ -1,0 +1,291 @@
+//! Reconcile on start: after a daemon that may have died at any point, make
+//! the API's view and the kernel's agree.
+//!
+//! Everything berth makes for a container is named by the container's id:
+//! its directory and record, its rw layer, its bundle, its shim's socket,
+//! its runtime state, its cgroup and its mounts. The record is written (and
+//! synced) at create, before any of the others exists, and it is the
+//! intent that names them all. So on start:
+//!
+//! 1. Each record meets its shim. A shim whose process runs is adopted, even
+//!    if the record never heard of the start: the process exists, so the
+//!    start happened, and the container is listed as running. A shim that
+//!    was spawned but never started is let go (it exits once its clients
+//!    are gone). No shim means no process: the exit record says how the
+//!    last run ended.
+//! 2. Then the sweep: whatever is named by an id that has no record, or by a
+//!    container whose process is gone, is taken down: the runtime state is
+//!    deleted (which kills what it still runs), shims are told to go,
+//!    mounts are detached, cgroups removed, directories deleted.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_shim::protocol::{self, frame};
+use tokio::io::AsyncWriteExt;
+
+use super::record::{self, Status};
+use super::{Container, ContainerService};
+use crate::error::Result;
+use crate::ids;
+
+/// How long restore waits for a shim it let go to exit.
+const SHIM_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl ContainerService {
+    /// Loads every container record, reattaches to the shims of live ones,
+    /// and takes down what no record accounts for.
+    pub async fn restore(self: &Arc<Self>) -> Result<()> {
+        let scan = record::scan(&self.config.root);
+        for (dir, why) in &scan.unreadable {
+            tracing::warn!("keeping {} untouched: {why}", dir.display());
+        }
+        let mut removing = HashSet::new();
+        let mut restored = Vec::new();
+        for rec in scan.records {
+            let paths = self.paths(&rec.id);
+            record::remove_save_leftovers(&paths);
+            let c = Arc::new(Container::new(rec, paths));
+            if c.status() == Status::Removing {
+                // Out of the API's view before the crash: finish it unseen.
+                removing.insert(c.id.clone());
+                c.progress.send_modify(|p| p.removed = true);
+                let svc = self.clone();
+                tokio::spawn(async move { svc.finish_removal(&c).await });
+                continue;
+            }
+            self.insert(c.clone());
+            restored.push(c);
+        }
+        // Ids whose shim still holds them: the sweep leaves their things be.
+        let mut held = HashSet::new();
+        let mut settling = tokio::task::JoinSet::new();
+        for c in restored {
+            let svc = self.clone();
+            settling.spawn(async move { (svc.restore_one(&c).await, c.id.clone()) });
+        }
+        while let Some(done) = settling.join_next().await {
+            if let Ok((true, id)) = done {
+                held.insert(id);
+            }
+        }
+        held.extend(removing);
+        let known: HashSet<String> = self.all().iter().map(|c| c.id.clone()).collect();
+        self.sweep(&held, &known, &scan.orphans).await;
+        Ok(())
+    }
+
+    /// One container: adopt its shim, or settle its exit. Returns whether a
+    /// shim still holds it.
+    async fn restore_one(self: &Arc<Self>, c: &Arc<Container>) -> bool {
+        match self.reconnect(c).await {
+            Ok(status) => {
+                if status.as_deref().is_some_and(|s| s.starts_with("running ")) {
+                    self.sync_paused(c).await;
+                    self.restore_execs(c);
+                }
+                if status.as_deref() == Some("created") {
+                    // Let go; until it is gone it could still delete the
+                    // runtime state of a new start of the same container.
+                    self.until_shim_gone(c).await;
+                    return false;
+                }
+                true
+            }
+            Err(_) => {
+                if c.status().is_live() {
+                    // No EXIT reached us: the exit record says how it ended.
+                    self.on_shim_gone(c).await;
+                } else if c.snapshot().auto_remove() {
+                    // dockerd removes a stopped --rm container on restore.
+                    c.progress.send_modify(|p| p.removed = true);
+                    self.forget(c);
+                    let svc = self.clone();
+                    let c = c.clone();
+                    tokio::spawn(async move { svc.finish_removal(&c).await });
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    /// Waits (boundedly) until no shim answers on the container's socket.
+    async fn until_shim_gone(&self, c: &Container) {
+        let deadline = tokio::time::Instant::now() + SHIM_EXIT_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            match self.shims.connect(&c.paths.socket).await {
+                Err(_) => return,
+                Ok(conn) => drop(conn),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tracing::warn!(id = %ids::short(&c.id), "a shim that was let go is still there");
+    }
+
+    /// The runtime is the judge of paused: a daemon that died between
+    /// `runc pause` and its record, or in a commit that pauses, left them
+    /// apart.
+    async fn sync_paused(&self, c: &Arc<Container>) {
+        let rt = self.runtime.clone();
+        let id = c.id.clone();
+        let Ok(Ok(state)) = tokio::task::spawn_blocking(move || rt.state(&id)).await else {
+            return;
+        };
+        let paused = state.status == berth_runtime::runtime::RuntimeStatus::Paused;
+        let _ = c.update(|r| match (r.state.status, paused) {
+            (Status::Running, true) => r.state.status = Status::Paused,
+            (Status::Paused, false) => r.state.status = Status::Running,
+            _ => {}
+        });
+    }
+
+    /// Takes down what belongs to no live container. `held`: ids whose shim
+    /// is connected or whose removal is under way; `known`: ids with a record
+    /// in the API's view; `orphans`: container directories without a record.
+    async fn sweep(
+        self: &Arc<Self>,
+        held: &HashSet<String>,
+        known: &HashSet<String>,
+        orphans: &[std::path::PathBuf],
+    ) {
+        let free = |id: &str| !held.contains(id);
+        // Runtime state first: deleting it kills what it still runs, so
+        // that the mounts and cgroups below are no longer in use.
+        let rt = self.runtime.clone();
+        let listed = tokio::task::spawn_blocking(move || rt.list()).await;
+        for id in listed.ok().and_then(|r| r.ok()).unwrap_or_default() {
+            if free(&id) {
+                self.reconcile_note(&id, known, "deleting runtime state");
+                let rt = self.runtime.clone();
+                let key = id.clone();
+                let r = tokio::task::spawn_blocking(move || rt.delete(&key, true)).await;
+                if let Ok(Err(e)) = r {
+                    tracing::warn!(id = %ids::short(&id), "runtime delete: {e}");
+                }
+            }
+        }
+        self.sweep_shims(held).await;
+        for dir in [&self.config.root, &self.config.exec_root] {
+            for point in self.mounter.mounts_under(dir) {
+                if !mentions_any(&point, held) {
+                    tracing::warn!("reconcile: unmounting {}", point.display());
+                    if let Err(e) = self.mounter.detach(&point) {
+                        tracing::warn!("unmounting {}: {e}", point.display());
+                    }
+                }
+            }
+        }
+        self.sweep_cgroups(held, known).await;
+        for dir in orphans {
+            tracing::warn!("reconcile: removing {}, which has no record", dir.display());
+            let _ = fs::remove_dir_all(dir);
+        }
+        let images = self.images.clone();
+        let keys = tokio::task::spawn_blocking(move || images.rw_keys()).await;
+        for key in keys.ok().and_then(|r| r.ok()).unwrap_or_default() {
+            if !known.contains(&key) && free(&key) {
+                tracing::warn!(id = %ids::short(&key), "reconcile: removing a writable layer without a container");
+                let images = self.images.clone();
+                let _ = tokio::task::spawn_blocking(move || images.remove_rw(&key)).await;
+            }
+        }
+        if let Ok(entries) = fs::read_dir(self.config.exec_root.join("containers")) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if free(&id) {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+
+    /// Shims no container holds: each is told to kill its process (a shim
+    /// that never started exits when we hang up), stale sockets removed.
+    async fn sweep_shims(&self, held: &HashSet<String>) {
+        let Ok(entries) = fs::read_dir(self.config.exec_root.join("shims")) else {
+            return;
+        };
+        let held_prefixes: HashSet<String> = held
+            .iter()
+            .map(|id| self.paths(id).socket)
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        for e in entries.flatten() {
+            let path = e.path();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if held_prefixes.contains(&stem) {
+                continue;
+            }
+            if path.extension().is_some_and(|x| x == "sock") {
+                if let Ok(mut conn) = self.shims.connect(&path).await {
+                    tracing::warn!("reconcile: stopping the shim at {}", path.display());
+                    let kill = frame(protocol::KILL, &libc::SIGKILL.to_be_bytes());
+                    let _ = conn.wr.write_all(&kill).await;
+                    let _ = conn.wr.shutdown().await;
+                    continue;
+                }
+            }
+            // Nobody listens (or a console socket of a gone start).
+            let _ = fs::remove_file(&path);
+        }
+    }
+
+    /// Container cgroups under berth's parent that no live container owns:
+    /// their processes are killed and the cgroups removed.
+    async fn sweep_cgroups(&self, held: &HashSet<String>, known: &HashSet<String>) {
+        let parent = format!("/{}", self.config.cgroup_parent.trim_matches('/'));
+        let root = std::path::Path::new(berth_runtime::cgroups::DEFAULT_ROOT);
+        let Ok(names) = berth_runtime::cgroups::children(root, &parent) else {
+            return;
+        };
+        for name in names.into_iter().filter(|n| !held.contains(n)) {
+            let Some(cg) = self.config.cgroup(&name) else {
+                continue;
+            };
+            self.reconcile_note(&name, known, "removing cgroup");
+            let _ = tokio::task::spawn_blocking(move || {
+                for pid in cg.procs().unwrap_or_default() {
+                    // SAFETY: kill(2) with a pid read from the cgroup.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                if let Err(e) = cg.remove() {
+                    tracing::warn!("removing cgroup {}: {e}", cg.path());
+                }
+            })
+            .await;
+        }
+    }
+
+    fn reconcile_note(&self, id: &str, known: &HashSet<String>, what: &str) {
+        if known.contains(id) {
+            tracing::warn!(id = %ids::short(id), "reconcile: {what} of a container that is not running");
+        } else {
+            tracing::warn!(id = %ids::short(id), "reconcile: {what} that no container record names");
+        }
+    }
+}
+
+/// Whether any component of `path` is one of `ids`.
+fn mentions_any(path: &Path, ids: &HashSet<String>) -> bool {
+    path.components()
+        .any(|c| ids.contains(c.as_os_str().to_string_lossy().as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mount_point_belongs_to_an_id_it_names() {
+        let ids: HashSet<String> = ["abc".to_string()].into();
+        assert!(mentions_any(Path::new("/r/image/rw/abc/merged"), &ids));
+        assert!(!mentions_any(Path::new("/r/image/rw/abcd/merged"), &ids));
+        assert!(!mentions_any(Path::new("/r/image/rw/ab/merged"), &ids));
+    }
+}
