@@ -4,6 +4,7 @@
 //! failed: container processes, shims, mounts, cgroups and directories.
 
 pub mod dockerd;
+pub mod invariants;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
