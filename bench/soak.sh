@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --workspace --bins
+cargo build --workspace --bins --features berthd/failpoints
 mkdir -p target/test-images target/soak
 if [ ! -f target/test-images/busybox.tar ]; then
     python3 tests/images/mkbusybox.py target/test-images/busybox.tar.$$ >/dev/null

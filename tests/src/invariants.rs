@@ -472,8 +472,9 @@ fn find_tmp(dir: &Path, layers: &Path, out: &mut BTreeSet<PathBuf>) {
 
 /// Runs `berthd --root R --exec-root E --check`, which prints one line per
 /// inconsistency and exits 1 when there is any, 0 when the store is sound.
-/// Any other outcome (a berthd without the flag exits 2) is a violation too:
-/// a check that cannot run must not read as a pass.
+/// Any other outcome (2: it could not check, e.g. because berthd still runs
+/// on the root) is a violation too: a check that cannot run must not read as
+/// a pass. Call it while the daemon is stopped.
 pub fn store_check(d: &Daemon) -> Vec<String> {
     let berthd = bin_dir().join("berthd");
     let mut cmd = Command::new(&berthd);

@@ -117,6 +117,10 @@ impl Daemon {
     }
 
     fn spawn(&mut self) {
+        self.spawn_with_env(&[]);
+    }
+
+    fn spawn_with_env(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -133,6 +137,7 @@ impl Daemon {
             .arg(&self.cgroup_parent)
             .arg("--log-level")
             .arg("debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -172,6 +177,31 @@ impl Daemon {
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
+    }
+
+    /// Kills berthd and starts it again with `env` added to its environment
+    /// (`FAILPOINTS` for the crash tests).
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.kill9();
+        self.spawn_with_env(env);
+    }
+
+    /// Waits up to `limit` for berthd to exit by itself; its status, or
+    /// `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                let _ = std::fs::remove_file(&self.socket);
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn docker(&self, args: &[&str]) -> Output {

@@ -40,6 +40,11 @@ pub fn check(config: &Config) -> Result<Vec<String>, CheckError> {
     let ids: HashSet<&str> = scan.records.iter().map(|r| r.id.as_str()).collect();
     for rec in &scan.records {
         let short = crate::ids::short(&rec.id);
+        if rec.state.status == record::Status::Removing {
+            // A removal under way when the daemon stopped: its files go in
+            // any order, and the next start finishes it.
+            continue;
+        }
         if !store.images.contains(&rec.image_id) {
             problems.push(format!(
                 "container {short}: its image {} is missing",

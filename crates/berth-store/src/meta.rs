@@ -100,8 +100,19 @@ impl MetaDb {
 
     /// Opens an existing database for reading only; fails while a process
     /// has it open for writing ([`MetaDb::in_use`] tells that case apart).
+    ///
+    /// A database its writer did not close (the daemon was killed) needs
+    /// redb's recovery, which only a writable open runs; it is run first,
+    /// as the daemon's next start would, and changes no record.
     pub fn open_read_only(path: &Path) -> Result<MetaDb> {
-        let db = redb::ReadOnlyDatabase::open(path).map_err(db_err)?;
+        let db = match redb::ReadOnlyDatabase::open(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::RepairAborted) => {
+                drop(redb::Database::open(path).map_err(db_err)?);
+                redb::ReadOnlyDatabase::open(path).map_err(db_err)?
+            }
+            Err(e) => return Err(db_err(e)),
+        };
         Ok(MetaDb {
             db: Db::ReadOnly(db),
         })
