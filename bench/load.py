@@ -122,7 +122,8 @@ class Client(threading.Thread):
                   f"echo hello-{name}; echo oops-{name} >&2; sleep 600 & wait")
         self.made.add(name)
         c = self.timed("run", self.dc.containers.run, self.args.image,
-                       ["sh", "-c", script], name=name, detach=True)
+                       ["sh", "-c", script], name=name, detach=True,
+                       network_mode=self.args.network)
 
         code = 3 if n % 2 else 0
         r = self.timed("exec", c.exec_run,
@@ -178,7 +179,8 @@ class Client(threading.Thread):
         self.made.add(name)
         cid = self.timed("create", api.create_container, self.args.image,
                          ["sh", "-c", f"echo short-{n}; exit {code}"], name=name,
-                         host_config=api.create_host_config(auto_remove=auto))["Id"]
+                         host_config=api.create_host_config(auto_remove=auto,
+                                                            network_mode=self.args.network))["Id"]
         if auto:
             # The CLI's `run --rm`: the wait for removal is in place before
             # start (its headers come back at once, the body at the end).
@@ -247,10 +249,11 @@ def leftovers(dc, prefix):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--host", required=True, help="unix:///path/to/berth.sock")
-    p.add_argument("--pid", type=int, required=True, help="berthd's pid, for its RSS")
+    p.add_argument("--pid", type=int, required=True, help="the daemon's pid, for its RSS")
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--duration", type=float, default=600, help="seconds")
     p.add_argument("--image", default="busybox:latest")
+    p.add_argument("--network", help="network mode (a dockerd without a bridge needs none)")
     p.add_argument("--warmup", type=float, default=30, help="seconds before the start RSS")
     p.add_argument("--interval", type=float, default=5, help="seconds between RSS samples")
     p.add_argument("--max-growth", type=float, default=20, help="RSS growth allowed, %%")
@@ -310,11 +313,11 @@ def main():
     if first and end_sample:
         peak = max(kb for _, kb in sampler.samples)
         growth = 100.0 * (end_sample[1] - first[1]) / first[1]
-        print(f"berthd RSS: start {first[1]} kB (at {first[0]:.0f} s), end {end_sample[1]} kB "
+        print(f"daemon RSS: start {first[1]} kB (at {first[0]:.0f} s), end {end_sample[1]} kB "
               f"(at {end_sample[0]:.0f} s), max {peak} kB, change {growth:+.1f} %, "
               f"idle after {idle} kB; {len(sampler.samples)} samples")
     else:
-        print("berthd RSS: too few samples (duration shorter than warm-up?)")
+        print("daemon RSS: too few samples (duration shorter than warm-up?)")
 
     failed = errors > 0 or growth is None or growth > args.max_growth
     print("FAIL" if failed else "PASS")
