@@ -6,7 +6,9 @@ every answer, while berthd's RSS is sampled to see whether it stays flat.
         [--clients 50] [--duration 600] [--image busybox:latest]
 
 bench/load.sh builds, starts a private daemon and cleans up around this.
-Exits non-zero on any wrong answer or when RSS grows more than --max-growth %.
+Against a private dockerd (no bridge) add --network none: the same checks
+hold there, which is how they were checked. Exits non-zero on any wrong
+answer or when RSS grows more than --max-growth %.
 
 Each client is a thread with its own connection pool (the point is to load
 the daemon, so the generator stays threads in one process). A client loops:
