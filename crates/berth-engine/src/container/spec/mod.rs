@@ -190,17 +190,13 @@ impl ContainerService {
         let net = self.network(c, rec)?;
         let hostname = net.hostname.clone();
         fs::create_dir_all(&c.paths.bundle)?;
-        let mut env = rec.config.env.clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(
-                0,
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-            );
-        }
-        env.insert(1.min(env.len()), format!("HOSTNAME={hostname}"));
-        if rec.tty() && !env.iter().any(|e| e.starts_with("TERM=")) {
-            env.push("TERM=xterm".into());
-        }
+        // An entry without `=` unsets the variable, as in dockerd; the
+        // record keeps it as given (inspect shows it).
+        let env = berth_runtime::spec::docker_env(
+            rec.config.env.as_deref().unwrap_or_default(),
+            &hostname,
+            rec.tty(),
+        );
         let mut args = vec![rec.path.clone()];
         args.extend(rec.args.iter().cloned());
         let security = security_opts(hc)?;
