@@ -80,8 +80,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("READY");
-    let _ = io::stdout().flush();
+    // berthd may have died since it spawned us: a closed pipe is no reason
+    // to stop (println! would panic). Unreached, we give up on our own.
+    let mut out = io::stdout();
+    let _ = writeln!(out, "READY");
+    let _ = out.flush();
     detach_stdio();
     shim.run();
 }

@@ -381,6 +381,10 @@ impl ContainerService {
         tokio::task::spawn_blocking(move || images.remove_rw(&key)).await??;
         berth_store::crash_point!("rm.layer-removed");
         let _ = fs::remove_dir_all(&c.paths.bundle);
+        // Its shim is gone (callers wait for that); a socket file left by a
+        // shim that died before it listened goes too.
+        let _ = fs::remove_file(&c.paths.socket);
+        let _ = fs::remove_file(c.paths.socket.with_extension("tty"));
         berth_store::crash_point!("rm.bundle-removed");
         fs::remove_dir_all(&c.paths.dir).or_else(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {

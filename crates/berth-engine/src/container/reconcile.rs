@@ -213,6 +213,7 @@ impl ContainerService {
             .map(|id| self.paths(id).socket)
             .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .collect();
+        let mut stopping = Vec::new();
         for e in entries.flatten() {
             let path = e.path();
             let stem = path
@@ -228,11 +229,24 @@ impl ContainerService {
                     let kill = frame(protocol::KILL, &libc::SIGKILL.to_be_bytes());
                     let _ = conn.wr.write_all(&kill).await;
                     let _ = conn.wr.shutdown().await;
+                    stopping.push(path);
                     continue;
                 }
             }
             // Nobody listens (or a console socket of a gone start).
             let _ = fs::remove_file(&path);
+        }
+        // Until they are gone (a shim ends with `runc delete`), so that the
+        // daemon serves nothing while an old shim still acts on an id.
+        let deadline = tokio::time::Instant::now() + SHIM_EXIT_WAIT;
+        for path in stopping {
+            while self.shims.connect(&path).await.is_ok() {
+                if tokio::time::Instant::now() >= deadline {
+                    tracing::warn!("the shim at {} is still there", path.display());
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
     }
 
