@@ -628,6 +628,8 @@ fn management_forms_report_like_docker() {
         &["update", "-c"],
         &["container", "diff"],
         &["container", "export", "--bogus"],
+        &["container", "cp", "--bogus", "a", "b"],
+        &["cp", "--bogus", "a", "b"],
         &["container", "prune", "--bogus"],
         &["container", "ps", "--bogus"],
         &["container", "list", "-Z"],

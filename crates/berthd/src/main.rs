@@ -54,13 +54,17 @@ struct Args {
     check: bool,
 }
 
-/// `--init-path`, or the first init binary found; a given path must exist.
+/// `--init-path`, or the first init binary found. A given path that is not
+/// there does not stop the daemon (dockerd starts too): only the containers
+/// that ask for an init fail, when the runtime cannot bind it.
 fn init_path(given: Option<&Path>) -> Result<Option<PathBuf>> {
     if let Some(p) = given {
-        let found = find_binary(&p.to_string_lossy());
-        return found
-            .map(Some)
-            .with_context(|| format!("init binary {} not found", p.display()));
+        return Ok(Some(find_binary(&p.to_string_lossy()).unwrap_or_else(
+            || {
+                tracing::warn!("init binary {} not found", p.display());
+                p.to_path_buf()
+            },
+        )));
     }
     Ok(["docker-init", "tini-static"].iter().find_map(|name| {
         find_binary(name).or_else(|| {

@@ -358,6 +358,7 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
     use crate::testutil::TarBuilder;
+    use crate::DeleteItem;
 
     fn store() -> (tempfile::TempDir, ImageStore) {
         let t = tempfile::tempdir().unwrap();
@@ -425,6 +426,30 @@ mod tests {
 
     fn raw(img: &crate::Image) -> Value {
         serde_json::from_slice(&img.raw_config).unwrap()
+    }
+
+    #[test]
+    fn a_parent_with_a_child_is_only_untagged() {
+        let (t, s) = store();
+        let base_id = base(&s);
+        s.commit(request(Some(base_id.clone()), upper(&t))).unwrap();
+        let never = |_: &str| None;
+        let short = &base_id["sha256:".len()..][..12];
+        for force in [false, true] {
+            let e = s.remove(&base_id, force, &never).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("conflict: unable to delete {short} (cannot be forced) - image has dependent child images")
+            );
+        }
+        // By its tag: untagged, and kept for the child.
+        let items = s.remove("base:1", false, &never).unwrap();
+        assert_eq!(items, vec![DeleteItem::Untagged("base:1".into())]);
+        assert!(s.resolve(&base_id).is_ok());
+        // Once the child is gone, the parent goes too.
+        s.remove("committed", false, &never).unwrap();
+        s.remove(&base_id, false, &never).unwrap();
+        assert!(s.resolve(&base_id).is_err());
     }
 
     #[test]

@@ -632,6 +632,12 @@ impl ImageStore {
 
         self.db.write(|tx| -> Result<()> {
             let mut remaining = refs.clone();
+            // A child image (committed from this one) needs it: dockerd's
+            // hard conflict, checked before any other.
+            let has_child = tx
+                .list::<ImageRecord>(IMAGES)?
+                .iter()
+                .any(|(_, r)| r.parent.as_ref() == Some(&id));
             if !is_id_prefix(&id, name) {
                 let parsed = Reference::parse(name).map_err(Error::InvalidArgument)?;
                 let r = match parsed.digest() {
@@ -673,6 +679,9 @@ impl ImageStore {
                 }
                 removed_repo_ref = true;
             } else if is_single_reference(&refs) {
+                if has_child {
+                    return Err(child_conflict(&id));
+                }
                 if let (false, Some(c)) = (force, &user) {
                     return Err(stopped_conflict(&id, c));
                 }
@@ -682,6 +691,14 @@ impl ImageStore {
                 }
             }
 
+            if has_child {
+                if removed_repo_ref {
+                    // Untagged only, as dockerd: the child still needs it.
+                    delete_image = false;
+                    return Ok(());
+                }
+                return Err(child_conflict(&id));
+            }
             if let Some(c) = &user {
                 if removed_repo_ref || force {
                     // Untagged only: the container still needs the image.
@@ -1067,6 +1084,13 @@ impl ImageStore {
         let (id, _) = self.commit_image(new, vec![staged], &mut |_| {})?;
         Ok(id.to_string())
     }
+}
+
+fn child_conflict(id: &Digest) -> Error {
+    Error::Conflict(format!(
+        "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+        short_id(id.as_str())
+    ))
 }
 
 fn stopped_conflict(id: &Digest, container: &str) -> Error {

@@ -32,7 +32,7 @@ pub struct CpArgs {
     /// Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
-    #[arg(value_name = "SRC_PATH|DEST_PATH", allow_hyphen_values = true)]
+    #[arg(value_name = "SRC_PATH|DEST_PATH")]
     pub paths: Vec<String>,
 }
 
