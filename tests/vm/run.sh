@@ -15,7 +15,8 @@
 #
 # Environment: BERTH_BIN_DIR (where berthd, berth-shim and berth are;
 # default target/debug), BERTH_VM_SUITE (another script to run in place of
-# suite.sh, for a look at one case), BERTH_VM_TIMEOUT (seconds for the boot and the suite, default
+# suite.sh, for a look at one case), BERTH_VM_APPEND (more kernel
+# parameters), BERTH_VM_TIMEOUT (seconds for the boot and the suite, default
 # 900), BERTH_VM_CACHE (cache dir), BERTH_VM_KEEP=1 keeps the run's dir.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -223,7 +224,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
     -kernel "$vmlinuz" -initrd "$run/initrd" \
     -drive "file=$img,format=raw,if=virtio" \
     -drive "file=$run/spare.img,format=raw,if=virtio" \
-    -append "console=ttyS0 root=/dev/vda rw panic=-1 loglevel=4 quiet" \
+    -append "console=ttyS0 root=/dev/vda rw panic=-1 loglevel=4 quiet ${BERTH_VM_APPEND:-}" \
     </dev/null >"$run/qemu.out" 2>&1
 rc=$?
 set -e
