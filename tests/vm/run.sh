@@ -16,8 +16,10 @@
 # Environment: BERTH_BIN_DIR (where berthd, berth-shim and berth are;
 # default target/debug), BERTH_VM_SUITE (another script to run in place of
 # suite.sh, for a look at one case), BERTH_VM_APPEND (more kernel
-# parameters), BERTH_VM_TIMEOUT (seconds for the boot and the suite, default
-# 900), BERTH_VM_CACHE (cache dir), BERTH_VM_KEEP=1 keeps the run's dir.
+# parameters), BERTH_VM_CPU (qemu -cpu model; qemu's default if unset),
+# BERTH_VM_TIMEOUT (seconds for the boot and the suite, default
+# 900), BERTH_VM_CACHE (cache dir), BERTH_VM_MIRROR (Debian mirror for
+# debootstrap), BERTH_VM_KEEP=1 keeps the run's dir.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -219,7 +221,7 @@ log "booting $uname_r (tcg, timeout ${timeout_s}s)"
 start=$(date +%s)
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
-    -accel tcg -cpu max -smp 2 -m 2048 \
+    -accel tcg ${BERTH_VM_CPU:+-cpu $BERTH_VM_CPU} -smp 2 -m 2048 \
     -nographic -no-reboot -monitor none -serial "file:$console" \
     -kernel "$vmlinuz" -initrd "$run/initrd" \
     -drive "file=$img,format=raw,if=virtio" \
