@@ -120,7 +120,7 @@ pub fn detect_support(root: &Path) -> Support {
             Support {
                 v2: true,
                 memory_limit: memory,
-                swap_limit: memory,
+                swap_limit: memory && swap_accounted(root),
                 memory_reservation: memory,
                 pids_limit: on("pids"),
                 cpu_shares: on("cpu"),
@@ -138,6 +138,22 @@ pub fn detect_support(root: &Path) -> Support {
             }
         }
     }
+}
+
+/// Whether the kernel limits swap per cgroup (`memory.swap.max`): not so
+/// without swap accounting (`swapaccount=0`, `cgroup.memory=noswap`, a kernel
+/// built without it). The file is in every child with the memory controller
+/// and never in the root, so a child is asked; with none yet, the memory
+/// controller's presence has to do.
+fn swap_accounted(root: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(root) else {
+        return true;
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .find(|dir| dir.join("memory.max").exists())
+        .is_none_or(|dir| dir.join("memory.swap.max").exists())
 }
 
 #[cfg(test)]
@@ -174,5 +190,20 @@ mod tests {
         assert!(s.v2 && s.blkio_weight && s.blkio_write_iops && s.memory_limit && s.cpu_cfs);
         assert!(!s.memory_swappiness && !s.oom_kill_disable && !s.cpuset && !s.pids_limit);
         assert_eq!(s.cpus, "0-1");
+    }
+
+    #[test]
+    fn v2_swap_limit_needs_swap_accounting() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("cgroup.controllers"), "memory\n").unwrap();
+        // No child yet: the memory controller decides.
+        assert!(detect_support(root.path()).swap_limit);
+        let child = root.path().join("system.slice");
+        fs::create_dir(&child).unwrap();
+        fs::write(child.join("memory.max"), "max\n").unwrap();
+        let s = detect_support(root.path());
+        assert!(s.memory_limit && !s.swap_limit);
+        fs::write(child.join("memory.swap.max"), "max\n").unwrap();
+        assert!(detect_support(root.path()).swap_limit);
     }
 }
