@@ -92,6 +92,7 @@ pub fn info(engine: &Engine) -> SystemInfo {
         path: Some(engine.config.runtime.display().to_string()),
         ..Default::default()
     };
+    let host = berth_runtime::cgroups::Support::host();
     SystemInfo {
         id: Some(String::new()),
         containers: Some(containers.len() as i64),
@@ -110,17 +111,19 @@ pub fn info(engine: &Engine) -> SystemInfo {
             authorization: None,
             log: strings(&["json-file"]),
         }),
-        memory_limit: Some(true),
-        swap_limit: Some(true),
-        cpu_cfs_period: Some(true),
-        cpu_cfs_quota: Some(true),
-        cpu_shares: Some(true),
-        cpu_set: Some(true),
-        pids_limit: Some(true),
+        // What the host's cgroups can limit: the create checks use the
+        // same probe, so info and the warnings never disagree.
+        memory_limit: Some(host.memory_limit),
+        swap_limit: Some(host.swap_limit),
+        cpu_cfs_period: Some(host.cpu_cfs),
+        cpu_cfs_quota: Some(host.cpu_cfs),
+        cpu_shares: Some(host.cpu_shares),
+        cpu_set: Some(host.cpuset),
+        pids_limit: Some(host.pids_limit),
         ipv4_forwarding: Some(true),
         debug: Some(false),
         nfd: Some(0),
-        oom_kill_disable: Some(cgroup_v1),
+        oom_kill_disable: Some(host.oom_kill_disable),
         n_goroutines: Some(0),
         system_time: Some(crate::timefmt::now_rfc3339()),
         logging_driver: Some("json-file".into()),
