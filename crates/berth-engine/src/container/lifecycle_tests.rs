@@ -786,3 +786,23 @@ fn restore_sweeps_what_no_record_names() {
         assert_eq!(h.images.rw_keys().unwrap(), vec![keep.clone()]);
     });
 }
+
+#[test]
+fn restore_leaves_what_an_unreadable_record_names_alone() {
+    let h = Harness::new();
+    let id = h.run(async { create(&h.daemon().await, "web").await.id.clone() });
+    let config = h.config();
+    let record = config
+        .root
+        .join("containers")
+        .join(&id)
+        .join("config.v2.json");
+    std::fs::write(&record, b"{damaged").unwrap();
+    h.run(async {
+        let svc = h.daemon().await;
+        assert!(gone(&svc, "web"));
+        // Kept for whoever repairs it: its directory and writable layer.
+        assert!(record.exists());
+        assert_eq!(h.images.rw_keys().unwrap(), vec![id.clone()]);
+    });
+}

@@ -72,6 +72,13 @@ impl ContainerService {
             }
         }
         held.extend(removing);
+        // What an unreadable record may name is left alone with it.
+        held.extend(
+            scan.unreadable
+                .iter()
+                .filter_map(|(dir, _)| dir.file_name())
+                .map(|n| n.to_string_lossy().into_owned()),
+        );
         let known: HashSet<String> = self.all().iter().map(|c| c.id.clone()).collect();
         self.sweep(&held, &known, &scan.orphans).await;
         Ok(())
