@@ -10,14 +10,18 @@ pub enum Error {
     InvalidInsecureEntry(String),
     #[error("manifest too large: {size} bytes, the limit is {limit}")]
     ManifestTooLarge { size: usize, limit: usize },
-    #[error("Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed.{suggestion} More information at https://docs.docker.com/go/deprecated-image-specs/")]
-    Schema1 { suggestion: String },
+    /// Holds the reference once the caller knows it, for dockerd's
+    /// suggestion to the image's author.
+    #[error("{}", schema1_message(.reference.as_deref()))]
+    Schema1 { reference: Option<String> },
     #[error("unsupported manifest media type {0:?}")]
     UnsupportedMediaType(String),
     #[error("invalid manifest: {0}")]
     InvalidManifest(String),
     #[error("no matching manifest for {0} in the manifest list entries")]
     NoMatchingManifest(String),
+    #[error("manifest digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: String, actual: String },
     #[error("unsupported layer media type {0:?}")]
     UnsupportedLayer(String),
     #[error("invalid WWW-Authenticate header {header:?}: {reason}")]
@@ -35,3 +39,28 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Names the reference in a schema 1 refusal, as dockerd does.
+    pub fn with_reference(self, reference: &str) -> Error {
+        match self {
+            Error::Schema1 { .. } => Error::Schema1 {
+                reference: Some(reference.to_string()),
+            },
+            other => other,
+        }
+    }
+}
+
+fn schema1_message(reference: Option<&str>) -> String {
+    let mut msg = String::from(
+        "Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed.",
+    );
+    if let Some(r) = reference {
+        msg.push_str(&format!(
+            " Suggest the author of {r} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2."
+        ));
+    }
+    msg.push_str(" More information at https://docs.docker.com/go/deprecated-image-specs/");
+    msg
+}
