@@ -64,3 +64,12 @@ fn schema1_message(reference: Option<&str>) -> String {
     msg.push_str(" More information at https://docs.docker.com/go/deprecated-image-specs/");
     msg
 }
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
