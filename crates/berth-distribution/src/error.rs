@@ -30,6 +30,23 @@ pub enum Error {
     InvalidToken(String),
     #[error("invalid docker config {path}: {reason}")]
     InvalidConfig { path: String, reason: String },
+    /// This slice of the client speaks plain http only.
+    #[error("{0}: https registries are not supported yet")]
+    HttpsUnsupported(String),
+    #[error("{0}")]
+    Http(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("{0}: not found")]
+    NotFound(String),
+    #[error("{url}: unexpected status {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("blob {digest}: {reason}")]
+    BadBlob { digest: String, reason: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
