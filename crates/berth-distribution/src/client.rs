@@ -411,13 +411,16 @@ mod tests {
     const LAYER: &[u8] = b"layer bytes, not really a tar";
 
     /// A registry that wants a Bearer token for everything under /v2/,
-    /// hands one out at /token for user:pw, and serves one manifest and
-    /// one blob (through a redirect to another host name).
+    /// hands one out at /token for user:pw (GET) or for the refresh token
+    /// `rt` (POST), and serves one manifest and one blob (through a
+    /// redirect to another host name).
     struct Fake {
         port: u16,
         manifest: Vec<u8>,
         /// Serve LAYER with its last byte changed.
         corrupt: bool,
+        /// Ask for Basic user:pw instead of a token.
+        basic: bool,
         /// Token requests seen.
         tokens: AtomicUsize,
         /// Authorization seen on /storage (must be none).
@@ -446,6 +449,23 @@ mod tests {
 
     async fn handle(State(fake): State<Arc<Fake>>, req: AxumRequest) -> AxumResponse {
         let path = req.uri().path().to_string();
+        if path == "/token" && req.method() == Method::POST {
+            fake.tokens.fetch_add(1, Ordering::SeqCst);
+            let form = axum::body::to_bytes(req.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let form = String::from_utf8_lossy(&form);
+            let ok = form.contains("grant_type=refresh_token")
+                && form.contains("refresh_token=rt")
+                && form.contains("client_id=docker")
+                && form.contains("scope=repository%3Alibrary%2Fx%3Apull");
+            return if ok {
+                respond(200, &[], br#"{"access_token":"good"}"#.to_vec())
+            } else {
+                respond(401, &[], Vec::new())
+            };
+        }
+        let basic_ok = format!("Basic {}", STANDARD.encode("user:pw"));
         let header = |name: &str| {
             req.headers()
                 .get(name)
@@ -456,7 +476,7 @@ mod tests {
         if path == "/token" {
             fake.tokens.fetch_add(1, Ordering::SeqCst);
             let q = req.uri().query().unwrap_or("");
-            let ok = header("authorization") == format!("Basic {}", STANDARD.encode("user:pw"))
+            let ok = header("authorization") == basic_ok
                 && q.contains("scope=repository%3Alibrary%2Fx%3Apull")
                 && q.contains("service=fake");
             return if ok {
@@ -483,7 +503,11 @@ mod tests {
             }
             return respond(200, &[], body);
         }
-        if header("authorization") != "Bearer good" {
+        if fake.basic && header("authorization") != basic_ok {
+            let challenge = r#"Basic realm="Registry Realm""#.to_string();
+            return respond(401, &[("www-authenticate", challenge)], Vec::new());
+        }
+        if !fake.basic && header("authorization") != "Bearer good" {
             let challenge = format!(
                 r#"Bearer realm="http://127.0.0.1:{}/token",service="fake",scope="repository:{REPO}:pull""#,
                 fake.port
@@ -501,6 +525,10 @@ mod tests {
             ];
             if !all.iter().all(|m| accept.contains(m)) {
                 return respond(400, &[], b"accept list incomplete".to_vec());
+            }
+            if reference == "huge" {
+                let body = vec![b' '; MAX_MANIFEST_SIZE + 1];
+                return respond(200, &[("content-type", OCI_MANIFEST.to_string())], body);
             }
             if reference == "latest" || reference == manifest::digest_of(&fake.manifest) {
                 return respond(
@@ -533,12 +561,17 @@ mod tests {
     }
 
     async fn serve(corrupt: bool) -> Arc<Fake> {
+        serve_with(corrupt, false).await
+    }
+
+    async fn serve_with(corrupt: bool, basic: bool) -> Arc<Fake> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let fake = Arc::new(Fake {
             port,
             manifest: manifest_body(),
             corrupt,
+            basic,
             tokens: AtomicUsize::new(0),
             leaked: AtomicUsize::new(0),
         });
@@ -666,6 +699,46 @@ mod tests {
             matches!(e, Error::BadBlob { ref reason, .. } if reason.contains("hashes to")),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_identity_token_is_exchanged_by_post() {
+        let fake = serve(false).await;
+        let creds = Some(Credentials {
+            username: "<token>".into(),
+            password: String::new(),
+            identity_token: Some("rt".into()),
+        });
+        let got = client(&fake, creds)
+            .manifest(&Target::Tag("latest".into()))
+            .await;
+        assert_eq!(got.unwrap().body.as_ref(), fake.manifest.as_slice());
+        assert_eq!(fake.tokens.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn basic_registries_get_the_password() {
+        let fake = serve_with(false, true).await;
+        let got = client(&fake, user())
+            .manifest(&Target::Tag("latest".into()))
+            .await;
+        assert_eq!(got.unwrap().body.as_ref(), fake.manifest.as_slice());
+        assert_eq!(fake.tokens.load(Ordering::SeqCst), 0);
+        let e = client(&fake, None)
+            .manifest(&Target::Tag("latest".into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Unauthorized(_)), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_manifest_is_refused() {
+        let fake = serve(false).await;
+        let e = client(&fake, user())
+            .manifest(&Target::Tag("huge".into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::ManifestTooLarge { .. }), "{e}");
     }
 
     #[test]
