@@ -163,6 +163,18 @@ impl Platform {
         }
     }
 
+    /// The one spelling containerd's `Normalize` gives: lowercase os,
+    /// `amd64`/`arm64`, arm64's `v8` as no variant, a bare `arm` as `v7`.
+    /// Registry clients compare normalised platforms for equality.
+    pub fn normalized(&self) -> Platform {
+        let (architecture, variant) = normalize_arch(&self.architecture, &self.variant);
+        Platform {
+            os: self.os.to_lowercase(),
+            architecture,
+            variant,
+        }
+    }
+
     /// Whether an image built for `image` runs as this platform asks: the
     /// same os and architecture, and the asked variant if one is asked
     /// (arm's `v7` is what a bare `arm` means).
@@ -254,5 +266,14 @@ mod tests {
         assert!(want("linux/arm").accepts(&p("linux", "arm", "")));
         assert!(!want("linux/arm/v6").accepts(&p("linux", "arm", "v7")));
         assert_eq!(want("linux/arm/v6").to_string(), "linux/arm/v6");
+        assert_eq!(
+            p("Linux", "aarch64", "8").normalized(),
+            p("linux", "arm64", "")
+        );
+        assert_eq!(p("linux", "arm", "").normalized(), p("linux", "arm", "v7"));
+        assert_eq!(
+            p("linux", "x86_64", "").normalized(),
+            p("linux", "amd64", "")
+        );
     }
 }
