@@ -1,0 +1,2 @@
+//! Registries (the OCI distribution protocol): a registry server.
+pub mod server;
