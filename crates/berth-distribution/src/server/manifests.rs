@@ -31,6 +31,8 @@ pub async fn get_manifest(st: &Storage, name: &str, reference: &str) -> Result<R
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, media_type),
+            // Explicit, so that HEAD (whose body is dropped) still tells it.
+            (header::CONTENT_LENGTH, data.len().to_string()),
             (DIGEST_HEADER, digest.to_string()),
         ],
         data,

@@ -7,6 +7,8 @@ mod error;
 mod manifests;
 mod names;
 mod storage;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
