@@ -34,9 +34,26 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("listen on {}", args.addr))?;
     tracing::info!("registry listening on {}", listener.local_addr()?);
     axum::serve(listener, registry.router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown())
         .await
         .context("serve")
+}
+
+/// Resolves on SIGINT or SIGTERM: in-flight requests then finish, and
+/// unfinished uploads stay on disk for the client to resume.
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutting down");
 }

@@ -13,40 +13,92 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_store::Digest;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::error::{Code, Error, Result};
 use super::names::{check_name, parse_digest};
 use super::storage::{new_uuid, remove_opt, Storage};
 use super::Params;
 
-pub async fn get_blob(st: &Storage, name: &str, digest: &str, head: bool) -> Result<Response> {
+const DIGEST_HEADER: header::HeaderName = header::HeaderName::from_static("docker-content-digest");
+
+/// Serves a blob, whole or (for a `Range: bytes=a-b` request) in part, so
+/// that an interrupted pull can resume.
+pub async fn get_blob(
+    st: &Storage,
+    name: &str,
+    digest: &str,
+    head: bool,
+    range: Option<&str>,
+) -> Result<Response> {
     let digest = parse_digest(digest)?;
     if !st.has_blob(name, &digest) {
         return Err(blob_unknown(&digest));
     }
     let size = st.content.size(&digest)?;
+    let part = range.map(|r| byte_range(r, size)).transpose()?;
+    let (start, len) = part.map_or((0, size), |(a, b)| (a, b - a + 1));
     let body = if head {
         Body::empty()
     } else {
-        let file = tokio::fs::File::open(st.content.path(&digest))
+        let mut file = tokio::fs::File::open(st.content.path(&digest))
             .await
             .map_err(Error::io(format!("open blob {digest}")))?;
-        Body::from_stream(tokio_util::io::ReaderStream::new(file))
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(Error::io(format!("seek blob {digest}")))?;
+        Body::from_stream(tokio_util::io::ReaderStream::new(file.take(len)))
     };
-    Ok((
+    let mut resp = (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, size.to_string()),
-            (
-                header::HeaderName::from_static("docker-content-digest"),
-                digest.to_string(),
-            ),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::ACCEPT_RANGES, "bytes".to_string()),
+            (DIGEST_HEADER, digest.to_string()),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    if let Some((a, b)) = part {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = format!("bytes {a}-{b}/{size}").parse() {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The inclusive byte range a `bytes=a-b`, `bytes=a-` or `bytes=-n` header
+/// asks for, within a blob of `size` bytes. Several ranges are not served.
+fn byte_range(header: &str, size: u64) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::spec(
+            Code::RangeInvalid,
+            format!("cannot serve range {header:?} of a {size}-byte blob"),
+        )
+    };
+    let spec = header.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| bad())?;
+        (size.saturating_sub(n), size.checked_sub(1).ok_or_else(bad)?)
+    } else {
+        let start: u64 = a.parse().map_err(|_| bad())?;
+        let end = match b {
+            "" => size.saturating_sub(1),
+            b => b
+                .parse::<u64>()
+                .map_err(|_| bad())?
+                .min(size.saturating_sub(1)),
+        };
+        (start, end)
+    };
+    if start > end || start >= size {
+        return Err(bad());
+    }
+    Ok((start, end))
 }
 
 /// Removes the blob from the repository. Its content stays in the store,
@@ -56,14 +108,7 @@ pub async fn delete_blob(st: &Storage, name: &str, digest: &str) -> Result<Respo
     if !remove_opt(&st.blob_link(name, &digest))? {
         return Err(blob_unknown(&digest));
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        [(
-            header::HeaderName::from_static("docker-content-digest"),
-            digest.to_string(),
-        )],
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, [(DIGEST_HEADER, digest.to_string())]).into_response())
 }
 
 pub async fn start_upload(
@@ -259,10 +304,7 @@ fn blob_created(name: &str, digest: &Digest) -> Response {
         [
             (header::LOCATION, format!("/v2/{name}/blobs/{digest}")),
             (header::CONTENT_LENGTH, "0".to_string()),
-            (
-                header::HeaderName::from_static("docker-content-digest"),
-                digest.to_string(),
-            ),
+            (DIGEST_HEADER, digest.to_string()),
         ],
     )
         .into_response()

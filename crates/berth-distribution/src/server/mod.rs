@@ -1,6 +1,17 @@
 //! A registry server speaking the OCI distribution protocol (v1.1) over
 //! plain HTTP, storing blobs in a content store and repositories as link
 //! files (see `storage`).
+//!
+//! Threat model: every client is untrusted. Repository names, tags, digests
+//! and upload ids become path components, so each is checked against the
+//! spec's grammar (or, for ids, our own 32-hex form) before it touches the
+//! disk; none can hold `/..` or start with `.`/`_`. Content is trusted only
+//! after the content store has hashed it, and manifests are read whole only
+//! up to `MANIFEST_MAX`.
+//!
+//! Concurrency: requests run in parallel; every link is replaced by rename,
+//! so readers see the old or the new state. Two clients appending to the
+//! same upload at once is not supported (the spec has one writer per upload).
 
 mod blobs;
 mod error;
@@ -158,7 +169,11 @@ async fn handle(
             }
         }
         Route::Blob(name, digest) if read => {
-            blobs::get_blob(st, checked(name)?, digest, is(&Method::HEAD)).await
+            let range = req
+                .headers()
+                .get(header::RANGE)
+                .map(|v| v.to_str().unwrap_or_default());
+            blobs::get_blob(st, checked(name)?, digest, is(&Method::HEAD), range).await
         }
         Route::Blob(name, digest) if is(&Method::DELETE) => {
             blobs::delete_blob(st, checked(name)?, digest).await

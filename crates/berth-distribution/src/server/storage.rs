@@ -124,7 +124,9 @@ fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
         } else {
             format!("{prefix}/{entry}")
         };
-        if !list_dir(&path.join("_manifests"))?.is_empty() {
+        // Dot files are temp files a crash may have left.
+        let manifests = list_dir(&path.join("_manifests"))?;
+        if manifests.iter().any(|m| !m.starts_with('.')) {
             out.push(name.clone());
         }
         walk_repos(&path, &name, out)?;

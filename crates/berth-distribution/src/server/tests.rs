@@ -653,3 +653,34 @@ fn routes() {
     assert_eq!(route("/v2/a/manifests/t/"), None);
     assert_eq!(route("/v2/a/other/t"), None);
 }
+
+#[tokio::test]
+async fn blob_ranges() {
+    let reg = registry();
+    let d = reg.push_blob("r", b"0123456789").await;
+    let uri = format!("/v2/r/blobs/{d}");
+    for (range, part, content_range) in [
+        ("bytes=2-4", &b"234"[..], "bytes 2-4/10"),
+        ("bytes=7-", b"789", "bytes 7-9/10"),
+        ("bytes=-2", b"89", "bytes 8-9/10"),
+        ("bytes=8-99", b"89", "bytes 8-9/10"),
+    ] {
+        let resp = reg
+            .call_with(Method::GET, &uri, &[("range", range)], vec![])
+            .await;
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(hdr(&resp, "content-range"), content_range);
+        assert_eq!(hdr(&resp, "content-length"), part.len().to_string());
+        assert_eq!(body(resp).await, part, "{range}");
+    }
+    for range in ["bytes=10-", "bytes=5-2", "items=0-1", "bytes=0-1,3-4"] {
+        let resp = reg
+            .call_with(Method::GET, &uri, &[("range", range)], vec![])
+            .await;
+        assert_eq!(
+            error_code(resp, StatusCode::RANGE_NOT_SATISFIABLE).await,
+            "RANGE_INVALID",
+            "{range}"
+        );
+    }
+}
