@@ -13,7 +13,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:5000")]
     addr: SocketAddr,
-    /// Directory holding the registry's blobs and repositories.
+    /// Directory holding the registry's blobs and repositories (one server
+    /// per directory: starting clears unfinished blob writes).
     #[arg(long)]
     root: PathBuf,
 }

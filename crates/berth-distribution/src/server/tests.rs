@@ -11,14 +11,14 @@ use tower::ServiceExt;
 use super::Registry;
 
 struct Reg {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     router: Router,
 }
 
 fn registry() -> Reg {
     let dir = tempfile::tempdir().unwrap();
     let router = Registry::open(dir.path()).unwrap().router();
-    Reg { _dir: dir, router }
+    Reg { dir, router }
 }
 
 impl Reg {
@@ -683,4 +683,36 @@ async fn blob_ranges() {
             "{range}"
         );
     }
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_and_crash_leftovers_are_ignored() {
+    let reg = registry();
+    let config = reg.push_blob("img", b"{}").await;
+    reg.put_manifest("img", "v1", &image_manifest(&config, &[]))
+        .await;
+    let resp = reg
+        .call(Method::POST, "/v2/img/blobs/uploads/", vec![])
+        .await;
+    let location = hdr(&resp, "location").to_string();
+    reg.call(Method::PATCH, &location, b"part".to_vec()).await;
+    // What a crash between a temp write and its rename leaves behind.
+    let root = reg.dir.path();
+    std::fs::create_dir_all(root.join("repositories/ghost/_manifests")).unwrap();
+    std::fs::write(root.join("repositories/ghost/_manifests/.tmp-1"), b"x").unwrap();
+    std::fs::write(root.join("repositories/img/_tags/.tmp-2"), b"x").unwrap();
+
+    let again = Registry::open(root).unwrap().router();
+    let reg = Reg {
+        dir: reg.dir,
+        router: again,
+    };
+    let resp = reg.call(Method::GET, "/v2/img/manifests/v1", vec![]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = reg.call(Method::GET, &location, vec![]).await;
+    assert_eq!(hdr(&resp, "range"), "0-3");
+    let resp = reg.call(Method::GET, "/v2/_catalog", vec![]).await;
+    assert_eq!(json_body(resp).await["repositories"], json!(["img"]));
+    let resp = reg.call(Method::GET, "/v2/img/tags/list", vec![]).await;
+    assert_eq!(json_body(resp).await["tags"], json!(["v1"]));
 }
