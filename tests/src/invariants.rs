@@ -252,6 +252,20 @@ pub fn runc_list(d: &Daemon) -> Result<Vec<RuncContainer>, String> {
     parse_runc_list(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// [`listed_vs_kernel`], polled until it finds nothing or `within` has
+/// passed (after a restart: an interrupted removal the new daemon finishes,
+/// a shim that was let go); what it found last.
+pub fn settled_listing(d: &Daemon, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let found = listed_vs_kernel(d);
+        if found.is_empty() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The API's list against runc's and the live shims. runc is asked before
 /// and after the API, and a disagreement counts only when both of runc's
 /// answers show it: a container that starts or ends during the API call is

@@ -15,9 +15,9 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use berth_tests::{busybox_rootfs_tar, invariants, ok, text, Daemon};
+use berth_tests::{busybox_rootfs_tar, eventually, invariants, ok, text, Daemon};
 
 /// What a test does around the crash: `setup` on a sound daemon, `op` on
 /// the daemon with the crash point armed (it dies in there), `after` on the
@@ -47,7 +47,7 @@ fn crash_at(case: Case) {
     );
     d.restart();
     (case.after)(&d, scratch.path());
-    let listing = settled(|| invariants::listed_vs_kernel(&d));
+    let listing = invariants::settled_listing(&d, Duration::from_secs(10));
     assert_eq!(listing, Vec::<String>::new(), "after {}", case.point);
     let out = d.docker(&["run", "--rm", "busybox", "true"]);
     assert!(
@@ -78,20 +78,6 @@ fn crash_at(case: Case) {
     );
 }
 
-/// Polls `check` until it finds nothing, for up to 10 s (an interrupted
-/// removal that the new daemon finishes, a shim that was let go); returns
-/// what it found last.
-fn settled(check: impl Fn() -> Vec<String>) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = check();
-        if found.is_empty() || Instant::now() >= deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The docker CLI, for an operation that the crash interrupts: its outcome
 /// is whatever the crash made it.
 fn attempt(d: &Daemon, args: &[&str]) -> Output {
@@ -107,11 +93,10 @@ fn state(d: &Daemon, name: &str) -> Option<String> {
 
 /// Until `name` is gone from the API (a removal the new daemon finishes).
 fn until_gone(d: &Daemon, name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while state(d, name).is_some() {
-        assert!(Instant::now() < deadline, "{name} is still listed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || state(d, name).is_none()),
+        "{name} is still listed"
+    );
 }
 
 fn nothing(_: &Daemon, _: &Path) {}

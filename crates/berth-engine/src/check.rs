@@ -54,11 +54,8 @@ pub fn check(config: &Config) -> Result<Vec<String>, CheckError> {
         if !store.rw_keys.iter().any(|k| k == &rec.id) {
             problems.push(format!("container {short}: its writable layer is missing"));
         }
-        let tmp = config
-            .root
-            .join("containers")
-            .join(&rec.id)
-            .join(".config.v2.json.tmp");
+        let tmp =
+            record::ContainerPaths::new(&config.root, &config.exec_root, &rec.id).record_tmp();
         if tmp.exists() {
             problems.push(format!("{} is left over", tmp.display()));
         }
@@ -74,10 +71,7 @@ pub fn check(config: &Config) -> Result<Vec<String>, CheckError> {
             problems.push(format!("runtime state of {id} belongs to no container"));
         }
     }
-    let prefixes: HashSet<String> = ids
-        .iter()
-        .map(|id| id[..16.min(id.len())].to_string())
-        .collect();
+    let prefixes: HashSet<&str> = ids.iter().map(|id| record::shim_stem(id)).collect();
     for e in fs::read_dir(config.exec_root.join("shims"))
         .into_iter()
         .flatten()
@@ -101,9 +95,7 @@ pub fn check(config: &Config) -> Result<Vec<String>, CheckError> {
     }
     for dir in [&config.root, &config.exec_root] {
         for point in berth_runtime::mountinfo::mount_points_under(dir).unwrap_or_default() {
-            let owned = point
-                .components()
-                .any(|c| ids.contains(c.as_os_str().to_string_lossy().as_ref()));
+            let owned = record::names_any(&point, |c| ids.contains(c));
             if !owned {
                 problems.push(format!("mount {} belongs to no container", point.display()));
             }

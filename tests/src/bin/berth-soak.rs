@@ -159,18 +159,6 @@ fn print_violations(what: &str, lines: &[String]) {
     }
 }
 
-/// `listed_vs_kernel` until it is clean or `SETTLE` has passed.
-fn settled_listing(d: &Daemon) -> Vec<String> {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let v = invariants::listed_vs_kernel(d);
-        if v.is_empty() || Instant::now() >= deadline {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn removal_check(d: &Daemon, tally: &mut Tally) {
     let removal = invariants::remove_all(d);
     print_violations("remove", &removal);
@@ -240,7 +228,7 @@ fn run(o: &Opts) -> Result<bool> {
             restart_failed = true;
             break;
         }
-        let listing = settled_listing(&d);
+        let listing = invariants::settled_listing(&d, SETTLE);
         print_violations("listing", &listing);
         tally.add(&listing);
         // The check reads the stores, which berthd holds while it runs:

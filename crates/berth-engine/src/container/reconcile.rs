@@ -96,7 +96,8 @@ impl ContainerService {
                 if status.as_deref() == Some("created") {
                     // Let go; until it is gone it could still delete the
                     // runtime state of a new start of the same container.
-                    self.until_shim_gone(c).await;
+                    let deadline = tokio::time::Instant::now() + SHIM_EXIT_WAIT;
+                    self.until_shim_gone(&c.paths.socket, deadline).await;
                     return false;
                 }
                 true
@@ -119,17 +120,15 @@ impl ContainerService {
         }
     }
 
-    /// Waits (boundedly) until no shim answers on the container's socket.
-    async fn until_shim_gone(&self, c: &Container) {
-        let deadline = tokio::time::Instant::now() + SHIM_EXIT_WAIT;
-        while tokio::time::Instant::now() < deadline {
-            match self.shims.connect(&c.paths.socket).await {
-                Err(_) => return,
-                Ok(conn) => drop(conn),
+    /// Waits until no shim answers on `socket`, or until `deadline`.
+    async fn until_shim_gone(&self, socket: &Path, deadline: tokio::time::Instant) {
+        while self.shims.connect(socket).await.is_ok() {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("the shim at {} is still there", socket.display());
+                return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        tracing::warn!(id = %ids::short(&c.id), "a shim that was let go is still there");
     }
 
     /// The runtime is the judge of paused: a daemon that died between
@@ -177,7 +176,7 @@ impl ContainerService {
         self.sweep_shims(held).await;
         for dir in [&self.config.root, &self.config.exec_root] {
             for point in self.mounter.mounts_under(dir) {
-                if !mentions_any(&point, held) {
+                if !record::names_any(&point, |c| held.contains(c)) {
                     tracing::warn!("reconcile: unmounting {}", point.display());
                     if let Err(e) = self.mounter.detach(&point) {
                         tracing::warn!("unmounting {}: {e}", point.display());
@@ -215,11 +214,7 @@ impl ContainerService {
         let Ok(entries) = fs::read_dir(self.config.exec_root.join("shims")) else {
             return;
         };
-        let held_prefixes: HashSet<String> = held
-            .iter()
-            .map(|id| self.paths(id).socket)
-            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .collect();
+        let held_prefixes: HashSet<&str> = held.iter().map(|id| record::shim_stem(id)).collect();
         let mut stopping = Vec::new();
         for e in entries.flatten() {
             let path = e.path();
@@ -227,7 +222,7 @@ impl ContainerService {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if held_prefixes.contains(&stem) {
+            if held_prefixes.contains(stem.as_str()) {
                 continue;
             }
             if path.extension().is_some_and(|x| x == "sock") {
@@ -247,13 +242,7 @@ impl ContainerService {
         // daemon serves nothing while an old shim still acts on an id.
         let deadline = tokio::time::Instant::now() + SHIM_EXIT_WAIT;
         for path in stopping {
-            while self.shims.connect(&path).await.is_ok() {
-                if tokio::time::Instant::now() >= deadline {
-                    tracing::warn!("the shim at {} is still there", path.display());
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+            self.until_shim_gone(&path, deadline).await;
         }
     }
 
@@ -289,24 +278,5 @@ impl ContainerService {
         } else {
             tracing::warn!(id = %ids::short(id), "reconcile: {what} that no container record names");
         }
-    }
-}
-
-/// Whether any component of `path` is one of `ids`.
-fn mentions_any(path: &Path, ids: &HashSet<String>) -> bool {
-    path.components()
-        .any(|c| ids.contains(c.as_os_str().to_string_lossy().as_ref()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_mount_point_belongs_to_an_id_it_names() {
-        let ids: HashSet<String> = ["abc".to_string()].into();
-        assert!(mentions_any(Path::new("/r/image/rw/abc/merged"), &ids));
-        assert!(!mentions_any(Path::new("/r/image/rw/abcd/merged"), &ids));
-        assert!(!mentions_any(Path::new("/r/image/rw/ab/merged"), &ids));
     }
 }

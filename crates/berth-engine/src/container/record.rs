@@ -155,11 +155,15 @@ impl ContainerPaths {
             // sun_path holds 108 bytes: keep the socket path short.
             socket: exec_root
                 .join("shims")
-                .join(format!("{}.sock", &id[..16.min(id.len())])),
+                .join(format!("{}.sock", shim_stem(id))),
         }
     }
     pub fn record(&self) -> PathBuf {
         self.dir.join("config.v2.json")
+    }
+    /// The temp file a save writes before its rename.
+    pub fn record_tmp(&self) -> PathBuf {
+        self.dir.join(TMP_NAME)
     }
     pub fn log(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}-json.log"))
@@ -192,7 +196,7 @@ const TMP_NAME: &str = ".config.v2.json.tmp";
 
 pub fn save(paths: &ContainerPaths, record: &ContainerRecord, sync: Sync) -> Result<()> {
     let data = serde_json::to_vec(record)?;
-    let tmp = paths.dir.join(TMP_NAME);
+    let tmp = paths.record_tmp();
     let mut f = fs::File::create(&tmp)?;
     std::io::Write::write_all(&mut f, &data)?;
     if sync == Sync::Durable {
@@ -261,7 +265,21 @@ pub fn load_all(root: &Path) -> Vec<ContainerRecord> {
 
 /// Removes what an interrupted save left in a container's directory.
 pub fn remove_save_leftovers(paths: &ContainerPaths) {
-    let _ = fs::remove_file(paths.dir.join(TMP_NAME));
+    let _ = fs::remove_file(paths.record_tmp());
+}
+
+/// The name of a container's shim socket without its extension: the id's
+/// first 16 characters (sun_path holds 108 bytes, so the socket path is
+/// kept short).
+pub fn shim_stem(id: &str) -> &str {
+    &id[..16.min(id.len())]
+}
+
+/// Whether any component of `path` is an id for which `is_id` holds: the
+/// container a mount point or file under berth's roots belongs to.
+pub fn names_any(path: &Path, is_id: impl Fn(&str) -> bool) -> bool {
+    path.components()
+        .any(|c| is_id(c.as_os_str().to_string_lossy().as_ref()))
 }
 
 #[cfg(test)]
@@ -305,6 +323,14 @@ mod tests {
         assert_eq!(loaded[0].name, "web");
         assert_eq!(loaded[0].state.status, Status::Created);
         assert!(paths.socket.as_os_str().len() < root.path().as_os_str().len() + 30);
+    }
+
+    #[test]
+    fn a_path_belongs_to_an_id_it_names() {
+        let is_abc = |c: &str| c == "abc";
+        assert!(names_any(Path::new("/r/image/rw/abc/merged"), is_abc));
+        assert!(!names_any(Path::new("/r/image/rw/abcd/merged"), is_abc));
+        assert!(!names_any(Path::new("/r/image/rw/ab/merged"), is_abc));
     }
 
     #[test]
