@@ -255,13 +255,15 @@ impl Engine {
         self: &Arc<Self>,
         reader: impl Read + Send + 'static,
         mut progress: impl FnMut(&str) + Send + 'static,
-        mut layer: impl FnMut(&str, u64) + Send + 'static,
+        layer: impl FnMut(&str, u64) + Send + 'static,
     ) -> Result<()> {
         let images = self.images.clone();
         let loaded = blocking(move || {
+            // Called from the store's layer workers.
+            let layer = std::sync::Mutex::new(layer);
             images
-                .load_reporting(reader, &mut |line: &str| progress(line), &mut |d, size| {
-                    layer(ids::short(d.hex()), size)
+                .load_reporting(reader, &mut |line: &str| progress(line), &|d, size| {
+                    (layer.lock().unwrap_or_else(|e| e.into_inner()))(ids::short(d.hex()), size)
                 })
                 .map_err(Error::from)
         })

@@ -33,4 +33,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use platform::{host_arch, Platform};
 pub use snapshot::{chain_ids, tree_size, OverlayMount, Snapshotter, MAX_OPTIONS_LEN};
 pub use store::check::{check as check_store, in_use as store_in_use, StoreCheck};
-pub use store::{CommitRequest, DeleteItem, HistoryItem, Image, ImageStore};
+pub use store::source::{
+    BlobSource, CreateOptions, Created, LayerEvent, SourceImage, MAX_MANIFEST,
+};
+pub use store::{CommitRequest, DeleteItem, DistSource, HistoryItem, Image, ImageStore};

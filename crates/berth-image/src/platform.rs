@@ -175,6 +175,41 @@ impl Platform {
         }
     }
 
+    /// This host's platform (`linux/<arch>`).
+    pub fn host() -> Platform {
+        Platform {
+            os: "linux".into(),
+            architecture: crate::host_arch().into(),
+            variant: String::new(),
+        }
+    }
+
+    /// Which of an index's entries (their platforms, `None` where an entry
+    /// has none) to take for this platform, as dockerd picks: the first
+    /// whose normalised os/arch/variant equals the normalised request (so
+    /// `arm64` takes `arm64/v8`, `arm` takes `arm/v7`); failing that, for
+    /// arm only, the first with the same os and architecture whatever its
+    /// variant (dockerd's leniency for lists that predate variants).
+    pub fn pick(&self, entries: &[Option<Platform>]) -> Option<usize> {
+        let want = self.normalized();
+        let with_platform = || {
+            entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+        };
+        with_platform()
+            .find(|(_, p)| p.normalized() == want)
+            .or_else(|| {
+                with_platform().find(|(_, p)| {
+                    want.architecture == "arm"
+                        && p.os.to_lowercase() == want.os
+                        && p.architecture == want.architecture
+                })
+            })
+            .map(|(i, _)| i)
+    }
+
     /// Whether an image built for `image` runs as this platform asks: the
     /// same os and architecture, and the asked variant if one is asked
     /// (arm's `v7` is what a bare `arm` means).

@@ -211,7 +211,18 @@ impl BlobWriter {
 
     /// Verifies the digest (if `expected`), fsyncs and moves the blob into
     /// place. If the blob already exists the temp file is dropped.
-    pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+    pub fn commit(self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        self.finish(expected, true)
+    }
+
+    /// [`commit`](Self::commit) without the fsyncs, for a caller that syncs
+    /// the whole filesystem (`syncfs`) before it records the blob: one
+    /// flush for many blobs instead of one per blob.
+    pub fn commit_unsynced(self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        self.finish(expected, false)
+    }
+
+    fn finish(mut self, expected: Option<&Digest>, sync: bool) -> Result<(Digest, u64)> {
         let digest = Digest::from_hasher(std::mem::take(&mut self.hasher));
         if let Some(expected) = expected {
             if *expected != digest {
@@ -226,13 +237,15 @@ impl BlobWriter {
         if dest.is_file() {
             return Ok((digest, self.size));
         }
-        if let Some(file) = file {
+        if let (Some(file), true) = (file, sync) {
             file.sync_all().map_err(io_err("fsync blob"))?;
         }
         fs::rename(&self.tmp, &dest).map_err(io_err(format!("commit blob {digest}")))?;
         // The rename is durable once the directory is synced.
-        if let Ok(dir) = File::open(&self.blobs) {
-            let _ = dir.sync_all();
+        if sync {
+            if let Ok(dir) = File::open(&self.blobs) {
+                let _ = dir.sync_all();
+            }
         }
         // Committed: nothing for Drop to remove.
         self.tmp = PathBuf::new();

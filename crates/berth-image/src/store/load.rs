@@ -10,14 +10,17 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::{host_arch, parse_config, ImageStore, NewImage, StagingDir, MAX_CONFIG};
+use super::source::{collect, is_attestation, BlobSource, CreateOptions, LayerEvent, SourceImage};
+use super::{parse_config, ImageStore, StagingDir, MAX_CONFIG};
 use crate::apply::{clean_components, read_err};
 use crate::error::{io_err, Error, Result};
+use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::tarstream::{EntryKind, TarError, TarReader};
 use berth_store::Digest;
@@ -28,12 +31,6 @@ const MAX_ENTRIES: usize = 100_000;
 const MAX_PATH: usize = 4096;
 const MAX_PATH_BYTES: usize = 16 << 20;
 const MAX_LINK_HOPS: usize = 16;
-const MAX_INDEX_DEPTH: usize = 4;
-
-const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const MT_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -167,11 +164,6 @@ impl Spool {
             .ok_or_else(|| invalid(format!("{path} not found in the archive")))
     }
 
-    fn open(&self, path: &str) -> Result<File> {
-        let f = self.get(path)?;
-        File::open(&f.file).map_err(io_err(format!("open spooled {path}")))
-    }
-
     fn read_small(&self, path: &str) -> Result<Vec<u8>> {
         let f = self.get(path)?;
         if f.size > MAX_CONFIG {
@@ -199,25 +191,6 @@ fn json<T: for<'de> Deserialize<'de>>(data: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(data).map_err(|e| invalid(format!("invalid {what}: {e}")))
 }
 
-/// An image found in the archive, before it is created.
-struct Pending {
-    key: String,
-    config: Vec<u8>,
-    diff_ids: Vec<Digest>,
-    layers: Vec<String>,
-    tags: Vec<Reference>,
-}
-
-impl Pending {
-    fn add_tags(&mut self, tags: Vec<Reference>) {
-        for t in tags {
-            if !self.tags.contains(&t) {
-                self.tags.push(t);
-            }
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct LegacyItem {
     #[serde(rename = "Config")]
@@ -228,9 +201,17 @@ struct LegacyItem {
     layers: Vec<String>,
 }
 
-fn legacy(spool: &Spool) -> Result<Vec<Pending>> {
+/// A spooled file as the descriptor of a blob (legacy archives name
+/// layers by path; the store reads every blob by descriptor).
+fn descriptor_of(f: &SpoolFile) -> Result<Descriptor> {
+    let digest =
+        oci_spec::image::Digest::from_str(f.digest.as_str()).map_err(|e| invalid(e.to_string()))?;
+    Ok(Descriptor::new(MediaType::ImageLayer, f.size, digest))
+}
+
+fn legacy(spool: &Spool) -> Result<Vec<SourceImage>> {
     let items: Vec<LegacyItem> = json(&spool.read_small("manifest.json")?, "manifest.json")?;
-    let mut out: Vec<Pending> = Vec::new();
+    let mut out: Vec<SourceImage> = Vec::new();
     for item in items {
         let config = spool.read_small(&item.config)?;
         let (_, diff_ids) = parse_config(&config)?;
@@ -241,9 +222,11 @@ fn legacy(spool: &Spool) -> Result<Vec<Pending>> {
                 item.layers.len()
             )));
         }
-        for l in &item.layers {
-            spool.get(l)?;
-        }
+        let layers = item
+            .layers
+            .iter()
+            .map(|l| descriptor_of(spool.get(l)?))
+            .collect::<Result<Vec<_>>>()?;
         let mut tags = Vec::new();
         for t in item.repo_tags.unwrap_or_default() {
             let r = Reference::parse(&t).map_err(|e| invalid(format!("invalid tag {t:?}: {e}")))?;
@@ -253,13 +236,13 @@ fn legacy(spool: &Spool) -> Result<Vec<Pending>> {
             tags.push(r);
         }
         let key = Digest::of_bytes(&config).to_string();
-        match out.iter_mut().find(|p| p.key == key) {
+        match out.iter_mut().find(|p| p.manifest_digest == key) {
             Some(p) => p.add_tags(tags),
-            None => out.push(Pending {
-                key,
+            None => out.push(SourceImage {
+                manifest_digest: key,
                 config,
                 diff_ids,
-                layers: item.layers,
+                layers,
                 tags,
             }),
         }
@@ -267,35 +250,23 @@ fn legacy(spool: &Spool) -> Result<Vec<Pending>> {
     Ok(out)
 }
 
-fn blob<'a>(spool: &'a Spool, desc: &Descriptor) -> Result<(String, &'a SpoolFile)> {
-    let alg = desc.digest().algorithm().to_string();
-    if alg != "sha256" {
-        return Err(invalid(format!("unsupported digest algorithm {alg}")));
+/// Blobs of an archive are found by digest: under `blobs/sha256/` in an
+/// OCI layout, anywhere (`<id>/layer.tar`) in a legacy one.
+impl BlobSource for Spool {
+    fn open(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
+        let d = Digest::parse(desc.digest().as_ref()).map_err(|e| invalid(e.to_string()))?;
+        let path = format!("blobs/sha256/{}", d.hex());
+        let f = match self.lookup(&path) {
+            Some(f) => f,
+            None => self
+                .files
+                .values()
+                .find(|f| f.digest == d)
+                .ok_or_else(|| invalid(format!("blob {d} not found in the archive")))?,
+        };
+        let file = File::open(&f.file).map_err(io_err(format!("open spooled {path}")))?;
+        Ok(Box::new(file))
     }
-    let d = Digest::parse(desc.digest().as_ref()).map_err(|e| invalid(e.to_string()))?;
-    let path = format!("blobs/sha256/{}", d.hex());
-    let f = spool
-        .lookup(&path)
-        .ok_or_else(|| invalid(format!("blob {d} not found in the archive")))?;
-    if f.digest != d {
-        return Err(invalid(format!(
-            "blob {d} does not match its digest (got {})",
-            f.digest
-        )));
-    }
-    if f.size != desc.size() {
-        return Err(invalid(format!(
-            "blob {d} has size {}, the descriptor says {}",
-            f.size,
-            desc.size()
-        )));
-    }
-    Ok((path, f))
-}
-
-fn blob_bytes(spool: &Spool, desc: &Descriptor) -> Result<Vec<u8>> {
-    let (path, _) = blob(spool, desc)?;
-    spool.read_small(&path)
 }
 
 fn tags_of(desc: &Descriptor) -> Vec<Reference> {
@@ -318,94 +289,13 @@ fn tags_of(desc: &Descriptor) -> Vec<Reference> {
     }
 }
 
-fn is_attestation(d: &Descriptor) -> bool {
-    d.annotations()
-        .as_ref()
-        .and_then(|a| a.get("vnd.docker.reference.type"))
-        .is_some_and(|t| t == "attestation-manifest")
-}
-
-/// The manifest of an index for this host (linux/<arch>).
-fn pick_platform(manifests: &[Descriptor]) -> Result<&Descriptor> {
-    let arch = host_arch();
-    let candidates: Vec<&Descriptor> = manifests.iter().filter(|d| !is_attestation(d)).collect();
-    let matching = candidates.iter().find(|d| {
-        d.platform()
-            .as_ref()
-            .is_some_and(|p| p.os().to_string() == "linux" && p.architecture().to_string() == arch)
-    });
-    if let Some(d) = matching {
-        return Ok(d);
-    }
-    if let Some(d) = candidates.iter().find(|d| d.platform().is_none()) {
-        return Ok(d);
-    }
-    Err(invalid(format!(
-        "no matching manifest for linux/{arch} in the manifest list entries"
-    )))
-}
-
-fn collect(
-    spool: &Spool,
-    desc: &Descriptor,
-    tags: Vec<Reference>,
-    depth: usize,
-    out: &mut Vec<Pending>,
-) -> Result<()> {
-    if depth > MAX_INDEX_DEPTH {
-        return Err(invalid("image indexes are nested too deeply"));
-    }
-    let media = desc.media_type().to_string();
-    match media.as_str() {
-        MT_OCI_INDEX | MT_DOCKER_LIST => {
-            let index: ImageIndex = json(&blob_bytes(spool, desc)?, "image index")?;
-            let chosen = pick_platform(index.manifests())?;
-            collect(spool, chosen, tags, depth + 1, out)
-        }
-        MT_OCI_MANIFEST | MT_DOCKER_MANIFEST => {
-            let key = desc.digest().to_string();
-            if let Some(p) = out.iter_mut().find(|p| p.key == key) {
-                p.add_tags(tags);
-                return Ok(());
-            }
-            let manifest: ImageManifest = json(&blob_bytes(spool, desc)?, "image manifest")?;
-            let config = blob_bytes(spool, manifest.config())?;
-            let (_, diff_ids) = parse_config(&config)?;
-            if manifest.layers().len() != diff_ids.len() {
-                return Err(invalid(format!(
-                    "invalid manifest, layers length mismatch: expected {}, got {}",
-                    diff_ids.len(),
-                    manifest.layers().len()
-                )));
-            }
-            let layers = manifest
-                .layers()
-                .iter()
-                .map(|l| blob(spool, l).map(|(p, _)| p))
-                .collect::<Result<Vec<_>>>()?;
-            out.push(Pending {
-                key,
-                config,
-                diff_ids,
-                layers,
-                tags,
-            });
-            Ok(())
-        }
-        other => {
-            tracing::debug!(media_type = other, "skipping descriptor in image index");
-            Ok(())
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct OciLayout {
     #[serde(rename = "imageLayoutVersion")]
     version: String,
 }
 
-fn oci(spool: &Spool) -> Result<Vec<Pending>> {
+fn oci(spool: &Spool) -> Result<Vec<SourceImage>> {
     if spool.lookup("oci-layout").is_some() {
         let layout: OciLayout = json(&spool.read_small("oci-layout")?, "oci-layout")?;
         if !layout.version.starts_with("1.") {
@@ -417,11 +307,12 @@ fn oci(spool: &Spool) -> Result<Vec<Pending>> {
     }
     let index: ImageIndex = json(&spool.read_small("index.json")?, "index.json")?;
     let mut out = Vec::new();
+    let host = Platform::host();
     for d in index.manifests() {
         if is_attestation(d) {
             continue;
         }
-        collect(spool, d, tags_of(d), 0, &mut out)?;
+        collect(spool, d, tags_of(d), &host, 0, &mut out)?;
     }
     Ok(out)
 }
@@ -430,7 +321,7 @@ impl ImageStore {
     /// `docker load`. `progress` gets docker's lines as they happen; the
     /// result is the `Loaded image: ...` / `Loaded image ID: ...` lines.
     pub fn load(&self, reader: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
-        self.load_reporting(reader, progress, &mut |_, _| {})
+        self.load_reporting(reader, progress, &|_, _| {})
     }
 
     /// `docker load` without `quiet`: also reports each layer it unpacks
@@ -439,7 +330,7 @@ impl ImageStore {
         &self,
         reader: impl Read,
         progress: &mut dyn FnMut(&str),
-        layer: &mut dyn FnMut(&Digest, u64),
+        layer: &(dyn Fn(&Digest, u64) + Sync),
     ) -> Result<Vec<String>> {
         // `docker load < image.tar.gz` works with dockerd: sniff and decode.
         let reader = crate::compress::decompress(reader).map_err(archive_read_err)?;
@@ -458,21 +349,23 @@ impl ImageStore {
         }
         let mut messages = Vec::new();
         for p in pending {
-            let layers = p.layers;
-            let mut open = |i: usize| -> Result<Box<dyn Read>> {
-                let path = layers
-                    .get(i)
-                    .ok_or_else(|| invalid("layer index out of range"))?;
-                Ok(Box::new(spool.open(path)?))
+            let diff_ids = p.diff_ids.clone();
+            let on_layer = |i: usize, _: &Descriptor, event: LayerEvent| {
+                if let (LayerEvent::Unpacked { size }, Some(d)) = (event, diff_ids.get(i)) {
+                    layer(d, size);
+                }
             };
-            let new = NewImage {
-                config: p.config,
-                diff_ids: p.diff_ids,
-                tags: p.tags,
-                parent: None,
+            // One layer at a time keeps dockerd's order of "Loading layer".
+            let opts = CreateOptions {
+                concurrency: 1,
+                source_repository: None,
+                progress: &on_layer,
             };
-            let (_, msgs) = self.create_image(new, &mut open, progress, layer)?;
-            messages.extend(msgs);
+            let created = self.create_from_source(&spool, p, &opts)?;
+            for l in &created.lines {
+                progress(l);
+            }
+            messages.extend(created.loaded);
         }
         Ok(messages)
     }

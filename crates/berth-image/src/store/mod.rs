@@ -18,6 +18,7 @@ pub mod check;
 mod commit;
 mod load;
 mod save;
+pub mod source;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +48,12 @@ const IMAGES: Table = Table::new("images");
 /// `name@sha256:...`) -> image id.
 const REFS: Table = Table::new("refs");
 const LAYERS: Table = Table::new("layers");
+/// Diff id -> where registries hold that layer ([`DistSource`]s): what
+/// dockerd keeps as v2metadata, so a push can skip or mount a layer it
+/// does not have to compress again.
+const DIST: Table = Table::new("distribution");
+/// Most sources remembered per layer (the newest are kept).
+const MAX_DIST_SOURCES: usize = 16;
 
 /// Largest image config we read into memory.
 pub(crate) const MAX_CONFIG: u64 = 8 << 20;
@@ -136,6 +143,29 @@ struct Staged {
     diff_id: Digest,
     size: u64,
     tar_size: u64,
+    /// The uncompressed tar, stored when the image is recorded.
+    blob: Option<berth_store::BlobWriter>,
+}
+
+/// A registry repository that holds a layer, compressed as `digest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistSource {
+    /// `host[:port]/path` (`docker.io/library/busybox`).
+    pub repository: String,
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
+impl DistSource {
+    pub fn of(repository: &str, desc: &oci_spec::image::Descriptor) -> DistSource {
+        DistSource {
+            repository: repository.to_string(),
+            digest: desc.digest().to_string(),
+            media_type: desc.media_type().to_string(),
+            size: desc.size(),
+        }
+    }
 }
 
 /// A directory under `tmp/` removed on drop unless taken.
@@ -315,7 +345,7 @@ impl ImageStore {
         let snap = Snapshotter::new(root)?;
         let content = ContentStore::new(&root.join("content"))?;
         content.clean_ingest()?;
-        let db = MetaDb::open(&root.join("meta.redb"), &[IMAGES, REFS, LAYERS])?;
+        let db = MetaDb::open(&root.join("meta.redb"), &[IMAGES, REFS, LAYERS, DIST])?;
         let store = ImageStore {
             root: root.to_path_buf(),
             content,
@@ -401,6 +431,20 @@ impl ImageStore {
             }
         }
         let mut keep_blobs: HashSet<Digest> = kept.values().map(|l| l.diff_id.clone()).collect();
+        let dist: Vec<(String, Vec<DistSource>)> = self.db.list(DIST)?;
+        let stale_dist: Vec<&String> = dist
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !Digest::parse(k).is_ok_and(|d| keep_blobs.contains(&d)))
+            .collect();
+        if !stale_dist.is_empty() {
+            self.db.write(|tx| {
+                for k in &stale_dist {
+                    tx.delete(DIST, k)?;
+                }
+                Ok::<_, Error>(())
+            })?;
+        }
         keep_blobs.extend(images.iter().map(|(_, r)| r.id.clone()));
         for b in self.content.list()? {
             if !keep_blobs.contains(&b) {
@@ -868,13 +912,13 @@ impl ImageStore {
             }
         }
         let tar_size = blob.size();
-        blob.commit(Some(&diff_id))?;
         berth_store::crash_point!("image.layer-staged");
         Ok(Staged {
             dir,
             diff_id,
             size: stats.size,
             tar_size,
+            blob: Some(blob),
         })
     }
 
@@ -883,7 +927,19 @@ impl ImageStore {
     fn commit_image(
         &self,
         new: NewImage,
+        staged: Vec<Option<Staged>>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(Digest, Vec<String>)> {
+        self.commit_image_with(new, staged, &[], progress)
+    }
+
+    /// [`commit_image`](Self::commit_image), also remembering where
+    /// registries hold its layers (`sources`: diff id -> source).
+    fn commit_image_with(
+        &self,
+        new: NewImage,
         mut staged: Vec<Option<Staged>>,
+        sources: &[(Digest, DistSource)],
         progress: &mut dyn FnMut(&str),
     ) -> Result<(Digest, Vec<String>)> {
         let id = Digest::of_bytes(&new.config);
@@ -895,6 +951,10 @@ impl ImageStore {
         let mut placed = false;
         for (i, s) in staged.iter_mut().enumerate() {
             if let Some(s) = s {
+                if let Some(blob) = s.blob.take() {
+                    // Synced below, with the layer files, by one syncfs.
+                    blob.commit_unsynced(Some(&s.diff_id))?;
+                }
                 self.snap.commit_layer(s.dir.path(), &chains[i])?;
                 placed = true;
             }
@@ -942,6 +1002,9 @@ impl ImageStore {
                 parent,
             };
             tx.put(IMAGES, id.as_str(), &rec)?;
+            for (diff_id, src) in sources {
+                add_dist_source(tx, diff_id, src)?;
+            }
             for t in &new.tags {
                 let key = t.to_string();
                 let prev = tx.get::<String>(REFS, &key)?;
@@ -985,37 +1048,6 @@ impl ImageStore {
             context: format!("sync {}", root.display()),
             source: e.into(),
         })
-    }
-
-    /// Creates an image from its config and a source per layer (opened
-    /// only when the layer is not present yet).
-    fn create_image(
-        &self,
-        new: NewImage,
-        open_layer: &mut dyn FnMut(usize) -> Result<Box<dyn Read>>,
-        progress: &mut dyn FnMut(&str),
-        layer: &mut dyn FnMut(&Digest, u64),
-    ) -> Result<(Digest, Vec<String>)> {
-        if new.diff_ids.len() > MAX_LAYERS {
-            return Err(Error::invalid(format!(
-                "max depth exceeded: the image has {} layers, at most {MAX_LAYERS} are supported",
-                new.diff_ids.len()
-            )));
-        }
-        let chains = chain_ids(&new.diff_ids);
-        let _pins = self.pin(&chains);
-        let mut staged = Vec::with_capacity(chains.len());
-        for (i, chain) in chains.iter().enumerate() {
-            if self.layer_present(chain)? {
-                staged.push(None);
-            } else {
-                let reader = open_layer(i)?;
-                let s = self.stage_layer(reader, Some(&new.diff_ids[i]), i)?;
-                layer(&s.diff_id, s.size);
-                staged.push(Some(s));
-            }
-        }
-        self.commit_image(new, staged, progress)
     }
 
     /// `docker import`: a rootfs tar (plain, gzip, zstd or bzip2) becomes a
@@ -1083,6 +1115,36 @@ impl ImageStore {
         };
         let (id, _) = self.commit_image(new, vec![staged], &mut |_| {})?;
         Ok(id.to_string())
+    }
+}
+
+/// Remembers that `src` holds the layer `diff_id` (newest first, one entry
+/// per repository).
+fn add_dist_source(tx: &mut WriteTx<'_>, diff_id: &Digest, src: &DistSource) -> Result<()> {
+    let mut list: Vec<DistSource> = tx.get(DIST, diff_id.as_str())?.unwrap_or_default();
+    list.retain(|s| s.repository != src.repository || s.digest != src.digest);
+    list.insert(0, src.clone());
+    list.truncate(MAX_DIST_SOURCES);
+    tx.put(DIST, diff_id.as_str(), &list)?;
+    Ok(())
+}
+
+impl ImageStore {
+    /// Where registries hold the layer `diff_id`, newest first.
+    pub fn dist_sources(&self, diff_id: &Digest) -> Result<Vec<DistSource>> {
+        Ok(self.db.get(DIST, diff_id.as_str())?.unwrap_or_default())
+    }
+
+    /// Records that `src` holds the layer `diff_id` (after a push).
+    pub fn add_dist_source(&self, diff_id: &Digest, src: &DistSource) -> Result<()> {
+        let _st = self.lock();
+        self.db.write(|tx| add_dist_source(tx, diff_id, src))
+    }
+
+    /// The uncompressed tar of the layer `diff_id`, for push.
+    pub fn layer_tar(&self, diff_id: &Digest) -> Result<(std::fs::File, u64)> {
+        let size = self.content.size(diff_id)?;
+        Ok((self.content.open(diff_id)?, size))
     }
 }
 

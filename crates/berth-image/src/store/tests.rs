@@ -1031,3 +1031,189 @@ fn limits() {
     );
     assert!(tmp_is_empty(&s));
 }
+
+// ---- images from a blob source (what pull uses) ---------------------------
+
+mod from_source {
+    use super::*;
+    use crate::store::source::{BlobSource, CreateOptions, LayerEvent};
+    use crate::Platform;
+    use oci_spec::image::Descriptor;
+    use std::collections::HashMap;
+    use std::io::Read;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Mem {
+        blobs: HashMap<String, Vec<u8>>,
+    }
+
+    impl Mem {
+        fn put(&mut self, media: &str, data: Vec<u8>) -> Descriptor {
+            let d = Digest::of_bytes(&data);
+            let desc: Descriptor = serde_json::from_value(json!({
+                "mediaType": media, "digest": d.to_string(), "size": data.len(),
+            }))
+            .unwrap();
+            self.blobs.insert(d.to_string(), data);
+            desc
+        }
+
+        /// A manifest for `img` with gzip layers; returns its descriptor.
+        fn image(&mut self, img: &Img) -> Descriptor {
+            let cfg = self.put(
+                "application/vnd.oci.image.config.v1+json",
+                img.config.clone(),
+            );
+            let layers: Vec<Descriptor> = img
+                .layers
+                .iter()
+                .map(|l| self.put("application/vnd.oci.image.layer.v1.tar+gzip", gzip(l)))
+                .collect();
+            let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": cfg, "layers": layers});
+            self.put(
+                "application/vnd.oci.image.manifest.v1+json",
+                serde_json::to_vec(&m).unwrap(),
+            )
+        }
+    }
+
+    impl BlobSource for Mem {
+        fn open(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
+            let b = self
+                .blobs
+                .get(&desc.digest().to_string())
+                .ok_or_else(|| Error::NotFound(desc.digest().to_string()))?;
+            Ok(Box::new(&b[..]))
+        }
+    }
+
+    fn four_layers() -> Img {
+        Img::new(
+            (0..4)
+                .map(|i| layer(&[(&format!("f{i}"), &"x".repeat(100_000 + i))]))
+                .collect(),
+            "sh",
+            vec![],
+        )
+    }
+
+    fn create(
+        s: &ImageStore,
+        src: &Mem,
+        top: &Descriptor,
+        events: &Mutex<Vec<(usize, LayerEvent)>>,
+    ) -> Result<crate::store::source::Created> {
+        let img = s.resolve_source(src, top, None)?;
+        let on = |i: usize, _: &Descriptor, e: LayerEvent| events.lock().unwrap().push((i, e));
+        let opts = CreateOptions {
+            concurrency: 3,
+            source_repository: Some("127.0.0.1:5000/x"),
+            progress: &on,
+        };
+        s.create_from_source(src, img, &opts)
+    }
+
+    #[test]
+    fn layers_are_staged_in_parallel_and_skipped_once_present() {
+        let (_t, s) = store();
+        let img = four_layers();
+        let mut src = Mem::default();
+        let top = src.image(&img);
+        let events = Mutex::new(Vec::new());
+        let c = create(&s, &src, &top, &events).unwrap();
+        assert!(!c.was_present);
+        assert_eq!(c.id.to_string(), img.id());
+        let ev = events.into_inner().unwrap();
+        for i in 0..4 {
+            assert!(ev.contains(&(i, LayerEvent::Waiting)));
+            assert!(ev.contains(&(i, LayerEvent::Verified)));
+        }
+        // Where the registry holds each layer is remembered, for push.
+        let diff = Digest::of_bytes(&img.layers[2]);
+        let srcs = s.dist_sources(&diff).unwrap();
+        assert_eq!(srcs.len(), 1);
+        assert_eq!(srcs[0].repository, "127.0.0.1:5000/x");
+        assert_eq!(
+            srcs[0].digest,
+            Digest::of_bytes(&gzip(&img.layers[2])).to_string()
+        );
+        // Again: nothing is fetched.
+        let events = Mutex::new(Vec::new());
+        let c = create(&s, &src, &top, &events).unwrap();
+        assert!(c.was_present);
+        let ev = events.into_inner().unwrap();
+        assert_eq!(ev.len(), 4);
+        assert!(ev.iter().all(|(_, e)| *e == LayerEvent::Exists));
+        assert!(tmp_is_empty(&s));
+    }
+
+    #[test]
+    fn a_bad_layer_leaves_nothing_behind() {
+        let (_t, s) = store();
+        let img = four_layers();
+        for corrupt in ["digest", "long", "short"] {
+            let mut src = Mem::default();
+            let top = src.image(&img);
+            let victim = Digest::of_bytes(&gzip(&img.layers[3])).to_string();
+            let b = src.blobs.get_mut(&victim).unwrap();
+            match corrupt {
+                "digest" => {
+                    let n = b.len();
+                    b[n - 9] ^= 0xff // inside the gzip trailer's crc: still a stream
+                }
+                "long" => b.extend_from_slice(&[0u8; 100]),
+                _ => b.truncate(b.len() / 2),
+            }
+            let err = create(&s, &src, &top, &Mutex::new(Vec::new())).unwrap_err();
+            assert!(
+                err.to_string().contains(&victim) || err.to_string().contains("unexpected end"),
+                "{corrupt}: {err}"
+            );
+            assert!(s.list().unwrap().is_empty(), "{corrupt}");
+            assert!(tmp_is_empty(&s), "{corrupt}");
+            assert!(s.content.list().unwrap().is_empty(), "{corrupt}");
+            assert!(s.snap.layer_dirs_on_disk().unwrap().is_empty(), "{corrupt}");
+        }
+    }
+
+    #[test]
+    fn an_index_entry_is_chosen_by_platform() {
+        let (_t, s) = store();
+        let amd = four_layers();
+        let arm = busybox();
+        let mut src = Mem::default();
+        let d_amd = src.image(&amd);
+        let d_arm = src.image(&arm);
+        let entry = |d: &Descriptor, arch: &str, variant: Option<&str>| {
+            let mut v = serde_json::to_value(d).unwrap();
+            v["platform"] = json!({"os": "linux", "architecture": arch});
+            if let Some(var) = variant {
+                v["platform"]["variant"] = json!(var);
+            }
+            v
+        };
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [entry(&d_amd, "amd64", None), entry(&d_arm, "arm64", Some("v8"))]});
+        let top = src.put(
+            "application/vnd.oci.image.index.v1+json",
+            serde_json::to_vec(&index).unwrap(),
+        );
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let got = s.resolve_source(&src, &top, Some(&arm64)).unwrap();
+        assert_eq!(got.id().to_string(), arm.id());
+        let got = s
+            .resolve_source(&src, &top, Some(&Platform::parse("linux/amd64").unwrap()))
+            .unwrap();
+        assert_eq!(got.id().to_string(), amd.id());
+        let err = s
+            .resolve_source(&src, &top, Some(&Platform::parse("linux/s390x").unwrap()))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no matching manifest for linux/s390x"),
+            "{err}"
+        );
+    }
+}
