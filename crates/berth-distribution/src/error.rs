@@ -47,6 +47,8 @@ pub enum Error {
     },
     #[error("blob {digest}: {reason}")]
     BadBlob { digest: String, reason: String },
+    #[error(transparent)]
+    Image(#[from] berth_image::Error),
     #[error("{context}: {source}")]
     Io {
         context: String,

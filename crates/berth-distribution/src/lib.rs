@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod manifest;
+pub mod pull;
 pub mod registry;
 pub mod server;
 

@@ -322,7 +322,7 @@ impl Engine {
 
     /// docker's `LogImageEvent`: the image id as the actor, `name`
     /// and the image's labels as attributes.
-    fn image_event(&self, action: &str, id: &str, name: &str) {
+    pub(crate) fn image_event(&self, action: &str, id: &str, name: &str) {
         let mut attrs = self
             .images
             .resolve(id)

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod check;
 pub mod container;
 pub mod disk_usage;
+pub mod distribution;
 pub mod error;
 pub mod events;
 pub mod filters;
@@ -44,6 +45,8 @@ pub struct Config {
     /// The init binary `--init` binds into a container (`--init-path`);
     /// `None` when none was found, which fails only containers that ask.
     pub init_path: Option<PathBuf>,
+    /// How registries are reached.
+    pub registry: distribution::RegistryConfig,
 }
 
 impl Config {

@@ -144,8 +144,8 @@ pub fn info(engine: &Engine) -> SystemInfo {
         registry_config: Some(RegistryServiceConfig {
             allow_nondistributable_artifacts_cidrs: Some(Vec::new()),
             allow_nondistributable_artifacts_hostnames: Some(Vec::new()),
-            insecure_registry_cidrs: strings(&["127.0.0.0/8"]),
-            index_configs: Some(HashMap::new()),
+            insecure_registry_cidrs: Some(insecure_cidrs(&engine.config.registry.insecure_entries)),
+            index_configs: Some(index_configs(&engine.config.registry.insecure_entries)),
             mirrors: Some(Vec::new()),
         }),
         ncpu: Some(
@@ -184,4 +184,38 @@ pub fn info(engine: &Engine) -> SystemInfo {
         warnings: Some(Vec::new()),
         ..Default::default()
     }
+}
+
+/// `RegistryConfig.InsecureRegistryCIDRs`: loopback, then the CIDR entries.
+fn insecure_cidrs(entries: &[String]) -> Vec<String> {
+    let mut out = vec!["127.0.0.0/8".to_string()];
+    out.extend(entries.iter().filter(|e| e.contains('/')).cloned());
+    out
+}
+
+/// `RegistryConfig.IndexConfigs`: Docker Hub, and each insecure host.
+fn index_configs(entries: &[String]) -> HashMap<String, bollard_stubs::models::IndexInfo> {
+    use bollard_stubs::models::IndexInfo;
+    let mut out = HashMap::new();
+    out.insert(
+        "docker.io".to_string(),
+        IndexInfo {
+            name: Some("docker.io".into()),
+            mirrors: Some(Vec::new()),
+            secure: Some(true),
+            official: Some(true),
+        },
+    );
+    for e in entries.iter().filter(|e| !e.contains('/')) {
+        out.insert(
+            e.clone(),
+            IndexInfo {
+                name: Some(e.clone()),
+                mirrors: Some(Vec::new()),
+                secure: Some(false),
+                official: Some(false),
+            },
+        );
+    }
+    out
 }

@@ -26,6 +26,9 @@ pub enum Error {
     InvalidLayer(String),
     #[error(transparent)]
     Store(#[from] berth_store::Error),
+    /// Where blobs come from failed (a registry's answer, its connection).
+    #[error("{0}")]
+    Source(Box<dyn std::error::Error + Send + Sync>),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -40,7 +43,7 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::InvalidArgument(_) | Error::InvalidLayer(_) => ErrorKind::InvalidArgument,
-            Error::Store(_) | Error::Io { .. } => ErrorKind::Other,
+            Error::Store(_) | Error::Io { .. } | Error::Source(_) => ErrorKind::Other,
         }
     }
 

@@ -52,6 +52,13 @@ struct Args {
     /// nothing; run it while berthd is stopped.
     #[arg(long)]
     check: bool,
+    /// A registry reached over plain http when https fails (host[:port]
+    /// or a CIDR); loopback registries always are
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
+    /// Layers pulled at once per pull
+    #[arg(long = "max-concurrent-downloads", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    max_concurrent_downloads: u16,
 }
 
 /// `--init-path`, or the first init binary found. A given path that is not
@@ -138,6 +145,10 @@ fn main() -> Result<()> {
         shim,
         cgroup_parent: args.cgroup_parent,
         init_path: init_path(args.init_path.as_deref())?,
+        registry: berth_engine::distribution::RegistryConfig::new(
+            &args.insecure_registry,
+            usize::from(args.max_concurrent_downloads),
+        )?,
     };
     if args.check {
         std::process::exit(check(&config));

@@ -8,6 +8,7 @@ use bollard_stubs::models::{HistoryResponseItem, ImageSummary};
 use serde_json::Value;
 
 use super::Area;
+use crate::distribution::{AuthConfig, Progress};
 use crate::error::Result;
 use crate::filters::Filters;
 use crate::prune::ImagesPruned;
@@ -53,6 +54,14 @@ pub trait ImagesBackend: Send + Sync {
     async fn save(&self, names: Vec<String>, writer: Box<dyn Write + Send>) -> Result<()>;
     /// An image that is there but not for `platform` is a 404.
     fn platform_check(&self, name: &str, platform: &berth_image::Platform) -> Result<()>;
+    /// Pulls `reference`; see [`crate::Engine::image_pull`].
+    async fn pull(
+        &self,
+        reference: berth_reference::Reference,
+        platform: Option<berth_image::Platform>,
+        auth: Option<AuthConfig>,
+        progress: Progress,
+    ) -> Result<()>;
 }
 
 #[async_trait]
@@ -118,5 +127,15 @@ impl ImagesBackend for Area {
 
     fn platform_check(&self, name: &str, platform: &berth_image::Platform) -> Result<()> {
         self.0.image_platform_check(name, platform)
+    }
+
+    async fn pull(
+        &self,
+        reference: berth_reference::Reference,
+        platform: Option<berth_image::Platform>,
+        auth: Option<AuthConfig>,
+        progress: Progress,
+    ) -> Result<()> {
+        self.0.image_pull(reference, platform, auth, progress).await
     }
 }

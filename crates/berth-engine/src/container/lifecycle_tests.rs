@@ -57,6 +57,7 @@ impl Harness {
             shim: PathBuf::from("/nonexistent/shim"),
             cgroup_parent: "berth-unit-tests".into(),
             init_path: None,
+            registry: Default::default(),
             root,
         }
     }

@@ -276,7 +276,7 @@ fn pick_platform<'a>(manifests: &'a [Descriptor], want: &Platform) -> Result<&'a
     if let Some(d) = candidates.iter().find(|d| d.platform().is_none()) {
         return Ok(d);
     }
-    Err(Error::NotFound(format!(
+    Err(invalid(format!(
         "no matching manifest for {want} in the manifest list entries"
     )))
 }

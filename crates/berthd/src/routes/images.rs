@@ -5,13 +5,15 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use berth_api::filters;
 use berth_api::framing;
 use berth_api::query::{self, flag};
+use berth_engine::distribution::{AuthConfig, Progress};
 use berth_engine::filters::Filters;
 use berth_engine::Error;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{empty, json, receiver_stream, stream, ApiResult};
@@ -111,7 +113,12 @@ async fn save_names(e: AppState, names: Vec<String>) -> ApiResult {
 }
 
 /// `POST /images/create`: `fromSrc` imports a rootfs tar; `fromImage` pulls.
-pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Body) -> ApiResult {
+pub async fn create(
+    State(e): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
             .into_owned()
@@ -157,13 +164,70 @@ pub async fn create(State(e): State<AppState>, RawQuery(raw): RawQuery, body: Bo
         return Ok(stream(Some("application/json"), receiver_stream(rx)));
     }
     if let Some(image) = get("fromImage") {
-        let tag = get("tag").unwrap_or_else(|| "latest".into());
-        return Err(Error::not_found(format!(
-            "pull access denied for {image}:{tag}: berth has no registry client yet; load the image with `docker load`"
-        ))
-        .into());
+        let reference = berth_engine::distribution::pull_reference(&image, get("tag").as_deref())?;
+        let platform = get("platform")
+            .map(|p| berth_image::Platform::parse(&p))
+            .transpose()
+            .map_err(berth_engine::Error::from)?;
+        let auth = registry_auth(&headers)?;
+        return progress_stream(move |progress| async move {
+            e.images.pull(reference, platform, auth, progress).await
+        })
+        .await;
     }
     Err(Error::invalid("fromSrc or fromImage is required").into())
+}
+
+/// `X-Registry-Auth`: docker's base64url JSON auth config, or none.
+fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, Error> {
+    match headers.get("x-registry-auth") {
+        None => Ok(None),
+        Some(v) => AuthConfig::from_header(
+            v.to_str()
+                .map_err(|_| Error::invalid("invalid X-Registry-Auth header"))?,
+        ),
+    }
+}
+
+/// Runs `work`, which reports progress messages, as a JSON message
+/// stream. Like dockerd, the status is decided by the first write: an
+/// error before any message is an HTTP error; one after ends the stream
+/// with an error message.
+async fn progress_stream<F, Fut>(work: F) -> ApiResult
+where
+    F: FnOnce(Progress) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let sender = tx.clone();
+    let progress: Progress = std::sync::Arc::new(move |v: serde_json::Value| {
+        let _ = sender.send(framing::json_line(&v));
+    });
+    let task = tokio::spawn(work(progress));
+    let first = rx.recv().await;
+    let Some(first) = first else {
+        // Nothing was said: the work is over, and its result is the answer.
+        task.await.map_err(|e| Error::system(e.to_string()))??;
+        return Ok(stream(
+            Some("application/json"),
+            futures_util::stream::empty(),
+        ));
+    };
+    tokio::spawn(async move {
+        let result = match task.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::system(e.to_string())),
+        };
+        if let Err(err) = result {
+            let _ = tx.send(framing::json_error(&err.message));
+        }
+    });
+    let rest =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) });
+    Ok(stream(
+        Some("application/json"),
+        futures_util::stream::once(async move { first }).chain(rest),
+    ))
 }
 
 fn split_suffix<'a>(rest: &'a str, suffixes: &[&'a str]) -> Option<(&'a str, &'a str)> {

@@ -212,6 +212,7 @@ mod tests {
             shim: "shim".into(),
             cgroup_parent: "berth".into(),
             init_path: None,
+            registry: Default::default(),
         };
         let rec = |parent: &str| {
             let mut r: ContainerRecord = serde_json::from_value(serde_json::json!({

@@ -328,6 +328,29 @@ impl ImagesBackend for Fake {
         self.record(format!("platform_check {name},{platform}"));
         Ok(())
     }
+
+    /// `missing` fails before any message, `broken` after one.
+    async fn pull(
+        &self,
+        reference: berth_image::reference::Reference,
+        _: Option<berth_image::Platform>,
+        auth: Option<berth_engine::distribution::AuthConfig>,
+        progress: berth_engine::distribution::Progress,
+    ) -> Result<()> {
+        let user = auth.map(|a| a.username).unwrap_or_default();
+        self.record(format!("pull {reference},{user}"));
+        match reference.familiar_name().as_str() {
+            "missing" => Err(Error::not_found("manifest unknown")),
+            "broken" => {
+                progress(serde_json::json!({"status": "Pulling from library/broken"}));
+                Err(Error::system("connection reset"))
+            }
+            _ => {
+                progress(serde_json::json!({"status": "Pulling from library/x"}));
+                Ok(())
+            }
+        }
+    }
 }
 
 #[async_trait]

@@ -61,3 +61,52 @@ async fn save_checks_every_name_before_streaming() {
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_eq!(a.message(), "No such image: gone");
 }
+
+#[tokio::test]
+async fn pull_errors_before_the_first_message_are_http_errors() {
+    let fake = Arc::new(Fake::default());
+    let a = call(&fake, "POST", "/images/create?fromImage=missing&tag=v1", "").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.message(), "manifest unknown");
+    // After a message, the status is 200 and the error ends the stream.
+    let a = call(&fake, "POST", "/images/create?fromImage=broken", "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let text = String::from_utf8(a.body.to_vec()).unwrap();
+    assert_eq!(
+        text,
+        "{\"status\":\"Pulling from library/broken\"}\n{\"errorDetail\":{\"message\":\"connection reset\"},\"error\":\"connection reset\"}\n"
+    );
+    assert_eq!(
+        fake.calls(),
+        [
+            "pull docker.io/library/missing:v1,",
+            "pull docker.io/library/broken:latest,"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pull_reads_the_registry_auth_header_and_a_digest_tag() {
+    let fake = Arc::new(Fake::default());
+    // base64url of {"username":"u","password":"p"}
+    let auth = "eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InAifQ==";
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let a = super::call_with_headers(
+        &fake,
+        "POST",
+        &format!("/images/create?fromImage=localhost%3A5000%2Fx&tag={digest}"),
+        &[("X-Registry-Auth", auth)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(fake.calls(), [format!("pull localhost:5000/x@{digest},u")]);
+    let a = super::call_with_headers(
+        &fake,
+        "POST",
+        "/images/create?fromImage=x",
+        &[("X-Registry-Auth", "%%%")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.message(), "invalid X-Registry-Auth header: not base64");
+}

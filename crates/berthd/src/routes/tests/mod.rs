@@ -42,11 +42,30 @@ impl Answer {
 /// Sends one request through the router, as the server does after it has
 /// taken the version prefix off.
 pub async fn call(fake: &Arc<Fake>, method: &str, uri: &str, body: &str) -> Answer {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .expect("request");
+    send(fake, method, uri, &[], body).await
+}
+
+pub async fn call_with_headers(
+    fake: &Arc<Fake>,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    send(fake, method, uri, headers, "").await
+}
+
+async fn send(
+    fake: &Arc<Fake>,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(Body::from(body.to_string())).expect("request");
     req.extensions_mut().insert(ApiVersion::current());
     let resp = super::router(fake.state())
         .oneshot(req)

@@ -1,0 +1,258 @@
+//! The distribution service: pull from and push to registries, and check a
+//! login, answering with docker's JSON progress messages.
+
+use std::sync::Arc;
+
+use berth_distribution::auth::Credentials;
+use berth_distribution::client::Client;
+use berth_distribution::pull::{Pull, DEFAULT_CONCURRENCY};
+use berth_distribution::registry::{InsecureRegistries, Location};
+use berth_image::{LayerEvent, Platform};
+use berth_reference::Reference;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::{ids, Engine};
+
+/// How berthd reaches registries (its flags).
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub insecure: InsecureRegistries,
+    /// `--insecure-registry` as given, for `info`.
+    pub insecure_entries: Vec<String>,
+    /// Layers pulled at once per pull.
+    pub max_concurrent_downloads: usize,
+}
+
+impl RegistryConfig {
+    /// From berthd's flags.
+    pub fn new(insecure: &[String], max_concurrent_downloads: usize) -> Result<RegistryConfig> {
+        Ok(RegistryConfig {
+            insecure: InsecureRegistries::parse(insecure)
+                .map_err(|e| Error::invalid(e.to_string()))?,
+            insecure_entries: insecure.to_vec(),
+            max_concurrent_downloads,
+        })
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            insecure: InsecureRegistries::default(),
+            insecure_entries: Vec::new(),
+            max_concurrent_downloads: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// The `X-Registry-Auth` / `POST /auth` body (docker's AuthConfig).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// Old clients send `auth` (base64 of `user:password`) instead.
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default, rename = "serveraddress")]
+    pub server_address: String,
+    #[serde(default, rename = "identitytoken")]
+    pub identity_token: String,
+    #[serde(default, rename = "registrytoken")]
+    pub registry_token: String,
+}
+
+impl AuthConfig {
+    /// Decodes `X-Registry-Auth` (base64url JSON; docker pads it, some
+    /// clients do not). An empty header is anonymous.
+    pub fn from_header(header: &str) -> Result<Option<AuthConfig>> {
+        use base64::Engine as _;
+        let header = header.trim();
+        if header.is_empty() {
+            return Ok(None);
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE
+            .decode(header)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header))
+            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(header))
+            .map_err(|_| Error::invalid("invalid X-Registry-Auth header: not base64"))?;
+        let auth: AuthConfig = serde_json::from_slice(&raw)
+            .map_err(|e| Error::invalid(format!("invalid X-Registry-Auth header: {e}")))?;
+        Ok(Some(auth))
+    }
+
+    fn credentials(&self) -> Option<Credentials> {
+        use base64::Engine as _;
+        let (mut username, mut password) = (self.username.clone(), self.password.clone());
+        if username.is_empty() && !self.auth.is_empty() {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(self.auth.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())?;
+            let (u, p) = decoded.split_once(':')?;
+            (username, password) = (u.to_string(), p.to_string());
+        }
+        let identity_token = (!self.identity_token.is_empty()).then(|| self.identity_token.clone());
+        if username.is_empty() && identity_token.is_none() {
+            return None;
+        }
+        Some(Credentials {
+            username,
+            password,
+            identity_token,
+        })
+    }
+}
+
+/// Where progress messages go (one JSON object each).
+pub type Progress = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// A registry error as the engine reports it: the kinds dockerd gives.
+fn registry_err(e: berth_distribution::Error) -> Error {
+    use berth_distribution::Error as E;
+    if let E::Image(i) = e {
+        return Error::from(i);
+    }
+    let kind = match &e {
+        E::NotFound(_) => ErrorKind::NotFound,
+        E::Unauthorized(_) => ErrorKind::NotFound,
+        E::InvalidInsecureEntry(_)
+        | E::Schema1 { .. }
+        | E::UnsupportedMediaType(_)
+        | E::NoMatchingManifest(_)
+        | E::UnsupportedLayer(_) => ErrorKind::InvalidParameter,
+        _ => ErrorKind::System,
+    };
+    Error::new(kind, e.to_string())
+}
+
+/// The image reference `fromImage` and `tag` of `POST /images/create` name.
+pub fn pull_reference(from_image: &str, tag: Option<&str>) -> Result<Reference> {
+    let r = Reference::parse(from_image).map_err(Error::invalid)?;
+    let Some(tag) = tag.filter(|t| !t.is_empty()) else {
+        return Ok(if r.digest().is_some() {
+            r
+        } else {
+            r.with_default_tag()
+        });
+    };
+    // `tag` may be a digest (`docker pull name@sha256:...` sends it so).
+    let sep = if tag.contains(':') { '@' } else { ':' };
+    Reference::parse(&format!("{}{sep}{tag}", r.name())).map_err(Error::invalid)
+}
+
+/// docker's progress bar text, as dockerd puts it in `progress`.
+fn progress_text(current: u64, total: u64) -> String {
+    let human = |n: u64| berth_units::human_size(n as f64);
+    if total == 0 {
+        return format!("{:>8}", human(current));
+    }
+    let pct = ((current as f64 / total as f64 * 100.0) as usize / 2).min(50);
+    format!(
+        "[{}>{}] {:>8}/{}",
+        "=".repeat(pct),
+        " ".repeat(50 - pct),
+        human(current),
+        human(total)
+    )
+}
+
+fn layer_message(digest: &str, size: u64, event: LayerEvent) -> Vec<Value> {
+    let id = ids::short(digest.strip_prefix("sha256:").unwrap_or(digest)).to_string();
+    let plain = |status: &str| json!({"status": status, "progressDetail": {}, "id": id});
+    let detail = |status: &str, current: u64| {
+        json!({"status": status, "progressDetail": {"current": current, "total": size},
+               "progress": progress_text(current, size), "id": id})
+    };
+    match event {
+        LayerEvent::Exists => vec![plain("Already exists")],
+        LayerEvent::Waiting => vec![plain("Pulling fs layer")],
+        LayerEvent::Reading { current, .. } => vec![detail("Downloading", current)],
+        LayerEvent::Verified => vec![plain("Verifying Checksum"), plain("Download complete")],
+        // The layer was unpacked as it downloaded, so extracting is done.
+        LayerEvent::Unpacked { .. } => vec![detail("Extracting", size), plain("Pull complete")],
+    }
+}
+
+impl Engine {
+    fn client_for(&self, reference: &Reference, auth: Option<&AuthConfig>) -> Result<Client> {
+        let location = Location::from_reference(reference);
+        Client::new(
+            location,
+            &self.config.registry.insecure,
+            auth.and_then(AuthConfig::credentials),
+        )
+        .map_err(registry_err)
+    }
+
+    /// `POST /images/create?fromImage=`: pulls `reference`. Errors before
+    /// the first message (no such manifest, unauthorized) are the
+    /// caller's to answer as HTTP errors; later ones end the stream.
+    pub async fn image_pull(
+        self: &Arc<Self>,
+        reference: Reference,
+        platform: Option<Platform>,
+        auth: Option<AuthConfig>,
+        progress: Progress,
+    ) -> Result<()> {
+        let client = Arc::new(self.client_for(&reference, auth.as_ref())?);
+        let pull = Pull::start(client, reference.clone())
+            .await
+            .map_err(|e| pull_start_err(e, &reference))?;
+        progress(
+            json!({"status": format!("Pulling from {}", pull.repository()), "id": pull.target()}),
+        );
+        let images = self.images.clone();
+        let handle = tokio::runtime::Handle::current();
+        let concurrency = self.config.registry.max_concurrent_downloads;
+        let layer_progress = progress.clone();
+        let pulled = tokio::task::spawn_blocking(move || {
+            pull.run(
+                &images,
+                handle,
+                platform.as_ref(),
+                concurrency,
+                &|digest: &str, size: u64, event: LayerEvent| {
+                    for m in layer_message(digest, size, event) {
+                        layer_progress(m);
+                    }
+                },
+            )
+        })
+        .await?
+        .map_err(registry_err)?;
+        progress(json!({"status": format!("Digest: {}", pulled.digest)}));
+        let familiar = reference.familiar();
+        let status = if pulled.up_to_date {
+            format!("Status: Image is up to date for {familiar}")
+        } else {
+            format!("Status: Downloaded newer image for {familiar}")
+        };
+        progress(json!({"status": status}));
+        self.image_event("pull", &familiar, &familiar);
+        Ok(())
+    }
+}
+
+/// dockerd's words when the manifest cannot be had.
+fn pull_start_err(e: berth_distribution::Error, reference: &Reference) -> Error {
+    use berth_distribution::Error as E;
+    let name = reference.familiar_name();
+    match e {
+        E::NotFound(_) => {
+            let what = match (reference.digest(), reference.tag()) {
+                (Some(d), _) => d.to_string(),
+                (None, Some(t)) => t.to_string(),
+                _ => "latest".into(),
+            };
+            Error::not_found(format!("manifest for {name}:{what} not found: manifest unknown: manifest unknown"))
+        }
+        E::Unauthorized(m) => Error::not_found(format!(
+            "pull access denied for {name}, repository does not exist or may require 'docker login': denied: {m}"
+        )),
+        other => registry_err(other),
+    }
+}
