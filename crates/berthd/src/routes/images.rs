@@ -198,14 +198,13 @@ where
     F: FnOnce(Progress) -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>> + Send + 'static,
 {
+    // Only the work holds the sender: the channel ends when the work does.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let sender = tx.clone();
     let progress: Progress = std::sync::Arc::new(move |v: serde_json::Value| {
-        let _ = sender.send(framing::json_line(&v));
+        let _ = tx.send(framing::json_line(&v));
     });
     let task = tokio::spawn(work(progress));
-    let first = rx.recv().await;
-    let Some(first) = first else {
+    let Some(first) = rx.recv().await else {
         // Nothing was said: the work is over, and its result is the answer.
         task.await.map_err(|e| Error::system(e.to_string()))??;
         return Ok(stream(
@@ -213,20 +212,21 @@ where
             futures_util::stream::empty(),
         ));
     };
-    tokio::spawn(async move {
-        let result = match task.await {
-            Ok(r) => r,
-            Err(e) => Err(Error::system(e.to_string())),
-        };
-        if let Err(err) = result {
-            let _ = tx.send(framing::json_error(&err.message));
-        }
-    });
     let rest =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) });
+    let outcome = futures_util::stream::once(async move {
+        match task.await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(framing::json_error(&err.message)),
+            Err(err) => Some(framing::json_error(&err.to_string())),
+        }
+    })
+    .filter_map(|line| async move { line });
     Ok(stream(
         Some("application/json"),
-        futures_util::stream::once(async move { first }).chain(rest),
+        futures_util::stream::once(async move { first })
+            .chain(rest)
+            .chain(outcome),
     ))
 }
 

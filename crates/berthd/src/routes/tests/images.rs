@@ -74,7 +74,7 @@ async fn pull_errors_before_the_first_message_are_http_errors() {
     let text = String::from_utf8(a.body.to_vec()).unwrap();
     assert_eq!(
         text,
-        "{\"status\":\"Pulling from library/broken\"}\n{\"errorDetail\":{\"message\":\"connection reset\"},\"error\":\"connection reset\"}\n"
+        "{\"status\":\"Pulling from library/broken\"}\n{\"error\":\"connection reset\",\"errorDetail\":{\"message\":\"connection reset\"}}\n"
     );
     assert_eq!(
         fake.calls(),
