@@ -706,3 +706,232 @@ async fn a_failing_reader_fails_the_upload() {
     let e = c.upload_blob(Broken(3), &|_| {}).await.unwrap_err();
     assert!(e.to_string().contains("disk on fire"), "{e}");
 }
+
+// ---- https, basic auth, login ----------------------------------------------
+
+const PASSWORD: &str = "s3cret";
+
+fn htpasswd() -> crate::server::Htpasswd {
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    crate::server::Htpasswd::parse(&format!("# users\nalice:{hash}\n")).unwrap()
+}
+
+/// A self-signed certificate for 127.0.0.1 (PEM) and its key.
+fn self_signed() -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    (ck.cert.pem(), ck.signing_key.serialize_pem())
+}
+
+/// The crate's registry over https behind Basic auth.
+async fn tls_registry() -> (Served, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed();
+    std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &key).unwrap();
+    let config =
+        crate::server::server_config(&dir.path().join("cert.pem"), &dir.path().join("key.pem"))
+            .unwrap();
+    let router = crate::server::Registry::open(&dir.path().join("root"))
+        .unwrap()
+        .with_htpasswd(htpasswd())
+        .router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = crate::server::TlsListener::new(listener, config);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (Served { port, _dir: dir }, cert)
+}
+
+fn alice(password: &str) -> Option<Credentials> {
+    Some(Credentials {
+        username: "alice".into(),
+        password: password.into(),
+        identity_token: None,
+    })
+}
+
+fn client_with(port: u16, repo: &str, creds: Option<Credentials>) -> Client {
+    let r = berth_reference::Reference::parse(&format!("127.0.0.1:{port}/{repo}")).unwrap();
+    Client::new(
+        Location::from_reference(&r),
+        &InsecureRegistries::default(),
+        creds,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn pushes_and_pulls_over_https_with_a_password() {
+    let (reg, _) = tls_registry().await;
+    let c = client_with(reg.port, "private/app", alice(PASSWORD)).for_push();
+    c.check_login().await.unwrap();
+    // https answered, so http was never needed.
+    assert_eq!(
+        c.inner.origin.lock().await.as_deref(),
+        Some(format!("https://127.0.0.1:{}", reg.port).as_str())
+    );
+    let layer = blob_data();
+    let (_, body) = push_image(&c, &layer).await;
+    let digest = c.put_manifest("v1", OCI_MANIFEST, body).await.unwrap();
+    let pull = client_with(reg.port, "private/app", alice(PASSWORD));
+    let got = pull.manifest(&Target::Digest(digest)).await.unwrap();
+    assert_eq!(got.manifest.media_type(), OCI_MANIFEST);
+    assert!(read_all(&pull, &desc_of(&layer)).await.unwrap() == layer);
+
+    let wrong = client_with(reg.port, "private/app", alice("guess"));
+    let e = wrong.check_login().await.unwrap_err();
+    assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "login attempt to https://127.0.0.1:{}/v2/ failed with status: 401 Unauthorized",
+            reg.port
+        )
+    );
+    let e = wrong.manifest(&Target::Tag("v1".into())).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Unauthorized(ref r) if r.code == "UNAUTHORIZED"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "unauthorized: authentication required");
+    let e = client_with(reg.port, "private/app", None)
+        .check_login()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn login_over_plain_http_words_it_as_dockerd() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = crate::server::Registry::open(dir.path())
+        .unwrap()
+        .with_htpasswd(htpasswd())
+        .router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let e = client_with(port, "x", alice("nope"))
+        .check_login()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "login attempt to http://127.0.0.1:{port}/v2/ failed with status: 401 Unauthorized"
+        )
+    );
+    client_with(port, "x", alice(PASSWORD))
+        .check_login()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_secure_registry_is_verified_against_the_certs_dir() {
+    let (reg, cert) = tls_registry().await;
+    let host = format!("127.0.0.1:{}", reg.port);
+    let url = format!("https://{host}/v2/");
+    // Unknown issuer: refused.
+    let tls = Tls::new(None, &[(host.clone(), false)]).unwrap();
+    let e = transport::send(&tls, Method::GET, &url, &[], transport::empty())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Http(ref m) if m.contains("tls")), "{e}");
+    // Its CA in <certs_dir>/<host>/ca.crt: trusted.
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::create_dir(certs.path().join(&host)).unwrap();
+    std::fs::write(certs.path().join(&host).join("ca.crt"), &cert).unwrap();
+    let tls = Tls::new(Some(certs.path()), &[(host.clone(), false)]).unwrap();
+    let resp = transport::send(&tls, Method::GET, &url, &[], transport::empty())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // Client certificates are refused, not ignored.
+    std::fs::write(certs.path().join(&host).join("client.cert"), &cert).unwrap();
+    assert!(matches!(
+        Tls::new(Some(certs.path()), &[(host, false)]),
+        Err(Error::Tls { .. })
+    ));
+}
+
+// ---- mirrors ------------------------------------------------------------------
+
+fn mirrored_client(origin: u16, mirrors: Vec<String>, repo: &str) -> Client {
+    let domain = format!("127.0.0.1:{origin}");
+    let r = berth_reference::Reference::parse(&format!("{domain}/{repo}")).unwrap();
+    let options = ClientOptions {
+        registry_mirrors: HashMap::from([(domain, mirrors)]),
+        ..ClientOptions::default()
+    };
+    Client::with_options(Location::from_reference(&r), &options, None).unwrap()
+}
+
+/// A port nothing listens on.
+async fn closed_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn pulls_try_mirrors_in_order_and_pushes_skip_them() {
+    let origin = registry_server(|r| r).await;
+    let mirror = registry_server(|r| r).await;
+    let dead = closed_port().await;
+    let mirrors = vec![
+        format!("http://127.0.0.1:{dead}"),
+        format!("http://127.0.0.1:{}/", mirror.port),
+    ];
+    let layer = blob_data();
+    // Pushed with mirrors configured: lands at the registry only.
+    let c = mirrored_client(origin.port, mirrors.clone(), "m/app").for_push();
+    let (digest, body) = push_image(&c, &layer).await;
+    c.put_manifest("v1", OCI_MANIFEST, body.clone())
+        .await
+        .unwrap();
+    let mirror_direct = plain_client(mirror.port, "m/app");
+    assert_eq!(mirror_direct.blob_exists(&digest).await.unwrap(), None);
+
+    // A dead mirror, then one that lacks it (404): the registry serves.
+    let pull = mirrored_client(origin.port, mirrors.clone(), "m/app");
+    pull.manifest(&Target::Tag("v1".into())).await.unwrap();
+    assert!(read_all(&pull, &desc_of(&layer)).await.unwrap() == layer);
+
+    // The mirror has it, the registry is gone: the mirror serves.
+    let mc = plain_client(mirror.port, "m/app").for_push();
+    push_image(&mc, &layer).await;
+    mc.put_manifest("v1", OCI_MANIFEST, body).await.unwrap();
+    let gone = closed_port().await;
+    let pull = mirrored_client(gone, mirrors, "m/app");
+    pull.manifest(&Target::Tag("v1".into())).await.unwrap();
+    assert!(read_all(&pull, &desc_of(&layer)).await.unwrap() == layer);
+}
+
+#[test]
+fn docker_hub_mirrors_apply_to_docker_hub_only() {
+    let options = ClientOptions {
+        mirrors: vec!["mirror.example:5000".into(), "http://10.0.0.1:5001/".into()],
+        ..ClientOptions::default()
+    };
+    let hub = berth_reference::Reference::parse("busybox").unwrap();
+    let c = Client::with_options(Location::from_reference(&hub), &options, None).unwrap();
+    assert_eq!(
+        c.inner.mirrors,
+        vec!["https://mirror.example:5000", "http://10.0.0.1:5001"]
+    );
+    let other = berth_reference::Reference::parse("quay.io/x/y").unwrap();
+    let c = Client::with_options(Location::from_reference(&other), &options, None).unwrap();
+    assert!(c.inner.mirrors.is_empty());
+    for bad in ["ftp://m", "https://m/path", "https://"] {
+        let options = ClientOptions {
+            mirrors: vec![bad.into()],
+            ..ClientOptions::default()
+        };
+        let e = Client::with_options(Location::from_reference(&hub), &options, None);
+        assert!(matches!(e, Err(Error::InvalidMirror(_))), "{bad}");
+    }
+}
