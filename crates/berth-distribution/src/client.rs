@@ -117,6 +117,8 @@ struct Call<'a> {
     body: Bytes,
     /// Scopes the token must carry besides this repository's.
     scopes: Vec<String>,
+    /// Ask a token for `scopes` only, not for the repository (a login).
+    bare: bool,
 }
 
 impl<'a> Call<'a> {
@@ -127,6 +129,7 @@ impl<'a> Call<'a> {
             headers: Vec::new(),
             body: Bytes::new(),
             scopes: Vec::new(),
+            bare: false,
         }
     }
 
@@ -308,7 +311,9 @@ impl Client {
     /// does.
     pub async fn check_login(&self) -> Result<()> {
         let base = self.origin().await?;
-        let resp = self.call(&base, Call::new(Method::GET, "/v2/")).await?;
+        let mut call = Call::new(Method::GET, "/v2/");
+        call.bare = true;
+        let resp = self.call(&base, call).await?;
         let status = resp.status();
         if status == StatusCode::OK {
             return Ok(());
@@ -386,7 +391,7 @@ impl Client {
         let Some(challenge) = challenge_of(&resp) else {
             return Ok(resp);
         };
-        let value = self.authorize(&challenge, &call.scopes).await?;
+        let value = self.authorize(&challenge, &call.scopes, call.bare).await?;
         {
             let mut auth = self.inner.auth.lock().await;
             let entry = auth.entry(base.to_string()).or_default();
@@ -406,14 +411,14 @@ impl Client {
         };
         match (&cached.challenge, scopes.is_empty()) {
             (Some(c @ Challenge::Bearer { .. }), false) => {
-                let value = self.authorize(c, scopes).await?;
+                let value = self.authorize(c, scopes, false).await?;
                 let mut auth = self.inner.auth.lock().await;
                 auth.entry(base.to_string()).or_default().value = Some(value.clone());
                 Ok(Some(value))
             }
             (Some(c @ Challenge::Basic { .. }), _) if cached.value.is_none() => {
                 // The ping saw Basic: send the password at once.
-                Ok(self.authorize(c, scopes).await.ok())
+                Ok(self.authorize(c, scopes, false).await.ok())
             }
             _ => Ok(cached.value),
         }
@@ -458,8 +463,14 @@ impl Client {
     }
 
     /// The Authorization value a challenge asks for, with `extra` scopes
-    /// besides this repository's.
-    async fn authorize(&self, challenge: &Challenge, extra: &[String]) -> Result<String> {
+    /// besides this repository's (or alone when `bare`, or when there is
+    /// no repository).
+    async fn authorize(
+        &self,
+        challenge: &Challenge,
+        extra: &[String],
+        bare: bool,
+    ) -> Result<String> {
         let unauthorized =
             |m: &str| Error::Unauthorized(RegistryError::new(401, "UNAUTHORIZED", m));
         match challenge {
@@ -468,7 +479,10 @@ impl Client {
                 _ => Err(unauthorized("unauthorized: authentication required")),
             },
             Challenge::Bearer { realm, service, .. } => {
-                let mut scopes = vec![repository_scope(self.repository(), self.push)];
+                let mut scopes = Vec::new();
+                if !bare && !self.repository().is_empty() {
+                    scopes.push(repository_scope(self.repository(), self.push));
+                }
                 scopes.extend(extra.iter().cloned());
                 let creds = self.inner.credentials.as_ref();
                 let tls = &self.inner.tls;

@@ -31,6 +31,8 @@ struct Fake {
     tokens: AtomicUsize,
     /// Authorization seen on /storage (must be none).
     leaked: AtomicUsize,
+    /// Token requests without a scope.
+    logins: AtomicUsize,
 }
 
 fn manifest_body() -> Vec<u8> {
@@ -82,8 +84,13 @@ async fn handle(State(fake): State<Arc<Fake>>, req: AxumRequest) -> AxumResponse
     if path == "/token" {
         fake.tokens.fetch_add(1, Ordering::SeqCst);
         let q = req.uri().query().unwrap_or("");
+        // A login asks for no scope at all.
+        let scoped = q.contains("scope=repository%3Alibrary%2Fx%3Apull");
+        if !q.contains("scope=") {
+            fake.logins.fetch_add(1, Ordering::SeqCst);
+        }
         let ok = header("authorization") == basic_ok
-            && q.contains("scope=repository%3Alibrary%2Fx%3Apull")
+            && (scoped || !q.contains("scope="))
             && q.contains("service=fake");
         return if ok {
             respond(
@@ -119,6 +126,9 @@ async fn handle(State(fake): State<Arc<Fake>>, req: AxumRequest) -> AxumResponse
             fake.port
         );
         return respond(401, &[("www-authenticate", challenge)], Vec::new());
+    }
+    if path == "/v2/" {
+        return respond(200, &[], b"{}".to_vec());
     }
     let manifests = format!("/v2/{REPO}/manifests/");
     if let Some(reference) = path.strip_prefix(&manifests) {
@@ -179,6 +189,7 @@ async fn serve_with(corrupt: bool, basic: bool) -> Arc<Fake> {
         basic,
         tokens: AtomicUsize::new(0),
         leaked: AtomicUsize::new(0),
+        logins: AtomicUsize::new(0),
     });
     let app = Router::new().fallback(handle).with_state(fake.clone());
     tokio::spawn(async move {
@@ -934,4 +945,45 @@ fn docker_hub_mirrors_apply_to_docker_hub_only() {
         let e = Client::with_options(Location::from_reference(&hub), &options, None);
         assert!(matches!(e, Err(Error::InvalidMirror(_))), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn a_foreign_layer_the_registry_lacks_comes_from_its_urls() {
+    let fake = serve(false).await;
+    let c = client(&fake, user());
+    let mut foreign = desc_of(LAYER);
+    foreign.digest = format!("sha256:{}", "9".repeat(64));
+    foreign.urls = vec![
+        "file:///etc/passwd".into(),
+        format!("http://127.0.0.1:{}/nowhere", closed_port().await),
+        format!("http://127.0.0.1:{}/storage/blob", fake.port),
+    ];
+    assert_eq!(read_all(&c, &foreign).await.unwrap(), LAYER);
+    assert_eq!(
+        fake.leaked.load(Ordering::SeqCst),
+        0,
+        "credentials sent to a URL"
+    );
+    foreign.urls.pop();
+    let e = read_all(&c, &foreign).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
+}
+
+#[tokio::test]
+async fn login_to_a_token_registry_asks_a_token_without_scope() {
+    let fake = serve(false).await;
+    let at = |creds| {
+        let loc = Location::registry(&format!("127.0.0.1:{}", fake.port));
+        Client::new(loc, &InsecureRegistries::default(), creds).unwrap()
+    };
+    at(user()).check_login().await.unwrap();
+    assert_eq!(fake.logins.load(Ordering::SeqCst), 1);
+    let wrong = Some(Credentials {
+        username: "user".into(),
+        password: "nope".into(),
+        identity_token: None,
+    });
+    let e = at(wrong).check_login().await.unwrap_err();
+    assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+    assert_eq!(e.to_string(), "unauthorized: bad credentials");
 }

@@ -34,7 +34,7 @@ impl Tls {
     /// insecure); any other host (a token server, blob storage a redirect
     /// points at) gets the system roots.
     pub(crate) fn new(certs_dir: Option<&Path>, hosts: &[(String, bool)]) -> Result<Tls> {
-        let default = Arc::new(verified(system_roots().clone())?);
+        let default = default_config()?;
         let mut by_host = HashMap::new();
         for (host, insecure) in hosts {
             if by_host.contains_key(host) {
@@ -56,6 +56,16 @@ impl Tls {
     pub(crate) fn config(&self, authority: &str) -> Arc<ClientConfig> {
         self.by_host.get(authority).unwrap_or(&self.default).clone()
     }
+}
+
+/// The system roots' configuration, built once per process.
+fn default_config() -> Result<Arc<ClientConfig>> {
+    static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    if let Some(c) = DEFAULT.get() {
+        return Ok(c.clone());
+    }
+    let config = Arc::new(verified(system_roots().clone())?);
+    Ok(DEFAULT.get_or_init(|| config).clone())
 }
 
 /// ring, not aws-lc: no C toolchain in the build. Its lack of
