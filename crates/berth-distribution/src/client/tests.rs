@@ -987,3 +987,33 @@ async fn login_to_a_token_registry_asks_a_token_without_scope() {
     assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
     assert_eq!(e.to_string(), "unauthorized: bad credentials");
 }
+
+#[tokio::test]
+async fn the_futures_and_the_reader_can_move_between_threads() {
+    fn owned<T: Send + Sync + Unpin + 'static>(_: &T) {}
+    let reg = registry_server(|r| r).await;
+    let c = plain_client(reg.port, "spawned").for_push();
+    owned(&c);
+    let pushing = c.clone();
+    let (digest, _) = tokio::spawn(async move {
+        pushing
+            .upload_blob(&b"spawned layer"[..], &|_| {})
+            .await
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let reader = c.blob_reader(&desc_of(b"spawned layer")).await.unwrap();
+    fn reader_bounds<T: tokio::io::AsyncRead + Send + Unpin + 'static>(_: &T) {}
+    reader_bounds(&reader);
+    let got = tokio::spawn(async move {
+        let mut reader = reader;
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).await.unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, b"spawned layer");
+    assert_eq!(digest, manifest::digest_of(b"spawned layer"));
+}

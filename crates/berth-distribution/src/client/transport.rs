@@ -3,6 +3,7 @@
 //! costs little next to the body.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -17,6 +18,10 @@ use tokio::net::TcpStream;
 
 use super::tls::Tls;
 use crate::error::{Error, Result};
+
+/// How long connecting (TCP, then TLS) may take, as dockerd's dialer
+/// allows; bodies are not timed, as a layer may take long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A request body: whole bytes, or a stream fed while the request goes.
 pub(crate) type ReqBody = UnsyncBoxBody<Bytes, io::Error>;
@@ -64,8 +69,9 @@ pub(crate) async fn send(
         .body(body)
         .map_err(|e| Error::Http(format!("{url}: {e}")))?;
     let failed = |e: &dyn std::fmt::Display| Error::Http(format!("{method} {url:?}: {e}"));
-    let tcp = TcpStream::connect(&dial)
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&dial))
         .await
+        .map_err(|_| failed(&format!("dial tcp {dial}: timed out")))?
         .map_err(|e| failed(&format!("dial tcp {dial}: {e}")))?;
     if !https {
         return exchange(tcp, req).await.map_err(|e| failed(&e));
@@ -77,9 +83,9 @@ pub(crate) async fn send(
     )
     .map_err(|e| failed(&e))?;
     let connector = tokio_rustls::TlsConnector::from(tls.config(&authority));
-    let stream = connector
-        .connect(name, tcp)
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
         .await
+        .map_err(|_| failed(&"tls: handshake timed out"))?
         .map_err(|e| failed(&format!("tls: {e}")))?;
     exchange(stream, req).await.map_err(|e| failed(&e))
 }
