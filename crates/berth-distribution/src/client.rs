@@ -45,7 +45,7 @@ use crate::error::{status_text, Error, RegistryError, Result};
 use crate::manifest::{self, Descriptor, Manifest, MAX_MANIFEST_SIZE};
 use crate::registry::{base_url, InsecureRegistries, Location, Target};
 use tls::Tls;
-use transport::{authority_of, empty, full, resolve, ReqBody};
+use transport::{authority_of, resolve, Transport};
 
 const MAX_REDIRECTS: usize = 10;
 /// How much of an error response is kept for the message.
@@ -96,7 +96,7 @@ struct Inner {
     /// Base URLs tried before the origin for pulls.
     mirrors: Vec<String>,
     credentials: Option<Credentials>,
-    tls: Tls,
+    net: Transport,
     /// Per base URL: the Authorization that last worked and the challenge
     /// it answered, reused until a 401.
     auth: Mutex<HashMap<String, Auth>>,
@@ -194,7 +194,7 @@ impl Client {
                 origin: Mutex::new(None),
                 mirrors,
                 credentials,
-                tls,
+                net: Transport::new(tls),
                 auth: Mutex::new(HashMap::new()),
             }),
             push: false,
@@ -340,12 +340,18 @@ impl Client {
         let mut last = None;
         for base in &self.inner.origins {
             let url = format!("{base}/v2/");
-            match transport::send(&self.inner.tls, Method::GET, &url, &[], empty()).await {
+            match self
+                .inner
+                .net
+                .send(Method::GET, &url, &[], Bytes::new())
+                .await
+            {
                 Ok(resp) => {
                     if let Some(challenge) = challenge_of(&resp) {
                         let mut auth = self.inner.auth.lock().await;
                         auth.entry(base.clone()).or_default().challenge = Some(challenge);
                     }
+                    drain(resp).await;
                     *chosen = Some(base.clone());
                     return Ok(base.clone());
                 }
@@ -391,6 +397,7 @@ impl Client {
         let Some(challenge) = challenge_of(&resp) else {
             return Ok(resp);
         };
+        drain(resp).await;
         let value = self.authorize(&challenge, &call.scopes, call.bare).await?;
         {
             let mut auth = self.inner.auth.lock().await;
@@ -442,13 +449,11 @@ impl Client {
             if let (Some(a), true) = (authorization, authority_of(&url)? == origin) {
                 headers.push(("authorization", a));
             }
-            let body: ReqBody = if call.body.is_empty() {
-                empty()
-            } else {
-                full(call.body.clone())
-            };
-            let resp =
-                transport::send(&self.inner.tls, call.method.clone(), &url, &headers, body).await?;
+            let resp = self
+                .inner
+                .net
+                .send(call.method.clone(), &url, &headers, call.body.clone())
+                .await?;
             if !follow || !resp.status().is_redirection() {
                 return Ok(resp);
             }
@@ -485,16 +490,15 @@ impl Client {
                 }
                 scopes.extend(extra.iter().cloned());
                 let creds = self.inner.credentials.as_ref();
-                let tls = &self.inner.tls;
+                let net = &self.inner.net;
                 let resp = match creds.and_then(|c| c.identity_token.as_deref()) {
                     Some(refresh) => {
                         let form = refresh_token_form(service.as_deref(), &scopes, refresh);
-                        transport::send(
-                            tls,
+                        net.send(
                             Method::POST,
                             realm,
                             &[("content-type", "application/x-www-form-urlencoded")],
-                            full(Bytes::from(form)),
+                            Bytes::from(form),
                         )
                         .await?
                     }
@@ -510,7 +514,7 @@ impl Client {
                         let auth = with_password.map(basic);
                         let headers: Vec<(&str, &str)> =
                             auth.iter().map(|a| ("authorization", a.as_str())).collect();
-                        transport::send(tls, Method::GET, &url, &headers, empty()).await?
+                        net.send(Method::GET, &url, &headers, Bytes::new()).await?
                     }
                 };
                 if !resp.status().is_success() {
@@ -566,6 +570,14 @@ fn basic(c: &Credentials) -> String {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", c.username, c.password))
     )
+}
+
+/// Reads what is left of an answer that is not used (a few bytes at most),
+/// so that its connection can serve the next request.
+async fn drain(resp: Response<Incoming>) {
+    let _ = Limited::new(resp.into_body(), MAX_ERROR_BODY)
+        .collect()
+        .await;
 }
 
 /// The error a refused request's answer names.

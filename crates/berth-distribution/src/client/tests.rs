@@ -848,8 +848,9 @@ async fn a_secure_registry_is_verified_against_the_certs_dir() {
     let host = format!("127.0.0.1:{}", reg.port);
     let url = format!("https://{host}/v2/");
     // Unknown issuer: refused.
-    let tls = Tls::new(None, &[(host.clone(), false)]).unwrap();
-    let e = transport::send(&tls, Method::GET, &url, &[], transport::empty())
+    let net = Transport::new(Tls::new(None, &[(host.clone(), false)]).unwrap());
+    let e = net
+        .send(Method::GET, &url, &[], Bytes::new())
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Http(ref m) if m.contains("tls")), "{e}");
@@ -857,8 +858,9 @@ async fn a_secure_registry_is_verified_against_the_certs_dir() {
     let certs = tempfile::tempdir().unwrap();
     std::fs::create_dir(certs.path().join(&host)).unwrap();
     std::fs::write(certs.path().join(&host).join("ca.crt"), &cert).unwrap();
-    let tls = Tls::new(Some(certs.path()), &[(host.clone(), false)]).unwrap();
-    let resp = transport::send(&tls, Method::GET, &url, &[], transport::empty())
+    let net = Transport::new(Tls::new(Some(certs.path()), &[(host.clone(), false)]).unwrap());
+    let resp = net
+        .send(Method::GET, &url, &[], Bytes::new())
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
@@ -1016,4 +1018,96 @@ async fn the_futures_and_the_reader_can_move_between_threads() {
     .unwrap();
     assert_eq!(got, b"spawned layer");
     assert_eq!(digest, manifest::digest_of(b"spawned layer"));
+}
+
+// ---- kept connections -------------------------------------------------------
+
+#[tokio::test]
+async fn connections_are_kept_for_the_next_request() {
+    use axum::serve::ListenerExt;
+    let dir = tempfile::tempdir().unwrap();
+    let router = crate::server::Registry::open(dir.path()).unwrap().router();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let c = plain_client(port, "kept").for_push();
+    let (_, body) = push_image(&c, b"layer").await;
+    // The https probe and the http ping so far, plus the PATCH streams.
+    let before = accepted.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        c.put_manifest("v1", OCI_MANIFEST, body.clone())
+            .await
+            .unwrap();
+        c.manifest(&Target::Tag("v1".into())).await.unwrap();
+        assert_eq!(
+            c.blob_exists(&manifest::digest_of(b"layer")).await.unwrap(),
+            Some(5)
+        );
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        before,
+        "15 requests opened connections"
+    );
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_server_closed_is_replaced() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt as _, BufReader};
+    // Answers the first request on each connection, then reads the next
+    // one and hangs up without answering (an idle timeout racing it).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let hung_up = dropped.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let hung_up = hung_up.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                for answered in [true, false] {
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    if answered {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                            .await;
+                    } else {
+                        hung_up.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    let net = Transport::new(Tls::new(None, &[]).unwrap());
+    let url = format!("http://127.0.0.1:{port}/v2/");
+    for _ in 0..3 {
+        let resp = net
+            .send(Method::GET, &url, &[], Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        drain(resp).await;
+    }
+    // The first on a new connection; each later one went on the kept
+    // connection, was hung up on, and went again on a new one.
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }

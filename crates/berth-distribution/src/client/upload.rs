@@ -104,13 +104,10 @@ impl Client {
         }
         let header_refs: Vec<(&str, &str)> =
             headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let send = transport::send(
-            &self.inner.tls,
-            Method::PATCH,
-            &location,
-            &header_refs,
-            body.boxed_unsync(),
-        );
+        let send =
+            self.inner
+                .net
+                .send_stream(Method::PATCH, &location, &header_refs, body.boxed_unsync());
         let pump = async {
             let mut hasher = Sha256::new();
             let mut sent = 0u64;
