@@ -864,7 +864,7 @@ async fn a_secure_registry_is_verified_against_the_certs_dir() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    // Client certificates are refused, not ignored.
+    // Half a client certificate pair is an error, not ignored.
     std::fs::write(certs.path().join(&host).join("client.cert"), &cert).unwrap();
     assert!(matches!(
         Tls::new(Some(certs.path()), &[(host, false)]),
@@ -1110,4 +1110,73 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
     // connection, was hung up on, and went again on a new one.
     assert_eq!(dropped.load(Ordering::SeqCst), 2);
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+#[allow(deprecated)] // ring, as the client uses
+async fn a_client_certificate_from_the_certs_dir_is_presented() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::pki_types::PrivateKeyDer;
+    let provider = || Arc::new(rustls::crypto::ring::default_provider());
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = CertificateParams::new(vec!["client".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &ca)
+        .unwrap();
+
+    // A server that wants a client certificate issued by that CA.
+    let server = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(ca.der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(client_roots),
+        provider(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server.cert.der().clone()],
+            PrivateKeyDer::try_from(server.signing_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let router = crate::server::Registry::open(dir.path()).unwrap().router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let listener = crate::server::TlsListener::new(listener, Arc::new(config));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+
+    let certs = tempfile::tempdir().unwrap();
+    let hostdir = certs.path().join(&host);
+    std::fs::create_dir(&hostdir).unwrap();
+    std::fs::write(hostdir.join("ca.crt"), server.cert.pem()).unwrap();
+    let url = format!("https://{host}/v2/");
+    let get = |certs: &std::path::Path| {
+        let net = Transport::new(Tls::new(Some(certs), &[(host.clone(), false)]).unwrap());
+        let url = url.clone();
+        async move { net.send(Method::GET, &url, &[], Bytes::new()).await }
+    };
+    assert!(
+        get(certs.path()).await.is_err(),
+        "served without a client certificate"
+    );
+    std::fs::write(hostdir.join("me.cert"), client_cert.pem()).unwrap();
+    std::fs::write(hostdir.join("me.key"), client_key.serialize_pem()).unwrap();
+    let resp = get(certs.path()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // A key without its certificate is an error.
+    std::fs::write(hostdir.join("other.key"), client_key.serialize_pem()).unwrap();
+    assert!(matches!(
+        Tls::new(Some(certs.path()), &[(host.clone(), false)]),
+        Err(Error::Tls { .. })
+    ));
 }

@@ -3,8 +3,9 @@
 //! no verification at all for an insecure one (which is then tried over
 //! https first and over plain http after).
 //!
-//! Client certificates (`*.cert` + `*.key` in the same directory) are not
-//! supported yet and are refused rather than ignored.
+//! A `<name>.cert` with its `<name>.key` in the same directory is the
+//! client certificate presented to that registry (the first pair by name;
+//! a half pair is an error, as in dockerd).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring, CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::{Error, Result};
@@ -44,7 +45,7 @@ impl Tls {
                 unverified()?
             } else {
                 match certs_dir.map(|d| d.join(host)) {
-                    Some(dir) if dir.is_dir() => Arc::new(verified(roots_with(&dir, host)?)?),
+                    Some(dir) if dir.is_dir() => Arc::new(host_config(&dir, host)?),
                     _ => default.clone(),
                 }
             };
@@ -76,14 +77,19 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
 
-fn verified(roots: RootCertStore) -> Result<ClientConfig> {
-    let builder = ClientConfig::builder_with_provider(provider())
+fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
+    ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls {
             host: String::new(),
             reason: e.to_string(),
-        })?;
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+        })
+}
+
+fn verified(roots: RootCertStore) -> Result<ClientConfig> {
+    Ok(builder()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 fn unverified() -> Result<Arc<ClientConfig>> {
@@ -118,40 +124,60 @@ fn system_roots() -> &'static RootCertStore {
     })
 }
 
-/// The system roots plus the directory's `*.crt`, refusing client
-/// certificate pairs (which would be silently unused otherwise).
-fn roots_with(dir: &Path, host: &str) -> Result<RootCertStore> {
-    let bad = |reason: String| Error::Tls {
+/// The system roots plus the directory's `*.crt`, and its client
+/// certificate if it has one.
+fn host_config(dir: &Path, host: &str) -> Result<ClientConfig> {
+    let bad = |path: &Path, reason: &dyn std::fmt::Display| Error::Tls {
         host: host.to_string(),
-        reason,
+        reason: format!("{}: {reason}", path.display()),
     };
     let mut roots = system_roots().clone();
-    let entries = std::fs::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| bad(dir, &e))?;
     let mut names: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     names.sort();
-    for path in names {
+    let mut client = None;
+    for path in &names {
+        let sibling = |ext: &str| path.with_extension(ext);
         match path.extension().and_then(|e| e.to_str()) {
             Some("crt") => {
-                let certs = CertificateDer::pem_file_iter(&path)
-                    .map_err(|e| bad(format!("{}: {e}", path.display())))?
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| bad(path, &e))?
                     .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| bad(path, &e))?;
                 for cert in certs {
-                    roots
-                        .add(cert)
-                        .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| bad(path, &e))?;
                 }
             }
-            Some("cert") | Some("key") => {
-                return Err(bad(format!(
-                    "{}: client certificates are not supported",
-                    path.display()
-                )))
+            Some("cert") => {
+                let key = sibling("key");
+                if !names.contains(&key) {
+                    return Err(bad(path, &format!(
+                        "missing key {} for the client certificate (CA certificates must use the extension .crt)",
+                        key.display()
+                    )));
+                }
+                if client.is_none() {
+                    let chain = CertificateDer::pem_file_iter(path)
+                        .map_err(|e| bad(path, &e))?
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(|e| bad(path, &e))?;
+                    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| bad(&key, &e))?;
+                    client = Some((chain, key));
+                }
+            }
+            Some("key") if !names.contains(&sibling("cert")) => {
+                return Err(bad(path, &"missing the client certificate for this key"));
             }
             _ => {}
         }
     }
-    Ok(roots)
+    let builder = builder()?.with_root_certificates(roots);
+    match client {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| bad(dir, &e)),
+        None => Ok(builder.with_no_client_auth()),
+    }
 }
 
 /// An insecure registry's certificate is not checked (dockerd's
