@@ -1180,3 +1180,30 @@ async fn a_client_certificate_from_the_certs_dir_is_presented() {
         Err(Error::Tls { .. })
     ));
 }
+
+#[tokio::test]
+async fn an_upload_refused_before_its_body_is_read_fails_at_once() {
+    // PATCH answered at once without reading the body.
+    let reg = registry_server(|r| {
+        r.layer(axum::middleware::from_fn(
+            |req: AxumRequest, next: axum::middleware::Next| async move {
+                if req.method() == Method::PATCH {
+                    return respond(
+                        400,
+                        &[],
+                        br#"{"errors":[{"code":"SIZE_INVALID","message":"too big"}]}"#.to_vec(),
+                    );
+                }
+                next.run(req).await
+            },
+        ))
+    })
+    .await;
+    let c = plain_client(reg.port, "refused").for_push();
+    let endless = tokio::io::AsyncReadExt::take(tokio::io::repeat(7), 1 << 40);
+    let e = c.upload_blob(endless, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Invalid(ref r) if r.code == "SIZE_INVALID"),
+        "{e:?}"
+    );
+}

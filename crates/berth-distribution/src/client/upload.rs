@@ -140,15 +140,27 @@ impl Client {
                 sent,
             )))
         };
-        let (resp, pumped) = tokio::join!(send, pump);
-        let pumped = pumped?;
+        // The answer may come before the body is all sent (a refusal): it
+        // is not waited for then, as a registry that stopped reading would
+        // leave the body's sender blocked for good.
+        tokio::pin!(send, pump);
+        let mut pumped = None;
+        let resp = loop {
+            tokio::select! {
+                resp = &mut send => break resp,
+                done = &mut pump, if pumped.is_none() => pumped = Some(done),
+            }
+        };
+        if let Some(Err(e)) = pumped {
+            return Err(e);
+        }
         let resp = resp?;
         if resp.status() != StatusCode::ACCEPTED {
             return Err(refused(&location, resp).await);
         }
-        let (digest, size) = pumped.ok_or_else(|| {
+        let (digest, size) = pumped.and_then(|p| p.ok().flatten()).ok_or_else(|| {
             Error::Http(format!(
-                "{location}: the registry stopped reading the upload"
+                "{location}: the registry answered before the whole blob was sent"
             ))
         })?;
         let location = upload_location(&location, &resp)?;
