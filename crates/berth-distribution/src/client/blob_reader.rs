@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
 
 /// How often one blob download is resumed before giving up.
-pub const MAX_RESUMES: usize = 3;
+pub(crate) const MAX_RESUMES: usize = 3;
 
 /// The raw bytes of one blob (see the module header). Its read errors
 /// carry the client's [`Error`]; [`BlobReader::error`] gets it back.

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -61,7 +61,7 @@ impl Htpasswd {
 
     /// Whether the request's Basic credentials name a user with the right
     /// password.
-    pub async fn allows(self: &Arc<Self>, headers: &HeaderMap) -> bool {
+    pub async fn allows(&self, headers: &HeaderMap) -> bool {
         let Some((user, password)) = basic_credentials(headers) else {
             return false;
         };
@@ -100,7 +100,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// The 401 that asks for a user name and password.
-pub fn challenge() -> Response {
+pub(crate) fn challenge() -> Response {
     let mut resp = Error::spec(Code::Unauthorized, "authentication required").into_response();
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
