@@ -1,37 +1,75 @@
-//! A registry client for one repository: fetches manifests and streams
-//! blobs, answering a 401 with the token (or Basic) dance the challenge
-//! asks for and retrying once.
+//! A registry client for one repository: fetches manifests, streams blobs
+//! (resuming an interrupted one), and pushes blobs and manifests, answering
+//! a 401 with the token (or Basic) dance the challenge asks for and sending
+//! again once.
+//!
+//! Endpoints, as dockerd picks them: pulls try the registry's mirrors in
+//! order and fall back to the next (then the registry itself) on any
+//! failure; pushes and logins go to the registry only. The registry is
+//! reached over https first; over plain http only where the insecure rules
+//! allow it, when https cannot connect (and an insecure registry's
+//! certificate is not verified).
 //!
 //! Registries are untrusted: manifest bodies are read up to the size cap
-//! only, a manifest asked by digest must hash to it, and a blob is hashed
-//! while it streams and must match its descriptor's size and digest; the
-//! caller writes blobs to a temp file and keeps it only when this returns
-//! Ok (the content store's ingest). Plain http only in this slice, and only
-//! where the insecure rules allow it; credentials are not sent to another
-//! host a redirect points at.
+//! only, a manifest asked by digest must hash to it, a blob never runs past
+//! its descriptor's size, and `blob` checks size and digest (`blob_reader`
+//! leaves the hashing to its caller). Credentials are not sent to another
+//! host a redirect or an upload `Location` points at.
+
+mod blob_reader;
+#[cfg(test)]
+mod tests;
+mod tls;
+mod transport;
+mod upload;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST, LOCATION, WWW_AUTHENTICATE};
-use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::header::{CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use hyper::{Method, Response, StatusCode};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+pub use blob_reader::BlobReader;
+
 use crate::auth::{refresh_token_form, repository_scope, token_url, Challenge, Credentials, Token};
-use crate::error::{Error, Result};
+use crate::error::{status_text, Error, RegistryError, Result};
 use crate::manifest::{self, Descriptor, Manifest, MAX_MANIFEST_SIZE};
-use crate::registry::{base_url, InsecureRegistries, Location, Scheme, Target};
+use crate::registry::{base_url, InsecureRegistries, Location, Target};
+use tls::Tls;
+use transport::{authority_of, resolve, Transport};
 
 const MAX_REDIRECTS: usize = 10;
 /// How much of an error response is kept for the message.
 const MAX_ERROR_BODY: usize = 64 << 10;
 const MAX_TOKEN_BODY: usize = 1 << 20;
+/// The domain Docker Hub's mirrors (`--registry-mirror`) serve.
+const DOCKER_HUB_DOMAIN: &str = "docker.io";
+
+/// How a `Client` reaches registries.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Registries that may be reached over plain http (or https without
+    /// verifying their certificate).
+    pub insecure: InsecureRegistries,
+    /// Extra CAs per registry: `<certs_dir>/<host[:port]>/*.crt` (dockerd's
+    /// /etc/docker/certs.d).
+    pub certs_dir: Option<PathBuf>,
+    /// Docker Hub's mirrors, base URLs tried in order (dockerd's
+    /// `--registry-mirror`).
+    pub mirrors: Vec<String>,
+    /// Mirrors of any registry, by its domain as references spell it
+    /// (`localhost:5000`, `docker.io`); tried before `mirrors`.
+    pub registry_mirrors: HashMap<String, Vec<String>>,
+}
 
 /// A manifest as fetched: parsed, with its digest and exact bytes (the
 /// bytes are what the digest covers, so they are what gets stored).
@@ -42,13 +80,63 @@ pub struct FetchedManifest {
     pub body: Bytes,
 }
 
+/// A client for one repository; cheap to clone (clones share tokens).
+#[derive(Clone)]
 pub struct Client {
-    location: Location,
-    base: String,
-    credentials: Option<Credentials>,
+    inner: Arc<Inner>,
     push: bool,
-    /// The Authorization value that last worked, reused until a 401.
-    authorization: Mutex<Option<String>>,
+}
+
+struct Inner {
+    location: Location,
+    /// The registry's base URLs to try, https first.
+    origins: Vec<String>,
+    /// The origin that answered, once one has.
+    origin: Mutex<Option<String>>,
+    /// Base URLs tried before the origin for pulls.
+    mirrors: Vec<String>,
+    credentials: Option<Credentials>,
+    net: Transport,
+    /// Per base URL: the Authorization that last worked and the challenge
+    /// it answered, reused until a 401.
+    auth: Mutex<HashMap<String, Auth>>,
+}
+
+#[derive(Clone, Default)]
+struct Auth {
+    value: Option<String>,
+    challenge: Option<Challenge>,
+}
+
+/// One request as the client sends it: a path under an endpoint, or an
+/// absolute URL (an upload's `Location`).
+struct Call<'a> {
+    method: Method,
+    target: &'a str,
+    headers: Vec<(&'a str, String)>,
+    body: Bytes,
+    /// Scopes the token must carry besides this repository's.
+    scopes: Vec<String>,
+    /// Ask a token for `scopes` only, not for the repository (a login).
+    bare: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, target: &'a str) -> Call<'a> {
+        Call {
+            method,
+            target,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            scopes: Vec::new(),
+            bare: false,
+        }
+    }
+
+    fn header(mut self, name: &'a str, value: impl Into<String>) -> Call<'a> {
+        self.headers.push((name, value.into()));
+        self
+    }
 }
 
 impl Client {
@@ -58,38 +146,99 @@ impl Client {
         insecure: &InsecureRegistries,
         credentials: Option<Credentials>,
     ) -> Result<Client> {
-        if !insecure.allows_http(&location.host) {
-            return Err(Error::HttpsUnsupported(location.host.clone()));
+        let options = ClientOptions {
+            insecure: insecure.clone(),
+            ..ClientOptions::default()
+        };
+        Client::with_options(location, &options, credentials)
+    }
+
+    pub fn with_options(
+        location: Location,
+        options: &ClientOptions,
+        credentials: Option<Credentials>,
+    ) -> Result<Client> {
+        let origins: Vec<String> = options
+            .insecure
+            .schemes(&location.host)
+            .into_iter()
+            .map(|s| base_url(s, &location.host))
+            .collect();
+        let mut mirror_list: Vec<&String> = options
+            .registry_mirrors
+            .get(&location.domain)
+            .into_iter()
+            .flatten()
+            .collect();
+        if location.domain == DOCKER_HUB_DOMAIN {
+            mirror_list.extend(options.mirrors.iter());
         }
+        let mirrors = mirror_list
+            .into_iter()
+            .map(|m| mirror_base(m))
+            .collect::<Result<Vec<_>>>()?;
+        let mut hosts = vec![(
+            location.host.clone(),
+            options.insecure.allows_http(&location.host),
+        )];
+        for m in &mirrors {
+            let host = authority_of(m)?;
+            let insecure = options.insecure.allows_http(&host);
+            hosts.push((host, insecure));
+        }
+        let tls = Tls::new(options.certs_dir.as_deref(), &hosts)?;
         Ok(Client {
-            base: base_url(Scheme::Http, &location.host),
-            location,
-            credentials,
+            inner: Arc::new(Inner {
+                location,
+                origins,
+                origin: Mutex::new(None),
+                mirrors,
+                credentials,
+                net: Transport::new(tls),
+                auth: Mutex::new(HashMap::new()),
+            }),
             push: false,
-            authorization: Mutex::new(None),
         })
     }
 
-    /// Asks tokens that also allow pushing (for a later `push`).
+    /// Asks tokens that also allow pushing.
     pub fn for_push(mut self) -> Client {
         self.push = true;
         self
     }
 
-    /// Fetches the manifest `target` names (a tag or a digest).
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+
+    fn repository(&self) -> &str {
+        &self.inner.location.repository
+    }
+
+    /// Fetches the manifest `target` names (a tag or a digest), from a
+    /// mirror when one has it.
     pub async fn manifest(&self, target: &Target) -> Result<FetchedManifest> {
-        let path = format!(
-            "/v2/{}/manifests/{}",
-            self.location.repository,
-            target.as_str()
-        );
+        let path = format!("/v2/{}/manifests/{}", self.repository(), target.as_str());
         let accept = manifest::ACCEPT.join(", ");
-        let sep = match target {
-            Target::Tag(_) => ':',
-            Target::Digest(_) => '@',
-        };
-        let what = format!("{}{sep}{}", self.location.repository, target.as_str());
-        let resp = self.get(&path, &what, Some(&accept)).await?;
+        for mirror in &self.inner.mirrors {
+            match self.manifest_at(mirror, &path, &accept, target).await {
+                Ok(m) => return Ok(m),
+                Err(e) => tracing::debug!("mirror {mirror}: {e}; trying the next endpoint"),
+            }
+        }
+        let origin = self.origin().await?;
+        self.manifest_at(&origin, &path, &accept, target).await
+    }
+
+    async fn manifest_at(
+        &self,
+        base: &str,
+        path: &str,
+        accept: &str,
+        target: &Target,
+    ) -> Result<FetchedManifest> {
+        let call = Call::new(Method::GET, path).header("accept", accept);
+        let resp = self.expect_ok(base, call).await?;
         let content_type = resp
             .headers()
             .get(CONTENT_TYPE)
@@ -130,23 +279,18 @@ impl Client {
             return Err(bad("only sha256 digests are supported".into()));
         };
         let size = u64::try_from(desc.size).map_err(|_| bad("negative size".into()))?;
-        let path = format!("/v2/{}/blobs/{}", self.location.repository, desc.digest);
-        let what = format!("{}@{}", self.location.repository, desc.digest);
-        let mut body = self.get(&path, &what, None).await?.into_body();
+        let mut reader = self.blob_reader(desc).await?;
         let mut hasher = Sha256::new();
         let mut written = 0u64;
-        while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| Error::Http(format!("read blob {}: {e}", desc.digest)))?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            written += data.len() as u64;
-            if written > size {
-                return Err(bad(format!("more than the {size} bytes announced")));
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(BlobReader::error)?;
+            if n == 0 {
+                break;
             }
-            hasher.update(&data);
-            out.write_all(&data)
+            written += n as u64;
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
                 .await
                 .map_err(|e| Error::io(format!("write blob {}", desc.digest), e))?;
         }
@@ -163,58 +307,194 @@ impl Client {
         Ok(written)
     }
 
-    /// A GET of a registry path, authorising on a 401 and retrying once.
-    /// `what` names the object in a not-found error.
-    async fn get(
-        &self,
-        path: &str,
-        what: &str,
-        accept: Option<&str>,
-    ) -> Result<Response<Incoming>> {
-        let url = format!("{}{path}", self.base);
-        let current = self.authorization.lock().await.clone();
-        let resp = self.follow(&url, accept, current.as_deref()).await?;
-        let resp = if resp.status() == StatusCode::UNAUTHORIZED {
-            let header = resp
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .ok_or_else(|| Error::Unauthorized(format!("{url}: no WWW-Authenticate")))?;
-            let value = self.authorize(&Challenge::parse(&header)?).await?;
-            *self.authorization.lock().await = Some(value.clone());
-            self.follow(&url, accept, Some(&value)).await?
+    /// Checks the credentials against the registry's `/v2/`, as `login`
+    /// does.
+    pub async fn check_login(&self) -> Result<()> {
+        let base = self.origin().await?;
+        let mut call = Call::new(Method::GET, "/v2/");
+        call.bare = true;
+        let resp = self.call(&base, call).await?;
+        let status = resp.status();
+        if status == StatusCode::OK {
+            return Ok(());
+        }
+        let url = format!("{base}/v2/");
+        Err(Error::Unauthorized(RegistryError::new(
+            status.as_u16(),
+            "",
+            format!(
+                "login attempt to {url} failed with status: {}",
+                status_text(status.as_u16())
+            ),
+        )))
+    }
+
+    /// The registry's base URL: the first of https, http (where allowed)
+    /// whose `/v2/` answers at all, as dockerd pings. The answer's
+    /// challenge is kept for the first request.
+    async fn origin(&self) -> Result<String> {
+        let mut chosen = self.inner.origin.lock().await;
+        if let Some(o) = chosen.as_ref() {
+            return Ok(o.clone());
+        }
+        let mut last = None;
+        for base in &self.inner.origins {
+            let url = format!("{base}/v2/");
+            match self
+                .inner
+                .net
+                .send(Method::GET, &url, &[], Bytes::new())
+                .await
+            {
+                Ok(resp) => {
+                    if let Some(challenge) = challenge_of(&resp) {
+                        let mut auth = self.inner.auth.lock().await;
+                        auth.entry(base.clone()).or_default().challenge = Some(challenge);
+                    }
+                    drain(resp).await;
+                    *chosen = Some(base.clone());
+                    return Ok(base.clone());
+                }
+                Err(e) => {
+                    tracing::debug!("{url}: {e}");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Http("no endpoint for the registry".into())))
+    }
+
+    /// A request that must answer 2xx; anything else becomes the error the
+    /// registry's body names.
+    async fn expect_ok(&self, base: &str, call: Call<'_>) -> Result<Response<Incoming>> {
+        let url = self.url(base, call.target);
+        let resp = self.call(base, call).await?;
+        if resp.status().is_success() {
+            Ok(resp)
         } else {
-            resp
-        };
-        match resp.status() {
-            s if s.is_success() => Ok(resp),
-            StatusCode::UNAUTHORIZED => Err(Error::Unauthorized(error_text(resp).await)),
-            StatusCode::NOT_FOUND => Err(Error::NotFound(what.to_string())),
-            s => Err(Error::Status {
-                url,
-                status: s.as_u16(),
-                body: error_text(resp).await,
-            }),
+            Err(refused(&url, resp).await)
         }
     }
 
-    /// The Authorization value a challenge asks for.
-    async fn authorize(&self, challenge: &Challenge) -> Result<String> {
+    fn url(&self, base: &str, target: &str) -> String {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{base}{target}")
+        }
+    }
+
+    /// Sends `call` to `base` with the Authorization that last worked; on a
+    /// 401 does the challenge's dance and sends once more. GETs and HEADs
+    /// follow redirects.
+    async fn call(&self, base: &str, call: Call<'_>) -> Result<Response<Incoming>> {
+        let url = self.url(base, call.target);
+        let current = self.authorization(base, &call.scopes).await?;
+        let resp = self.send(base, &url, &call, current.as_deref()).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let Some(challenge) = challenge_of(&resp) else {
+            return Ok(resp);
+        };
+        drain(resp).await;
+        let value = self.authorize(&challenge, &call.scopes, call.bare).await?;
+        {
+            let mut auth = self.inner.auth.lock().await;
+            let entry = auth.entry(base.to_string()).or_default();
+            entry.value = Some(value.clone());
+            entry.challenge = Some(challenge);
+        }
+        self.send(base, &url, &call, Some(&value)).await
+    }
+
+    /// The Authorization to send first: the cached one, or, when the call
+    /// needs more scopes than the cached token may hold, a fresh token for
+    /// the challenge already seen.
+    async fn authorization(&self, base: &str, scopes: &[String]) -> Result<Option<String>> {
+        let cached = self.inner.auth.lock().await.get(base).cloned();
+        let Some(cached) = cached else {
+            return Ok(None);
+        };
+        match (&cached.challenge, scopes.is_empty()) {
+            (Some(c @ Challenge::Bearer { .. }), false) => {
+                let value = self.authorize(c, scopes, false).await?;
+                let mut auth = self.inner.auth.lock().await;
+                auth.entry(base.to_string()).or_default().value = Some(value.clone());
+                Ok(Some(value))
+            }
+            (Some(c @ Challenge::Basic { .. }), _) if cached.value.is_none() => {
+                // The ping saw Basic: send the password at once.
+                Ok(self.authorize(c, scopes, false).await.ok())
+            }
+            _ => Ok(cached.value),
+        }
+    }
+
+    /// One send, following redirects for reads; the Authorization goes to
+    /// the endpoint's own host only.
+    async fn send(
+        &self,
+        base: &str,
+        url: &str,
+        call: &Call<'_>,
+        authorization: Option<&str>,
+    ) -> Result<Response<Incoming>> {
+        let origin = authority_of(base)?;
+        let follow = call.method == Method::GET || call.method == Method::HEAD;
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut headers: Vec<(&str, &str)> =
+                call.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            if let (Some(a), true) = (authorization, authority_of(&url)? == origin) {
+                headers.push(("authorization", a));
+            }
+            let resp = self
+                .inner
+                .net
+                .send(call.method.clone(), &url, &headers, call.body.clone())
+                .await?;
+            if !follow || !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            let next = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| Error::Http(format!("{url}: redirect without Location")))?;
+            url = resolve(&url, next)?;
+        }
+        Err(Error::Http(format!("{url}: too many redirects")))
+    }
+
+    /// The Authorization value a challenge asks for, with `extra` scopes
+    /// besides this repository's (or alone when `bare`, or when there is
+    /// no repository).
+    async fn authorize(
+        &self,
+        challenge: &Challenge,
+        extra: &[String],
+        bare: bool,
+    ) -> Result<String> {
+        let unauthorized =
+            |m: &str| Error::Unauthorized(RegistryError::new(401, "UNAUTHORIZED", m));
         match challenge {
-            Challenge::Basic { .. } => match &self.credentials {
+            Challenge::Basic { .. } => match &self.inner.credentials {
                 Some(c) if !c.username.is_empty() => Ok(basic(c)),
-                _ => Err(Error::Unauthorized(
-                    "the registry asks for a user name and password".into(),
-                )),
+                _ => Err(unauthorized("unauthorized: authentication required")),
             },
             Challenge::Bearer { realm, service, .. } => {
-                let scopes = vec![repository_scope(&self.location.repository, self.push)];
-                let creds = self.credentials.as_ref();
+                let mut scopes = Vec::new();
+                if !bare && !self.repository().is_empty() {
+                    scopes.push(repository_scope(self.repository(), self.push));
+                }
+                scopes.extend(extra.iter().cloned());
+                let creds = self.inner.credentials.as_ref();
+                let net = &self.inner.net;
                 let resp = match creds.and_then(|c| c.identity_token.as_deref()) {
                     Some(refresh) => {
                         let form = refresh_token_form(service.as_deref(), &scopes, refresh);
-                        send(
+                        net.send(
                             Method::POST,
                             realm,
                             &[("content-type", "application/x-www-form-urlencoded")],
@@ -234,21 +514,11 @@ impl Client {
                         let auth = with_password.map(basic);
                         let headers: Vec<(&str, &str)> =
                             auth.iter().map(|a| ("authorization", a.as_str())).collect();
-                        send(Method::GET, &url, &headers, Bytes::new()).await?
+                        net.send(Method::GET, &url, &headers, Bytes::new()).await?
                     }
                 };
                 if !resp.status().is_success() {
-                    let status = resp.status();
-                    let text = error_text(resp).await;
-                    return Err(if status == StatusCode::UNAUTHORIZED {
-                        Error::Unauthorized(text)
-                    } else {
-                        Error::Status {
-                            url: realm.clone(),
-                            status: status.as_u16(),
-                            body: text,
-                        }
-                    });
+                    return Err(refused(realm, resp).await);
                 }
                 let body = Limited::new(resp.into_body(), MAX_TOKEN_BODY)
                     .collect()
@@ -259,38 +529,40 @@ impl Client {
             }
         }
     }
+}
 
-    /// A GET that follows redirects (blob storage commonly answers with
-    /// one), keeping the Authorization only on the registry's own host.
-    async fn follow(
-        &self,
-        url: &str,
-        accept: Option<&str>,
-        authorization: Option<&str>,
-    ) -> Result<Response<Incoming>> {
-        let origin = authority_of(url)?;
-        let mut url = url.to_string();
-        for _ in 0..=MAX_REDIRECTS {
-            let mut headers = Vec::new();
-            if let Some(a) = accept {
-                headers.push(("accept", a));
-            }
-            if let (Some(a), true) = (authorization, authority_of(&url)? == origin) {
-                headers.push(("authorization", a));
-            }
-            let resp = send(Method::GET, &url, &headers, Bytes::new()).await?;
-            if !resp.status().is_redirection() {
-                return Ok(resp);
-            }
-            let next = resp
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| Error::Http(format!("{url}: redirect without Location")))?;
-            url = resolve(&url, next)?;
-        }
-        Err(Error::Http(format!("{url}: too many redirects")))
+/// A mirror as configured (`host[:port]` or a base URL) as a base URL;
+/// dockerd takes a bare host as https.
+fn mirror_base(m: &str) -> Result<String> {
+    let bad = || Error::InvalidMirror(m.to_string());
+    let url = if m.contains("://") {
+        m.to_string()
+    } else {
+        format!("https://{m}")
+    };
+    let url = url.trim_end_matches('/').to_string();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return Err(bad());
     }
+    authority_of(&url).map_err(|_| bad())?;
+    Ok(url)
+}
+
+fn challenge_of(resp: &Response<Incoming>) -> Option<Challenge> {
+    if resp.status() != StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    resp.headers()
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| Challenge::parse(v).ok())
+        // Bearer first, as distribution's client prefers it.
+        .min_by_key(|c| matches!(c, Challenge::Basic { .. }))
 }
 
 fn basic(c: &Credentials) -> String {
@@ -300,457 +572,23 @@ fn basic(c: &Credentials) -> String {
     )
 }
 
-fn authority_of(url: &str) -> Result<String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| Error::Http(format!("invalid URL {url:?}: {e}")))?;
-    uri.authority()
-        .map(|a| a.as_str().to_string())
-        .ok_or_else(|| Error::Http(format!("invalid URL {url:?}: no host")))
+/// Reads what is left of an answer that is not used (a few bytes at most),
+/// so that its connection can serve the next request.
+async fn drain(resp: Response<Incoming>) {
+    let _ = Limited::new(resp.into_body(), MAX_ERROR_BODY)
+        .collect()
+        .await;
 }
 
-/// An absolute Location as is, a path one against the current URL's origin.
-fn resolve(current: &str, location: &str) -> Result<String> {
-    if location.contains("://") {
-        return Ok(location.to_string());
-    }
-    if !location.starts_with('/') {
-        return Err(Error::Http(format!("unsupported redirect to {location:?}")));
-    }
-    Ok(format!("http://{}{location}", authority_of(current)?))
-}
-
-/// One request on a fresh connection.
-async fn send(
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Bytes,
-) -> Result<Response<Incoming>> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| Error::Http(format!("invalid URL {url:?}: {e}")))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(Error::HttpsUnsupported(url.to_string()));
-    }
-    let authority = authority_of(url)?;
-    let addr = if uri.port_u16().is_some() {
-        authority.clone()
-    } else {
-        format!("{authority}:80")
-    };
-    let stream = TcpStream::connect(&addr)
-        .await
-        .map_err(|e| Error::io(format!("connect to {addr}"), e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| Error::Http(format!("{url}: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let target = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = Request::builder()
-        .method(method)
-        .uri(target)
-        .header(HOST, &authority);
-    for (k, v) in headers {
-        let v = HeaderValue::from_str(v).map_err(|e| Error::Http(format!("header {k}: {e}")))?;
-        req = req.header(*k, v);
-    }
-    let req = req
-        .body(Full::new(body))
-        .map_err(|e| Error::Http(format!("{url}: {e}")))?;
-    sender
-        .send_request(req)
-        .await
-        .map_err(|e| Error::Http(format!("{url}: {e}")))
-}
-
-/// A registry error body's messages (`{"errors":[{"message":...}]}`), or
-/// its text.
-async fn error_text(resp: Response<Incoming>) -> String {
-    let status = resp.status();
+/// The error a refused request's answer names.
+async fn refused(url: &str, resp: Response<Incoming>) -> Error {
+    let status = resp.status().as_u16();
     let body = match Limited::new(resp.into_body(), MAX_ERROR_BODY)
         .collect()
         .await
     {
         Ok(b) => b.to_bytes(),
-        Err(_) => return status.to_string(),
+        Err(_) => Bytes::new(),
     };
-    let messages: Option<Vec<String>> = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.get("errors")?.as_array().map(|errs| {
-                errs.iter()
-                    .filter_map(|e| e.get("message")?.as_str().map(str::to_string))
-                    .collect()
-            })
-        });
-    match messages {
-        Some(m) if !m.is_empty() => m.join("; "),
-        _ if body.is_empty() => status.to_string(),
-        _ => String::from_utf8_lossy(&body).trim().to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    use axum::body::Body;
-    use axum::extract::{Request as AxumRequest, State};
-    use axum::response::Response as AxumResponse;
-    use axum::Router;
-
-    use super::*;
-    use crate::manifest::{OCI_INDEX, OCI_MANIFEST};
-    use crate::registry::Location;
-
-    const REPO: &str = "library/x";
-    const LAYER: &[u8] = b"layer bytes, not really a tar";
-
-    /// A registry that wants a Bearer token for everything under /v2/,
-    /// hands one out at /token for user:pw (GET) or for the refresh token
-    /// `rt` (POST), and serves one manifest and one blob (through a
-    /// redirect to another host name).
-    struct Fake {
-        port: u16,
-        manifest: Vec<u8>,
-        /// Serve LAYER with its last byte changed.
-        corrupt: bool,
-        /// Ask for Basic user:pw instead of a token.
-        basic: bool,
-        /// Token requests seen.
-        tokens: AtomicUsize,
-        /// Authorization seen on /storage (must be none).
-        leaked: AtomicUsize,
-    }
-
-    fn manifest_body() -> Vec<u8> {
-        // No mediaType in the body: the Content-Type header says it.
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": format!("sha256:{}", "c".repeat(64)), "size": 2},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "digest": manifest::digest_of(LAYER), "size": LAYER.len()}]
-        }))
-        .unwrap()
-    }
-
-    fn respond(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> AxumResponse {
-        let mut r = AxumResponse::builder().status(status);
-        for (k, v) in headers {
-            r = r.header(*k, v);
-        }
-        r.body(Body::from(body)).unwrap()
-    }
-
-    async fn handle(State(fake): State<Arc<Fake>>, req: AxumRequest) -> AxumResponse {
-        let path = req.uri().path().to_string();
-        if path == "/token" && req.method() == Method::POST {
-            fake.tokens.fetch_add(1, Ordering::SeqCst);
-            let form = axum::body::to_bytes(req.into_body(), 1 << 16)
-                .await
-                .unwrap();
-            let form = String::from_utf8_lossy(&form);
-            let ok = form.contains("grant_type=refresh_token")
-                && form.contains("refresh_token=rt")
-                && form.contains("client_id=docker")
-                && form.contains("scope=repository%3Alibrary%2Fx%3Apull");
-            return if ok {
-                respond(200, &[], br#"{"access_token":"good"}"#.to_vec())
-            } else {
-                respond(401, &[], Vec::new())
-            };
-        }
-        let basic_ok = format!("Basic {}", STANDARD.encode("user:pw"));
-        let header = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        if path == "/token" {
-            fake.tokens.fetch_add(1, Ordering::SeqCst);
-            let q = req.uri().query().unwrap_or("");
-            let ok = header("authorization") == basic_ok
-                && q.contains("scope=repository%3Alibrary%2Fx%3Apull")
-                && q.contains("service=fake");
-            return if ok {
-                respond(
-                    200,
-                    &[],
-                    br#"{"access_token":"good","expires_in":300}"#.to_vec(),
-                )
-            } else {
-                respond(
-                    401,
-                    &[],
-                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#.to_vec(),
-                )
-            };
-        }
-        if path.starts_with("/storage/") {
-            if !header("authorization").is_empty() {
-                fake.leaked.fetch_add(1, Ordering::SeqCst);
-            }
-            let mut body = LAYER.to_vec();
-            if fake.corrupt {
-                *body.last_mut().unwrap() ^= 1;
-            }
-            return respond(200, &[], body);
-        }
-        if fake.basic && header("authorization") != basic_ok {
-            let challenge = r#"Basic realm="Registry Realm""#.to_string();
-            return respond(401, &[("www-authenticate", challenge)], Vec::new());
-        }
-        if !fake.basic && header("authorization") != "Bearer good" {
-            let challenge = format!(
-                r#"Bearer realm="http://127.0.0.1:{}/token",service="fake",scope="repository:{REPO}:pull""#,
-                fake.port
-            );
-            return respond(401, &[("www-authenticate", challenge)], Vec::new());
-        }
-        let manifests = format!("/v2/{REPO}/manifests/");
-        if let Some(reference) = path.strip_prefix(&manifests) {
-            let accept = header("accept");
-            let all = [
-                OCI_MANIFEST,
-                OCI_INDEX,
-                manifest::DOCKER_MANIFEST,
-                manifest::DOCKER_MANIFEST_LIST,
-            ];
-            if !all.iter().all(|m| accept.contains(m)) {
-                return respond(400, &[], b"accept list incomplete".to_vec());
-            }
-            if reference == "huge" {
-                let body = vec![b' '; MAX_MANIFEST_SIZE + 1];
-                return respond(200, &[("content-type", OCI_MANIFEST.to_string())], body);
-            }
-            if reference == "latest" || reference == manifest::digest_of(&fake.manifest) {
-                return respond(
-                    200,
-                    &[("content-type", OCI_MANIFEST.to_string())],
-                    fake.manifest.clone(),
-                );
-            }
-            if reference.starts_with("sha256:") {
-                // A registry lying about content.
-                return respond(
-                    200,
-                    &[("content-type", OCI_MANIFEST.to_string())],
-                    fake.manifest.clone(),
-                );
-            }
-            return respond(
-                404,
-                &[],
-                br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
-                    .to_vec(),
-            );
-        }
-        if path == format!("/v2/{REPO}/blobs/{}", manifest::digest_of(LAYER)) {
-            // Another host name for the same server: "storage elsewhere".
-            let to = format!("http://localhost:{}/storage/blob", fake.port);
-            return respond(307, &[("location", to)], Vec::new());
-        }
-        respond(404, &[], Vec::new())
-    }
-
-    async fn serve(corrupt: bool) -> Arc<Fake> {
-        serve_with(corrupt, false).await
-    }
-
-    async fn serve_with(corrupt: bool, basic: bool) -> Arc<Fake> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let fake = Arc::new(Fake {
-            port,
-            manifest: manifest_body(),
-            corrupt,
-            basic,
-            tokens: AtomicUsize::new(0),
-            leaked: AtomicUsize::new(0),
-        });
-        let app = Router::new().fallback(handle).with_state(fake.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        fake
-    }
-
-    fn client(fake: &Fake, creds: Option<Credentials>) -> Client {
-        let r =
-            berth_reference::Reference::parse(&format!("127.0.0.1:{}/{REPO}", fake.port)).unwrap();
-        Client::new(
-            Location::from_reference(&r),
-            &InsecureRegistries::default(),
-            creds,
-        )
-        .unwrap()
-    }
-
-    fn user() -> Option<Credentials> {
-        Some(Credentials {
-            username: "user".into(),
-            password: "pw".into(),
-            identity_token: None,
-        })
-    }
-
-    #[tokio::test]
-    async fn fetches_a_manifest_after_the_token_dance() {
-        let fake = serve(false).await;
-        let c = client(&fake, user());
-        let got = c.manifest(&Target::Tag("latest".into())).await.unwrap();
-        assert_eq!(got.manifest.media_type(), OCI_MANIFEST);
-        assert_eq!(got.digest, manifest::digest_of(&fake.manifest));
-        assert_eq!(got.body.as_ref(), fake.manifest.as_slice());
-        // The token is kept: a second fetch asks for none.
-        let again = c
-            .manifest(&Target::Digest(got.digest.clone()))
-            .await
-            .unwrap();
-        assert_eq!(again.digest, got.digest);
-        assert_eq!(fake.tokens.load(Ordering::SeqCst), 1);
-
-        let e = c.manifest(&Target::Tag("nope".into())).await.unwrap_err();
-        assert!(
-            matches!(e, Error::NotFound(ref w) if w == "library/x:nope"),
-            "{e}"
-        );
-        let lie = format!("sha256:{}", "0".repeat(64));
-        let e = c.manifest(&Target::Digest(lie)).await.unwrap_err();
-        assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
-    }
-
-    #[tokio::test]
-    async fn wrong_or_missing_credentials_are_unauthorized() {
-        let fake = serve(false).await;
-        let e = client(&fake, None)
-            .manifest(&Target::Tag("latest".into()))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(e, Error::Unauthorized(ref m) if m == "bad credentials"),
-            "{e}"
-        );
-        let wrong = Some(Credentials {
-            username: "user".into(),
-            password: "nope".into(),
-            identity_token: None,
-        });
-        let e = client(&fake, wrong)
-            .manifest(&Target::Tag("latest".into()))
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::Unauthorized(_)), "{e}");
-    }
-
-    #[tokio::test]
-    async fn streams_a_blob_through_a_redirect_and_checks_it() {
-        let fake = serve(false).await;
-        let c = client(&fake, user());
-        let Manifest::Image(m) = c
-            .manifest(&Target::Tag("latest".into()))
-            .await
-            .unwrap()
-            .manifest
-        else {
-            panic!("not an image manifest")
-        };
-        let mut out = Vec::new();
-        let n = c.blob(&m.layers[0], &mut out).await.unwrap();
-        assert_eq!(n, LAYER.len() as u64);
-        assert_eq!(out, LAYER);
-        assert_eq!(
-            fake.leaked.load(Ordering::SeqCst),
-            0,
-            "token sent to the redirect target"
-        );
-
-        let mut short = m.layers[0].clone();
-        short.size -= 1;
-        let e = c.blob(&short, &mut Vec::new()).await.unwrap_err();
-        assert!(matches!(e, Error::BadBlob { .. }), "{e}");
-        let mut missing = m.layers[0].clone();
-        missing.digest = format!("sha256:{}", "9".repeat(64));
-        let e = c.blob(&missing, &mut Vec::new()).await.unwrap_err();
-        assert!(matches!(e, Error::NotFound(_)), "{e}");
-    }
-
-    #[tokio::test]
-    async fn a_corrupt_blob_is_refused() {
-        let fake = serve(true).await;
-        let c = client(&fake, user());
-        let Manifest::Image(m) = c
-            .manifest(&Target::Tag("latest".into()))
-            .await
-            .unwrap()
-            .manifest
-        else {
-            panic!("not an image manifest")
-        };
-        let e = c.blob(&m.layers[0], &mut Vec::new()).await.unwrap_err();
-        assert!(
-            matches!(e, Error::BadBlob { ref reason, .. } if reason.contains("hashes to")),
-            "{e}"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_identity_token_is_exchanged_by_post() {
-        let fake = serve(false).await;
-        let creds = Some(Credentials {
-            username: "<token>".into(),
-            password: String::new(),
-            identity_token: Some("rt".into()),
-        });
-        let got = client(&fake, creds)
-            .manifest(&Target::Tag("latest".into()))
-            .await;
-        assert_eq!(got.unwrap().body.as_ref(), fake.manifest.as_slice());
-        assert_eq!(fake.tokens.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn basic_registries_get_the_password() {
-        let fake = serve_with(false, true).await;
-        let got = client(&fake, user())
-            .manifest(&Target::Tag("latest".into()))
-            .await;
-        assert_eq!(got.unwrap().body.as_ref(), fake.manifest.as_slice());
-        assert_eq!(fake.tokens.load(Ordering::SeqCst), 0);
-        let e = client(&fake, None)
-            .manifest(&Target::Tag("latest".into()))
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::Unauthorized(_)), "{e}");
-    }
-
-    #[tokio::test]
-    async fn an_oversized_manifest_is_refused() {
-        let fake = serve(false).await;
-        let e = client(&fake, user())
-            .manifest(&Target::Tag("huge".into()))
-            .await
-            .unwrap_err();
-        assert!(matches!(e, Error::ManifestTooLarge { .. }), "{e}");
-    }
-
-    #[test]
-    fn only_plain_http_where_allowed() {
-        let r = berth_reference::Reference::parse("example.com/x").unwrap();
-        let e = Client::new(
-            Location::from_reference(&r),
-            &InsecureRegistries::default(),
-            None,
-        );
-        assert!(matches!(e, Err(Error::HttpsUnsupported(_))));
-        let list = InsecureRegistries::parse(&["example.com"]).unwrap();
-        assert!(Client::new(Location::from_reference(&r), &list, None).is_ok());
-    }
+    Error::from_response(url, status, &body)
 }

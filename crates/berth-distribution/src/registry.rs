@@ -69,6 +69,23 @@ impl Location {
         }
     }
 
+    /// A registry without a repository, for `login`: `docker.io` (or
+    /// `index.docker.io`, or Docker Hub's API host) or a `host[:port]`.
+    pub fn registry(domain: &str) -> Location {
+        let hub = matches!(domain, "index.docker.io" | DOCKER_HUB_HOST) || domain == DEFAULT_DOMAIN;
+        let (domain, host) = if hub {
+            (DEFAULT_DOMAIN, DOCKER_HUB_HOST)
+        } else {
+            (domain, domain)
+        };
+        Location {
+            domain: domain.to_string(),
+            host: host.to_string(),
+            repository: String::new(),
+            target: Target::Tag(DEFAULT_TAG.to_string()),
+        }
+    }
+
     /// `/v2/<repository>/manifests/<tag-or-digest>`.
     pub fn manifest_path(&self) -> String {
         format!("/v2/{}/manifests/{}", self.repository, self.target.as_str())
@@ -220,6 +237,23 @@ mod tests {
         assert_eq!(
             loc("docker.io/library/alpine:3").repository,
             "library/alpine"
+        );
+    }
+
+    #[test]
+    fn bare_registries_for_login() {
+        for hub in ["docker.io", "index.docker.io", "registry-1.docker.io"] {
+            let l = Location::registry(hub);
+            assert_eq!(
+                (l.domain.as_str(), l.host.as_str()),
+                ("docker.io", DOCKER_HUB_HOST)
+            );
+            assert!(l.repository.is_empty());
+        }
+        let l = Location::registry("localhost:5000");
+        assert_eq!(
+            (l.domain.as_str(), l.host.as_str()),
+            ("localhost:5000", "localhost:5000")
         );
     }
 

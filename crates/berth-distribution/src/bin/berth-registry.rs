@@ -1,10 +1,11 @@
-//! A registry server (the OCI distribution protocol) over plain HTTP.
+//! A registry server (the OCI distribution protocol) over HTTP or https,
+//! optionally behind Basic auth.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use berth_distribution::server::Registry;
+use berth_distribution::server::{server_config, Htpasswd, Registry, TlsListener};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -17,6 +18,16 @@ struct Args {
     /// per directory: starting clears unfinished blob writes).
     #[arg(long)]
     root: PathBuf,
+    /// Apache htpasswd file of bcrypt entries (`htpasswd -B`): every
+    /// request then needs Basic credentials of a user in it.
+    #[arg(long)]
+    htpasswd: Option<PathBuf>,
+    /// PEM certificate chain: serve https instead of plain HTTP.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -28,16 +39,35 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let registry = Registry::open(&args.root)
+    let mut registry = Registry::open(&args.root)
         .with_context(|| format!("open registry at {}", args.root.display()))?;
+    if let Some(path) = &args.htpasswd {
+        registry = registry.with_htpasswd(Htpasswd::load(path)?);
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server_config(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listen on {}", args.addr))?;
-    tracing::info!("registry listening on {}", listener.local_addr()?);
-    axum::serve(listener, registry.router())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serve")
+    let addr = listener.local_addr()?;
+    let router = registry.router();
+    match tls {
+        Some(config) => {
+            tracing::info!("registry listening on https://{addr}");
+            axum::serve(TlsListener::new(listener, config), router)
+                .with_graceful_shutdown(shutdown())
+                .await
+        }
+        None => {
+            tracing::info!("registry listening on http://{addr}");
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown())
+                .await
+        }
+    }
+    .context("serve")
 }
 
 /// Resolves on SIGINT or SIGTERM: in-flight requests then finish, and

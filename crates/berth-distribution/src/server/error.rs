@@ -18,6 +18,7 @@ pub enum Code {
     SizeInvalid,
     Unsupported,
     RangeInvalid,
+    Unauthorized,
 }
 
 impl Code {
@@ -35,6 +36,7 @@ impl Code {
             Code::SizeInvalid => "SIZE_INVALID",
             Code::Unsupported => "UNSUPPORTED",
             Code::RangeInvalid => "RANGE_INVALID",
+            Code::Unauthorized => "UNAUTHORIZED",
         }
     }
 
@@ -46,6 +48,7 @@ impl Code {
             | Code::NameUnknown => StatusCode::NOT_FOUND,
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -67,6 +70,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] berth_store::Error),
+    /// Settings the server cannot start with (an htpasswd file, a key).
+    #[error("{0}")]
+    Config(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

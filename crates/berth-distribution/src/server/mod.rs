@@ -1,5 +1,5 @@
 //! A registry server speaking the OCI distribution protocol (v1.1) over
-//! plain HTTP, storing blobs in a content store and repositories as link
+//! HTTP or https (`tls`), optionally behind Basic auth (`auth`), storing blobs in a content store and repositories as link
 //! files (see `storage`).
 //!
 //! Threat model: every client is untrusted. Repository names, tags, digests
@@ -13,6 +13,7 @@
 //! so readers see the old or the new state. Two clients appending to the
 //! same upload at once is not supported (the spec has one writer per upload).
 
+mod auth;
 mod blobs;
 mod error;
 mod manifests;
@@ -20,6 +21,7 @@ mod names;
 mod storage;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,8 +33,10 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+pub use auth::Htpasswd;
 pub use error::{Code, Error, Result};
 use storage::Storage;
+pub use tls::{server_config, TlsListener};
 
 /// The header every answer carries; clients probe `/v2/` for it.
 const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
@@ -45,6 +49,7 @@ pub const MANIFEST_MAX: usize = 4 << 20;
 #[derive(Debug, Clone)]
 pub struct Registry {
     storage: Arc<Storage>,
+    htpasswd: Option<Arc<Htpasswd>>,
 }
 
 impl Registry {
@@ -52,7 +57,15 @@ impl Registry {
     pub fn open(root: &Path) -> Result<Registry> {
         Ok(Registry {
             storage: Arc::new(Storage::open(root)?),
+            htpasswd: None,
         })
+    }
+
+    /// Requires every request to carry Basic credentials of a user in the
+    /// file.
+    pub fn with_htpasswd(mut self, users: Htpasswd) -> Registry {
+        self.htpasswd = Some(Arc::new(users));
+        self
     }
 
     /// The HTTP service.
@@ -123,7 +136,12 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
         .unwrap_or_default();
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    let denied = match &reg.htpasswd {
+        Some(users) => !users.allows(req.headers()).await,
+        None => false,
+    };
     let result = match route(&path) {
+        _ if denied => Ok(auth::challenge()),
         None => Err(Error::with_status(
             Code::Unsupported,
             StatusCode::NOT_FOUND,

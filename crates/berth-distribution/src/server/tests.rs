@@ -716,3 +716,57 @@ async fn state_survives_a_restart_and_crash_leftovers_are_ignored() {
     let resp = reg.call(Method::GET, "/v2/img/tags/list", vec![]).await;
     assert_eq!(json_body(resp).await["tags"], json!(["v1"]));
 }
+
+#[tokio::test]
+async fn basic_auth_guards_every_endpoint() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let users = super::Htpasswd::parse(&format!("bob:{hash}\n")).unwrap();
+    let router = Registry::open(dir.path())
+        .unwrap()
+        .with_htpasswd(users)
+        .router();
+    let reg = Reg { dir, router };
+    let basic = |u: &str, p: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    for auth in [None, Some(basic("bob", "nope")), Some(basic("eve", "pw"))] {
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        for uri in ["/v2/", "/v2/a/manifests/latest", "/v2/_catalog"] {
+            let resp = reg.call_with(Method::GET, uri, &headers, Vec::new()).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{uri} {auth:?}");
+            assert_eq!(
+                resp.headers()["www-authenticate"],
+                "Basic realm=\"berth-registry\""
+            );
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
+        }
+    }
+    let good = basic("bob", "pw");
+    for _ in 0..2 {
+        // The second time from the cache of verified passwords.
+        let resp = reg
+            .call_with(Method::GET, "/v2/", &[("authorization", &good)], Vec::new())
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+}
+
+#[test]
+fn htpasswd_files_hold_bcrypt_entries_only() {
+    assert!(super::Htpasswd::parse("# none\n\n").is_ok());
+    for bad in ["bob:{SHA}abc", "bob:$apr1$x$y", "bob:plain", "nocolon"] {
+        assert!(super::Htpasswd::parse(bad).is_err(), "{bad}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert!(super::Htpasswd::load(&dir.path().join("missing")).is_err());
+}
