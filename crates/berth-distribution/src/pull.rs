@@ -170,29 +170,13 @@ impl BlobSource for RegistrySource {
             berth_image::Error::InvalidArgument(format!("descriptor {digest}: {e}"))
         })?)
         .map_err(|e| berth_image::Error::InvalidArgument(format!("descriptor {digest}: {e}")))?;
-        if !d.urls.is_empty() && d.layer_kind().is_ok_and(|k| k.foreign) {
-            return Err(source_err(Error::UnsupportedLayer(format!(
-                "{media} (foreign layers are fetched from other servers; berth does not)"
-            ))));
-        }
         let reader = self
             .handle
-            .block_on(blob_stream(self.client.clone(), d))
+            .block_on(self.client.blob_reader(&d))
             .map_err(source_err)?;
         Ok(Box::new(SyncIoBridge::new_with_handle(
             reader,
             self.handle.clone(),
         )))
     }
-}
-
-/// The blob as a stream: the client writes it into one end of a pipe.
-async fn blob_stream(client: Arc<Client>, desc: Descriptor) -> Result<tokio::io::DuplexStream> {
-    let (mut tx, rx) = tokio::io::duplex(256 << 10);
-    tokio::spawn(async move {
-        if let Err(e) = client.blob(&desc, &mut tx).await {
-            tracing::debug!("blob {}: {e}", desc.digest);
-        }
-    });
-    Ok(rx)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use berth_distribution::auth::Credentials;
 use berth_distribution::client::Client;
+use berth_distribution::error::RegistryError;
 use berth_distribution::pull::{Pull, DEFAULT_CONCURRENCY};
 use berth_distribution::registry::{InsecureRegistries, Location};
 use berth_image::{LayerEvent, Platform};
@@ -118,8 +119,9 @@ fn registry_err(e: berth_distribution::Error) -> Error {
     }
     let kind = match &e {
         E::NotFound(_) => ErrorKind::NotFound,
-        E::Unauthorized(_) => ErrorKind::NotFound,
+        E::Unauthorized(_) => ErrorKind::Unauthorized,
         E::InvalidInsecureEntry(_)
+        | E::InvalidMirror(_)
         | E::Schema1 { .. }
         | E::UnsupportedMediaType(_)
         | E::NoMatchingManifest(_)
@@ -127,6 +129,16 @@ fn registry_err(e: berth_distribution::Error) -> Error {
         _ => ErrorKind::System,
     };
     Error::new(kind, e.to_string())
+}
+
+/// A registry's error as Go's errcode prints it: `<code text>: <message>`
+/// (`manifest unknown: manifest unknown`).
+fn errcode_text(e: &RegistryError) -> String {
+    if e.code.is_empty() {
+        return e.message.clone();
+    }
+    let code = e.code.to_lowercase().replace('_', " ");
+    format!("{code}: {}", e.message)
 }
 
 /// The image reference `fromImage` and `tag` of `POST /images/create` name.
@@ -237,22 +249,24 @@ impl Engine {
     }
 }
 
-/// dockerd's words when the manifest cannot be had.
+/// dockerd's words when the manifest cannot be had (its notFoundError).
 fn pull_start_err(e: berth_distribution::Error, reference: &Reference) -> Error {
     use berth_distribution::Error as E;
     let name = reference.familiar_name();
     match e {
-        E::NotFound(_) => {
-            let what = match (reference.digest(), reference.tag()) {
-                (Some(d), _) => d.to_string(),
-                (None, Some(t)) => t.to_string(),
-                _ => "latest".into(),
-            };
-            Error::not_found(format!("manifest for {name}:{what} not found: manifest unknown: manifest unknown"))
+        E::NotFound(r) if r.code == "NAME_UNKNOWN" => {
+            Error::not_found(format!("repository {name} not found: {}", errcode_text(&r)))
         }
-        E::Unauthorized(m) => Error::not_found(format!(
-            "pull access denied for {name}, repository does not exist or may require 'docker login': denied: {m}"
+        E::NotFound(r) => Error::not_found(format!(
+            "manifest for {} not found: {}",
+            reference.familiar(),
+            errcode_text(&r)
         )),
+        E::Denied(r) => Error::not_found(format!(
+            "pull access denied for {name}, repository does not exist or may require 'docker login': {}",
+            errcode_text(&r)
+        )),
+        E::Unauthorized(r) => Error::new(ErrorKind::Unauthorized, errcode_text(&r)),
         other => registry_err(other),
     }
 }

@@ -18,6 +18,8 @@ pub enum ErrorKind {
     /// 501: a feature berth does not have yet, or that the configuration
     /// lacks (logs under the `none` driver); dockerd's NotImplemented.
     NotImplemented,
+    /// 401: a registry refused the credentials (dockerd's Unauthorized).
+    Unauthorized,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

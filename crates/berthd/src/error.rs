@@ -14,6 +14,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
         ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
     }
 }
 
