@@ -340,6 +340,91 @@ mod tests {
         );
     }
 
+    /// docker's captured pull stream; the expected text is what docker 28
+    /// printed for it with stdout not a terminal.
+    const PULL_SAMPLE: &str = r#"{"status":"Pulling from apitrace/built","id":"v1"}
+{"status":"Already exists","progressDetail":{},"id":"67b1b35a4691"}
+{"status":"Pulling fs layer","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Pulling fs layer","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Downloading","progressDetail":{"current":146,"total":146},"progress":"[==================================================\u003e]     146B/146B","id":"8aa551f0b7ee"}
+{"status":"Verifying Checksum","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Download complete","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Extracting","progressDetail":{"current":146,"total":146},"progress":"[==================================================\u003e]     146B/146B","id":"8aa551f0b7ee"}
+{"status":"Extracting","progressDetail":{"current":146,"total":146},"progress":"[==================================================\u003e]     146B/146B","id":"8aa551f0b7ee"}
+{"status":"Downloading","progressDetail":{"current":167,"total":167},"progress":"[==================================================\u003e]     167B/167B","id":"650c08d9f5ce"}
+{"status":"Verifying Checksum","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Download complete","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Pull complete","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Extracting","progressDetail":{"current":167,"total":167},"progress":"[==================================================\u003e]     167B/167B","id":"650c08d9f5ce"}
+{"status":"Extracting","progressDetail":{"current":167,"total":167},"progress":"[==================================================\u003e]     167B/167B","id":"650c08d9f5ce"}
+{"status":"Pull complete","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b"}
+{"status":"Status: Downloaded newer image for 127.0.0.1:5000/apitrace/built:v1"}
+"#;
+
+    #[tokio::test]
+    async fn docker_pull_sample_as_plain_lines() {
+        let (out, r) = render(PULL_SAMPLE).await;
+        assert!(r.is_ok());
+        assert_eq!(
+            out,
+            "v1: Pulling from apitrace/built
+67b1b35a4691: Already exists
+8aa551f0b7ee: Pulling fs layer
+650c08d9f5ce: Pulling fs layer
+8aa551f0b7ee: Verifying Checksum
+8aa551f0b7ee: Download complete
+650c08d9f5ce: Verifying Checksum
+650c08d9f5ce: Download complete
+8aa551f0b7ee: Pull complete
+650c08d9f5ce: Pull complete
+Digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b
+Status: Downloaded newer image for 127.0.0.1:5000/apitrace/built:v1
+"
+        );
+    }
+
+    /// docker's captured push stream, ending in an `aux` message.
+    const PUSH_SAMPLE: &str = r#"{"status":"The push refers to repository [127.0.0.1:5000/apitrace/built]"}
+{"status":"Preparing","progressDetail":{},"id":"1f29edfa8e4e"}
+{"status":"Preparing","progressDetail":{},"id":"d7d9f59badfb"}
+{"status":"Preparing","progressDetail":{},"id":"0f8cbe8b92d6"}
+{"status":"Pushing","progressDetail":{"current":512,"total":6},"progress":"[==================================================\u003e]     512B","id":"d7d9f59badfb"}
+{"status":"Pushing","progressDetail":{"current":2560,"total":6},"progress":"[==================================================\u003e]   2.56kB","id":"d7d9f59badfb"}
+{"status":"Pushing","progressDetail":{"current":512,"total":25},"progress":"[==================================================\u003e]     512B","id":"1f29edfa8e4e"}
+{"status":"Pushing","progressDetail":{"current":2560,"total":25},"progress":"[==================================================\u003e]   2.56kB","id":"1f29edfa8e4e"}
+{"status":"Mounted from busybox","progressDetail":{},"id":"0f8cbe8b92d6"}
+{"status":"Pushed","progressDetail":{},"id":"d7d9f59badfb"}
+{"status":"Pushed","progressDetail":{},"id":"1f29edfa8e4e"}
+{"status":"v1: digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b size: 942"}
+{"progressDetail":{},"aux":{"Tag":"v1","Digest":"sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b","Size":942}}
+"#;
+
+    #[tokio::test]
+    async fn docker_push_sample_as_plain_lines() {
+        let mut out = Vec::new();
+        let mut aux = Vec::new();
+        display_stream(PUSH_SAMPLE.as_bytes(), &mut out, false, |v| {
+            aux.push(v.clone())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "The push refers to repository [127.0.0.1:5000/apitrace/built]
+1f29edfa8e4e: Preparing
+d7d9f59badfb: Preparing
+0f8cbe8b92d6: Preparing
+0f8cbe8b92d6: Mounted from busybox
+d7d9f59badfb: Pushed
+1f29edfa8e4e: Pushed
+v1: digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b size: 942
+"
+        );
+        assert_eq!(aux.len(), 1);
+        assert_eq!(aux[0]["Tag"], "v1");
+    }
+
     #[tokio::test]
     async fn error_in_stream() {
         let input = r#"{"status":"x"}{"errorDetail":{"code":3,"message":"boom"},"error":"boom"}"#;

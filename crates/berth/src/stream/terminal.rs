@@ -58,3 +58,26 @@ impl Drop for RawMode {
         let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
     }
 }
+
+/// Turns off echo on the terminal on stdin (a password prompt); echo comes
+/// back when this guard is dropped.
+pub struct NoEcho {
+    saved: Termios,
+}
+
+impl NoEcho {
+    pub fn enable() -> nix::Result<NoEcho> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin)?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(termios::LocalFlags::ECHO);
+        termios::tcsetattr(&stdin, SetArg::TCSANOW, &quiet)?;
+        Ok(NoEcho { saved })
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
+    }
+}
