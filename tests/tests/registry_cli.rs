@@ -207,14 +207,55 @@ struct Run {
     stderr: String,
     seen: Vec<Seen>,
     config: Option<String>,
+    /// What the credential helper holds afterwards, one `file=body` each.
+    helper_store: Vec<String>,
+}
+
+/// A credential helper `docker-credential-fake` keeping one file per
+/// server in its directory, which starts with an entry for 127.0.0.1:5000.
+const FAKE_HELPER: &str = r#"#!/bin/sh
+store=$(dirname "$0")/store
+mkdir -p "$store"
+input=$(cat)
+case "$1" in
+get)
+  f="$store/$(printf %s "$input" | tr -c 'a-zA-Z0-9.' '_')"
+  if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+store)
+  url=$(printf %s "$input" | sed 's/.*"ServerURL":"\([^"]*\)".*/\1/')
+  printf %s "$input" > "$store/$(printf %s "$url" | tr -c 'a-zA-Z0-9.' '_')" ;;
+erase)
+  rm -f "$store/$(printf %s "$input" | tr -c 'a-zA-Z0-9.' '_')" ;;
+esac
+"#;
+
+fn install_helper(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("docker-credential-fake");
+    std::fs::write(&path, FAKE_HELPER).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(dir.join("store")).unwrap();
+    std::fs::write(
+        dir.join("store").join("127.0.0.1_5000"),
+        r#"{"ServerURL":"127.0.0.1:5000","Username":"hu","Secret":"hp"}"#,
+    )
+    .unwrap();
 }
 
 /// Runs `program args` against a fresh fake daemon, with `DOCKER_CONFIG`
-/// a copy of `config` (if any).
+/// a copy of `config` (if any) and the fake credential helper on `PATH`.
 fn run(program: &Path, args: &[&str], script: &Script, config: Option<&str>, stdin: &[u8]) -> Run {
     let fake = Fake::start(script.clone());
     let cfg = tempfile::tempdir().unwrap();
     let cfg_dir = cfg.path().join("cfg");
+    let helper_dir = cfg.path().join("helper");
+    std::fs::create_dir(&helper_dir).unwrap();
+    install_helper(&helper_dir);
+    let path = format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     if let Some(c) = config {
         std::fs::create_dir(&cfg_dir).unwrap();
         std::fs::write(cfg_dir.join("config.json"), c).unwrap();
@@ -223,6 +264,7 @@ fn run(program: &Path, args: &[&str], script: &Script, config: Option<&str>, std
         .env("DOCKER_HOST", fake.host())
         .env_remove("BERTH_HOST")
         .env("DOCKER_CONFIG", &cfg_dir)
+        .env("PATH", path)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -232,11 +274,21 @@ fn run(program: &Path, args: &[&str], script: &Script, config: Option<&str>, std
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr).replace(&cfg_dir.display().to_string(), "$DOCKER_CONFIG");
+    let mut store: Vec<String> = std::fs::read_dir(helper_dir.join("store"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let body = std::fs::read_to_string(e.path()).unwrap();
+            format!("{}={body}", e.file_name().to_string_lossy())
+        })
+        .collect();
+    store.sort();
     Run {
         out,
         stderr,
         seen: fake.take(),
         config: std::fs::read_to_string(cfg_dir.join("config.json")).ok(),
+        helper_store: store,
     }
 }
 
@@ -248,20 +300,9 @@ fn docker() -> PathBuf {
     PathBuf::from("/usr/local/bin/docker")
 }
 
-/// docker's stderr as berth words it: the program's name, and without the
-/// advice to set up a credential helper (berth does not run helpers).
+/// berth's stderr in docker's words: the program's name swapped.
 fn docker_words(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| {
-            !l.starts_with("Configure a credential helper") && !l.contains("/go/credential-store/")
-        })
-        .collect();
-    let mut s = lines.join("\n");
-    if !s.is_empty() {
-        s.push('\n');
-    }
-    s.replace("docker", "berth").replace("Docker", "berth")
+    stderr.replace("berth", "docker")
 }
 
 fn assert_same(args: &[&str], script: &Script, config: Option<&str>, stdin: &[u8]) -> Run {
@@ -274,9 +315,10 @@ fn assert_same(args: &[&str], script: &Script, config: Option<&str>, stdin: &[u8
         text(&b.out.stderr)
     );
     assert_eq!(text(&b.out.stdout), text(&k.out.stdout), "{args:?}: stdout");
-    assert_eq!(b.stderr, docker_words(&k.stderr), "{args:?}: stderr");
+    assert_eq!(docker_words(&b.stderr), k.stderr, "{args:?}: stderr");
     assert_eq!(b.seen, k.seen, "{args:?}: requests");
     assert_eq!(b.config, k.config, "{args:?}: config.json");
+    assert_eq!(b.helper_store, k.helper_store, "{args:?}: helper's store");
     b
 }
 
@@ -445,7 +487,7 @@ fn create_pulls_a_missing_image_like_docker() {
         let k = run(&docker(), args, &s, Some(LOGGED_IN), b"");
         assert_eq!(b.out.status.code(), k.out.status.code(), "{args:?}");
         assert_eq!(text(&b.out.stdout), text(&k.out.stdout), "{args:?}");
-        assert_eq!(b.stderr, docker_words(&k.stderr), "{args:?}");
+        assert_eq!(docker_words(&b.stderr), k.stderr, "{args:?}");
         // The create bodies differ in fields berth leaves out; the calls,
         // their order and the pull's credentials must not.
         assert_eq!(b.seen, k.seen, "{args:?}");
@@ -467,4 +509,48 @@ fn create_pulls_a_missing_image_like_docker() {
         "/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest"
     );
     assert_eq!(r.seen[1].path, "/containers/create");
+}
+
+#[test]
+fn credential_helpers_are_used_like_docker() {
+    let s = Script::default();
+    let store = r#"{"credsStore":"fake","auths":{"127.0.0.1:5000":{}}}"#;
+    let per_host = r#"{"credHelpers":{"127.0.0.1:5000":"fake"}}"#;
+    for (args, config) in [
+        (&["pull", "127.0.0.1:5000/x"][..], store),
+        (&["pull", "127.0.0.1:5001/x"], store),
+        (&["push", "127.0.0.1:5000/x"], per_host),
+        (&["pull", "busybox"], per_host),
+        (&["login", "-u", "a", "-p", "b", "r:1"], store),
+        (&["login", "127.0.0.1:5000"], store),
+        (&["logout", "127.0.0.1:5000"], store),
+        (&["logout", "r:1"], store),
+        (
+            &["login", "-u", "a", "-p", "b", "r:1"],
+            r#"{"credsStore":"nonesuch"}"#,
+        ),
+    ] {
+        assert_same(args, &s, Some(config), b"");
+    }
+    // docker pulls anonymously when the helper cannot be run; berth says
+    // so and stops instead of sending the request without the login.
+    let missing = r#"{"credsStore":"nonesuch"}"#;
+    let r = run(
+        &berth(),
+        &["pull", "127.0.0.1:5000/x"],
+        &s,
+        Some(missing),
+        b"",
+    );
+    assert_eq!(r.out.status.code(), Some(1));
+    assert_eq!(
+        r.stderr,
+        "error getting credentials - err: exec: \"docker-credential-nonesuch\": executable file not found in $PATH, out: ``\n"
+    );
+    assert!(r.seen.is_empty());
+    let r = assert_same(&["pull", "127.0.0.1:5000/x"], &s, Some(store), b"");
+    assert_eq!(
+        r.seen[0].registry_auth.as_deref(),
+        Some("eyJ1c2VybmFtZSI6Imh1IiwicGFzc3dvcmQiOiJocCIsInNlcnZlcmFkZHJlc3MiOiIxMjcuMC4wLjE6NTAwMCJ9")
+    );
 }

@@ -19,6 +19,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::helper::Helper;
 use super::{convert_to_hostname, go_escape, AuthConfig};
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
@@ -110,13 +111,13 @@ impl ConfigFile {
             .flatten()
     }
 
-    /// The credential helper that would hold `key`'s secrets instead of
-    /// this file (`credHelpers.<key>`, else `credsStore`).
-    pub fn helper(&self, key: &str) -> Option<String> {
+    /// The credential helper that holds `key`'s secrets instead of this
+    /// file (`credHelpers.<key>`, else `credsStore`), if any.
+    pub fn helper(&self, key: &str) -> Option<Helper> {
         let named = |v: Option<&Value>| {
             v.and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
+                .map(Helper::named)
         };
         named(
             self.doc
@@ -127,10 +128,45 @@ impl ConfigFile {
         .or_else(|| named(self.doc.get("credsStore")))
     }
 
+    /// The credentials for `key`, from its helper if it has one, else
+    /// from the file; empty when there are none.
+    pub fn get(&self, key: &str) -> Result<AuthConfig, String> {
+        match self.helper(key) {
+            Some(h) => Ok(h.get(key)?.unwrap_or_default()),
+            None => Ok(self.get_from_file(key)),
+        }
+    }
+
+    /// Stores `login`'s credentials under `a.serveraddress`: in its helper
+    /// (the file keeping an empty entry, as docker's does), else in the
+    /// file.
+    pub fn store(&mut self, a: &AuthConfig) -> Result<(), String> {
+        match self.helper(&a.serveraddress) {
+            Some(h) => {
+                h.store(a)?;
+                self.store_in_file(&AuthConfig {
+                    serveraddress: a.serveraddress.clone(),
+                    email: a.email.clone(),
+                    ..Default::default()
+                });
+            }
+            None => self.store_in_file(a),
+        }
+        Ok(())
+    }
+
+    /// Forgets `key` (in its helper too); whether the file changed.
+    pub fn erase(&mut self, key: &str) -> Result<bool, String> {
+        if let Some(h) = self.helper(key) {
+            h.erase(key)?;
+        }
+        Ok(self.erase_from_file(key))
+    }
+
     /// The entry for `key` (`https://index.docker.io/v1/`, `host:port`):
     /// the exact key, else a key written as a URL for the same host. Empty
     /// when there is none or the file could not be used.
-    pub fn get(&self, key: &str) -> AuthConfig {
+    fn get_from_file(&self, key: &str) -> AuthConfig {
         if self.problem.is_some() {
             return AuthConfig::default();
         }
@@ -148,10 +184,10 @@ impl ConfigFile {
         }
     }
 
-    /// Stores `login`'s credentials under `a.serveraddress`, replacing the
-    /// entry as docker does: `auth` = base64(user:password), plus the
-    /// identity token when the registry gave one instead of the password.
-    pub fn store(&mut self, a: &AuthConfig) {
+    /// Replaces the entry for `a.serveraddress` as docker does: `auth` =
+    /// base64(user:password), plus the identity token when the registry
+    /// gave one instead of the password.
+    fn store_in_file(&mut self, a: &AuthConfig) {
         #[derive(Serialize)]
         struct Stored<'a> {
             #[serde(skip_serializing_if = "String::is_empty")]
@@ -188,7 +224,7 @@ impl ConfigFile {
     }
 
     /// Removes the entry stored under exactly `key`; whether there was one.
-    pub fn erase(&mut self, key: &str) -> bool {
+    fn erase_from_file(&mut self, key: &str) -> bool {
         self.doc
             .get_mut("auths")
             .and_then(Value::as_object_mut)
@@ -365,7 +401,7 @@ mod tests {
         );
         let cfg = ConfigFile::load(p);
         assert_eq!(cfg.warning(), None);
-        let hub = cfg.get(INDEX_SERVER);
+        let hub = cfg.get(INDEX_SERVER).unwrap();
         assert_eq!(
             (
                 hub.username.as_str(),
@@ -375,18 +411,21 @@ mod tests {
             ("hub", "s", "tok")
         );
         assert_eq!(hub.serveraddress, INDEX_SERVER);
-        let local = cfg.get("127.0.0.1:5000");
+        let local = cfg.get("127.0.0.1:5000").unwrap();
         assert_eq!(
             (local.username.as_str(), local.password.as_str()),
             ("u", "p:w")
         );
         // A key written as a URL answers for its host, under its own name.
-        let old = cfg.get("oldreg:5001");
+        let old = cfg.get("oldreg:5001").unwrap();
         assert_eq!(old.username, "o");
         assert_eq!(old.serveraddress, "http://oldreg:5001/v1/");
-        assert_eq!(cfg.get("empty.example").serveraddress, "empty.example");
-        assert_eq!(cfg.get("127.0.0.1:5001"), AuthConfig::default());
-        assert_eq!(cfg.helper("ecr.example").as_deref(), Some("ecr-login"));
+        assert_eq!(
+            cfg.get("empty.example").unwrap().serveraddress,
+            "empty.example"
+        );
+        assert_eq!(cfg.get("127.0.0.1:5001").unwrap(), AuthConfig::default());
+        assert_eq!(cfg.helper("ecr.example"), Some(Helper::named("ecr-login")));
         assert_eq!(cfg.helper("127.0.0.1:5000"), None);
     }
 
@@ -403,7 +442,7 @@ mod tests {
             )),
             "{w}"
         );
-        assert_eq!(cfg.get(INDEX_SERVER), AuthConfig::default());
+        assert_eq!(cfg.get(INDEX_SERVER).unwrap(), AuthConfig::default());
         assert!(cfg.save().is_err());
         assert_eq!(fs::read_to_string(&p).unwrap(), "xx{");
 
@@ -420,7 +459,7 @@ mod tests {
                 p.display()
             )
         );
-        assert_eq!(cfg.get("b:1"), AuthConfig::default());
+        assert_eq!(cfg.get("b:1").unwrap(), AuthConfig::default());
         let p = write(dir.path(), r#"{"auths": {"a:1": {"auth": "YWI="}}}"#);
         assert!(ConfigFile::load(p)
             .warning()
@@ -442,13 +481,15 @@ mod tests {
             password: "pw".into(),
             serveraddress: INDEX_SERVER.into(),
             ..Default::default()
-        });
+        })
+        .unwrap();
         cfg.store(&AuthConfig {
             username: "a".into(),
             serveraddress: "tok:1".into(),
             identitytoken: "idtok".into(),
             ..Default::default()
-        });
+        })
+        .unwrap();
         cfg.save().unwrap();
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
@@ -460,14 +501,14 @@ mod tests {
             "{\n\t\"auths\": {\n\t\t\"https://index.docker.io/v1/\": {\n\t\t\t\"auth\": \"bWU6cHc=\"\n\t\t},\n\t\t\"other:1\": {\n\t\t\t\"auth\": \"YTpi\"\n\t\t},\n\t\t\"tok:1\": {\n\t\t\t\"auth\": \"YTo=\",\n\t\t\t\"identitytoken\": \"idtok\"\n\t\t}\n\t},\n\t\"psFormat\": \"x \\u003c\\u0026\\u003e\"\n}"
         );
         let mut cfg = ConfigFile::load(p.clone());
-        assert_eq!(cfg.get(INDEX_SERVER).password, "pw");
-        assert_eq!(cfg.get("tok:1").identitytoken, "idtok");
-        assert!(cfg.erase(INDEX_SERVER));
-        assert!(!cfg.erase(INDEX_SERVER));
+        assert_eq!(cfg.get(INDEX_SERVER).unwrap().password, "pw");
+        assert_eq!(cfg.get("tok:1").unwrap().identitytoken, "idtok");
+        assert!(cfg.erase(INDEX_SERVER).unwrap());
+        assert!(!cfg.erase(INDEX_SERVER).unwrap());
         cfg.save().unwrap();
         let cfg = ConfigFile::load(p.clone());
-        assert_eq!(cfg.get(INDEX_SERVER), AuthConfig::default());
-        assert_eq!(cfg.get("other:1").username, "a");
+        assert_eq!(cfg.get(INDEX_SERVER).unwrap(), AuthConfig::default());
+        assert_eq!(cfg.get("other:1").unwrap().username, "a");
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -485,7 +526,8 @@ mod tests {
             password: "p".into(),
             serveraddress: "r:1".into(),
             ..Default::default()
-        });
+        })
+        .unwrap();
         cfg.save().unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("new")), 0o700);
@@ -501,12 +543,13 @@ mod tests {
             password: "p".into(),
             serveraddress: "r:1".into(),
             ..Default::default()
-        });
+        })
+        .unwrap();
         cfg.save().unwrap();
         assert!(fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
             .is_symlink());
-        assert_eq!(ConfigFile::load(real).get("r:1").username, "u");
+        assert_eq!(ConfigFile::load(real).get("r:1").unwrap().username, "u");
     }
 }

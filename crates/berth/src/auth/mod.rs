@@ -8,6 +8,7 @@
 //! credentials it is handed; the CLI reads and writes the file).
 
 pub mod config;
+pub mod helper;
 
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine as _;

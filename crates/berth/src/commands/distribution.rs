@@ -16,12 +16,12 @@ use crate::stream::jsonmessage::{display_stream, DisplayError};
 
 /// The stored login for `r`'s registry as the header value (`e30=` when
 /// there is none). docker's warning for a config file it cannot use goes to
-/// stderr and the request goes out anonymous, as docker's does.
+/// stderr and the request goes out anonymous, as docker's does; a
+/// credential helper that fails is an error.
 pub fn registry_auth(r: &Reference) -> Result<String> {
     let cfg = load_config();
     let key = auth::config_key(&auth::domain(r));
-    refuse_helper(&cfg, &key)?;
-    Ok(cfg.get(&key).header())
+    Ok(cfg.get(&key).map_err(|e| anyhow!(e))?.header())
 }
 
 /// The user's config.json, its warning (if any) printed.
@@ -31,18 +31,6 @@ pub fn load_config() -> ConfigFile {
         print_err(&format!("{w}\n"));
     }
     cfg
-}
-
-/// Credentials kept by a credential helper are not read by berth: saying
-/// so beats sending the request without them.
-pub fn refuse_helper(cfg: &ConfigFile, key: &str) -> Result<()> {
-    match cfg.helper(key) {
-        Some(h) => Err(anyhow!(
-            "credential helper docker-credential-{h} (set in {}) is not supported; remove it to keep credentials in the file",
-            cfg.path().display()
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Where a progress stream is shown.

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use serde::Deserialize;
 
-use super::distribution::{load_config, refuse_helper};
+use super::distribution::load_config;
 use super::{print_err, print_out, Ctx};
 use crate::auth::config::ConfigFile;
 use crate::auth::{convert_to_hostname, AuthConfig, INDEX_SERVER};
@@ -70,10 +70,9 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> Result<()> {
     }
     let server = server_address(args.args.first().map(String::as_str));
     let mut cfg = load_config();
-    refuse_helper(&cfg, &server)?;
 
     let stored = if args.username.is_empty() && args.password.is_empty() {
-        cfg.get(&server)
+        cfg.get(&server).unwrap_or_default()
     } else {
         AuthConfig::default()
     };
@@ -156,11 +155,13 @@ fn finish(
         a.password.clear();
         a.identitytoken = token;
     }
-    cfg.store(&a);
+    let in_file = cfg.helper(&a.serveraddress).is_none();
+    cfg.store(&a)
+        .map_err(|e| anyhow!("Error saving credentials: {e}"))?;
     cfg.save()?;
-    if !a.password.is_empty() {
+    if in_file && !a.password.is_empty() {
         print_err(&format!(
-            "\nWARNING! Your credentials are stored unencrypted in '{}'.\n\n",
+            "\nWARNING! Your credentials are stored unencrypted in '{}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n",
             cfg.path().display()
         ));
     }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::distribution::{load_config, refuse_helper};
+use super::distribution::load_config;
 use super::{print_err, print_out, Ctx};
 use crate::auth::{convert_to_hostname, INDEX_SERVER};
 use crate::cli::usage::{check_args, Arity};
@@ -39,19 +39,25 @@ pub async fn logout(ctx: &Ctx, args: LogoutArgs) -> Result<()> {
     check_args(&ctx.path, Arity::Max(1), args.args.len())?;
     let (name, keys) = keys(args.args.first().map(String::as_str));
     let mut cfg = load_config();
-    refuse_helper(&cfg, &name)?;
     print_out(&format!("Removing login credentials for {name}\n"));
-    let mut removed = false;
+    let mut failed = Vec::new();
+    let mut changed = false;
     for k in &keys {
-        removed |= cfg.erase(k);
-    }
-    if removed {
-        if let Err(e) = cfg.save() {
-            print_err(&format!(
-                "WARNING: could not erase credentials:\n{name}: {}\n",
-                crate::error::message(&e)
-            ));
+        match cfg.erase(k) {
+            Ok(c) => changed |= c,
+            Err(e) => failed.push(format!("{k}: {e}")),
         }
+    }
+    if changed {
+        if let Err(e) = cfg.save() {
+            let e = crate::error::message(&e);
+            failed = keys.iter().map(|k| format!("{k}: {e}")).collect();
+        }
+    }
+    // As docker: a warning only when no form of the key could be removed.
+    if failed.len() == keys.len() {
+        print_err("WARNING: could not erase credentials:\n");
+        print_out(&failed.iter().map(|e| format!("{e}\n")).collect::<String>());
     }
     Ok(())
 }
