@@ -554,3 +554,58 @@ fn credential_helpers_are_used_like_docker() {
         Some("eyJ1c2VybmFtZSI6Imh1IiwicGFzc3dvcmQiOiJocCIsInNlcnZlcmFkZHJlc3MiOiIxMjcuMC4wLjE6NTAwMCJ9")
     );
 }
+
+#[test]
+fn a_refused_pull_asks_for_a_login_on_a_terminal_only() {
+    let s = Script {
+        pull: Reply::Err(401, "unauthorized: authentication required"),
+        ..Script::default()
+    };
+    // No terminal: the 401 is the answer (docker would wait for a user
+    // name on the pipe).
+    let r = run(&berth(), &["pull", "127.0.0.1:5000/x"], &s, None, b"");
+    assert_eq!(r.out.status.code(), Some(1));
+    assert_eq!(
+        r.stderr,
+        "Error response from daemon: unauthorized: authentication required\n"
+    );
+    assert_eq!(r.seen.len(), 1);
+
+    // A terminal: a login for this one request, the request again with it,
+    // and nothing stored.
+    let fake = Fake::start(s);
+    let cfg = tempfile::tempdir().unwrap();
+    let t = berth_tests::tmux::Tmux::start(
+        &format!(
+            "DOCKER_CONFIG={} {} -H {} pull 127.0.0.1:5000/x; echo EXIT=$?; sleep 600",
+            cfg.path().display(),
+            berth().display(),
+            fake.host()
+        ),
+        120,
+        30,
+    );
+    t.wait_for("Username:");
+    t.line("me");
+    t.wait_for("Password:");
+    t.line("secret");
+    let screen = t.wait_for("EXIT=");
+    assert!(
+        screen.contains("\nLogin prior to pull:\nUsername: me\nPassword:\n"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("secret"),
+        "the password was echoed:\n{screen}"
+    );
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    let seen = fake.take();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].registry_auth.as_deref(), Some("e30="));
+    // {"username":"me","password":"secret","serveraddress":"127.0.0.1:5000"}
+    assert_eq!(
+        seen[1].registry_auth.as_deref(),
+        Some("eyJ1c2VybmFtZSI6Im1lIiwicGFzc3dvcmQiOiJzZWNyZXQiLCJzZXJ2ZXJhZGRyZXNzIjoiMTI3LjAuMC4xOjUwMDAifQ==")
+    );
+    assert!(!cfg.path().join("config.json").exists());
+}

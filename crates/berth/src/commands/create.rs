@@ -141,7 +141,7 @@ async fn pull_image(client: &Client, r: &Reference, platform: &str, quiet: bool)
     } else {
         Progress::Stderr
     };
-    pull::pull_image(client, r, Some(reference::api_tag(r)), platform, to).await
+    pull::pull_image(client, r, Some(reference::api_tag(r)), platform, to, None).await
 }
 
 /// `--cidfile`: refuses an existing file, writes the ID, removes the file if

@@ -6,13 +6,16 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{anyhow, Result};
 use hyper::body::Incoming;
-use hyper::Response;
+use hyper::{Method, Response};
 
-use super::print_err;
+use super::login::prompt;
+use super::{print_err, print_out};
 use crate::auth::{self, config, config::ConfigFile};
-use crate::client::body_reader;
+use crate::client::{body_reader, empty, Client, Query};
+use crate::error::DaemonError;
 use crate::reference::Reference;
 use crate::stream::jsonmessage::{display_stream, DisplayError};
+use crate::stream::terminal;
 
 /// The stored login for `r`'s registry as the header value (`e30=` when
 /// there is none). docker's warning for a config file it cannot use goes to
@@ -22,6 +25,46 @@ pub fn registry_auth(r: &Reference) -> Result<String> {
     let cfg = load_config();
     let key = auth::config_key(&auth::domain(r));
     Ok(cfg.get(&key).map_err(|e| anyhow!(e))?.header())
+}
+
+/// `POST path` with the registry's stored login. When the registry turns
+/// that down (401), `pull` and `push` (`action`) on a terminal ask for a
+/// login for this one request and try again, as docker's do; otherwise
+/// (no terminal, or the pull of `create`) the 401 is the answer.
+pub async fn post_with_login(
+    client: &Client,
+    path: &str,
+    query: &Query,
+    r: &Reference,
+    action: Option<&str>,
+) -> Result<Response<Incoming>> {
+    match (send(client, path, query, registry_auth(r)?).await, action) {
+        (Err(e), Some(action)) if is_unauthorized(&e) && terminal::stdin_is_tty() => {
+            print_out(&format!("\nLogin prior to {action}:\n"));
+            let key = auth::config_key(&auth::domain(r));
+            let stored = load_config().get(&key).unwrap_or_default();
+            let login = prompt("", "", &stored.username, &key)?;
+            send(client, path, query, login.header()).await
+        }
+        (answer, _) => answer,
+    }
+}
+
+async fn send(
+    client: &Client,
+    path: &str,
+    query: &Query,
+    auth: String,
+) -> Result<Response<Incoming>> {
+    let headers = [("X-Registry-Auth", auth)];
+    client
+        .request(Method::POST, path, query, empty(), &headers)
+        .await
+}
+
+fn is_unauthorized(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<DaemonError>()
+        .is_some_and(|d| d.status == 401)
 }
 
 /// The user's config.json, its warning (if any) printed.

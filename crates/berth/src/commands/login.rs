@@ -111,7 +111,12 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> Result<()> {
         }
     }
 
-    let attempt = prompt(&args, &stored.username, &server)?;
+    if (args.username.is_empty() || args.password.is_empty()) && !terminal::stdin_is_tty() {
+        return Err(anyhow!(
+            "Error: Cannot perform an interactive login from a non TTY device"
+        ));
+    }
+    let attempt = prompt(&args.username, &args.password, &stored.username, &server)?;
     let status = authenticate(ctx, &attempt).await?;
     finish(&mut cfg, attempt, status)
 }
@@ -171,15 +176,15 @@ fn finish(
     Ok(())
 }
 
-/// The credentials to try: the flags', with what is missing asked for on
-/// the terminal (the user name offering the stored one).
-fn prompt(args: &LoginArgs, default_user: &str, server: &str) -> Result<AuthConfig> {
-    if (args.username.is_empty() || args.password.is_empty()) && !terminal::stdin_is_tty() {
-        return Err(anyhow!(
-            "Error: Cannot perform an interactive login from a non TTY device"
-        ));
-    }
-    let mut username = args.username.trim().to_string();
+/// The credentials to try: the ones given, with what is missing asked for
+/// on the terminal (the user name offering `default_user`).
+pub fn prompt(
+    username: &str,
+    password: &str,
+    default_user: &str,
+    server: &str,
+) -> Result<AuthConfig> {
+    let mut username = username.trim().to_string();
     if username.is_empty() {
         let default_user = default_user.trim();
         let msg = if default_user.is_empty() {
@@ -196,7 +201,7 @@ fn prompt(args: &LoginArgs, default_user: &str, server: &str) -> Result<AuthConf
             return Err(anyhow!("Error: Non-null Username Required"));
         }
     }
-    let mut password = args.password.trim().to_string();
+    let mut password = password.trim().to_string();
     if password.is_empty() {
         let quiet = terminal::NoEcho::enable().map_err(|e| anyhow!("{e}"))?;
         print_out("Password: ");

@@ -2,12 +2,11 @@
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use hyper::Method;
 
-use super::distribution::{registry_auth, show_progress, Progress};
+use super::distribution::{post_with_login, show_progress, Progress};
 use super::{print_out, Ctx};
 use crate::cli::usage::{check_args, Arity};
-use crate::client::{empty, Client, Query};
+use crate::client::{Client, Query};
 use crate::reference::{self, Reference};
 
 /// `pull` flags.
@@ -54,35 +53,28 @@ pub async fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
         Progress::Stdout
     };
     let tag = (!args.all_tags).then(|| reference::api_tag(&r));
-    pull_image(&ctx.client, &r, tag, &args.platform, to).await?;
+    pull_image(&ctx.client, &r, tag, &args.platform, to, Some("pull")).await?;
     print_out(&format!("{r}\n"));
     Ok(())
 }
 
 /// `POST /images/create?fromImage=<name>&tag=<tag or digest>[&platform=]`
-/// with the registry's stored login; no `tag` pulls every tag.
+/// with the registry's stored login; no `tag` pulls every tag. `action`
+/// names the command when a refused login may be asked for again.
 pub async fn pull_image(
     client: &Client,
     r: &Reference,
     tag: Option<String>,
     platform: &str,
     to: Progress,
+    action: Option<&str>,
 ) -> Result<()> {
     let mut query = Query::new().set("fromImage", r.name());
     if let Some(t) = tag {
         query = query.set("tag", t);
     }
     let query = query.set_nonempty("platform", &platform.to_lowercase());
-    let auth = registry_auth(r)?;
-    let resp = client
-        .request(
-            Method::POST,
-            "/images/create",
-            &query,
-            empty(),
-            &[("X-Registry-Auth", auth)],
-        )
-        .await?;
+    let resp = post_with_login(client, "/images/create", &query, r, action).await?;
     show_progress(resp, to).await
 }
 

@@ -2,13 +2,12 @@
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use hyper::Method;
 
-use super::distribution::{registry_auth, show_progress, Progress};
+use super::distribution::{post_with_login, show_progress, Progress};
 use super::pull::resolve;
 use super::{print_out, Ctx};
 use crate::cli::usage::{check_args, Arity};
-use crate::client::{empty, Query};
+use crate::client::Query;
 use crate::reference::Reference;
 
 /// `push` flags.
@@ -62,17 +61,7 @@ pub async fn push(ctx: &Ctx, args: PushArgs) -> Result<()> {
     if let (false, Some(t)) = (args.all_tags, r.tag()) {
         query = query.set("tag", t);
     }
-    let auth = registry_auth(&r)?;
-    let resp = ctx
-        .client
-        .request(
-            Method::POST,
-            &push_path(&r),
-            &query,
-            empty(),
-            &[("X-Registry-Auth", auth)],
-        )
-        .await?;
+    let resp = post_with_login(&ctx.client, &push_path(&r), &query, &r, Some("push")).await?;
     if args.quiet {
         show_progress(resp, Progress::Quiet).await?;
         print_out(&format!("{r}\n"));

@@ -15,11 +15,12 @@ pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// The window size of the terminal on stdout as (rows, columns), if any.
+/// Is stderr a terminal?
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// The window size of the terminal on stdout as (rows, columns), if any.
 pub fn tty_size() -> Option<(u16, u16)> {
     if !stdout_is_tty() {
         return None;
