@@ -62,7 +62,8 @@ async fn send(
         .await
 }
 
-fn is_unauthorized(e: &anyhow::Error) -> bool {
+/// Whether the daemon answered 401 (the registry refused the login).
+pub fn is_unauthorized(e: &anyhow::Error) -> bool {
     e.downcast_ref::<DaemonError>()
         .is_some_and(|d| d.status == 401)
 }

@@ -4,16 +4,16 @@
 use std::io::{BufRead, Read};
 
 use anyhow::{anyhow, Result};
+use berth_api::models;
 use clap::Args;
-use serde::Deserialize;
 
-use super::distribution::load_config;
+use super::distribution::{is_unauthorized, load_config};
 use super::{print_err, print_out, Ctx};
 use crate::auth::config::ConfigFile;
 use crate::auth::{convert_to_hostname, AuthConfig, INDEX_SERVER};
 use crate::cli::usage::{check_args, Arity};
+
 use crate::client::{read_body, Query};
-use crate::error::DaemonError;
 use crate::stream::terminal;
 
 /// `login` flags.
@@ -96,10 +96,7 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> Result<()> {
             }
             Ok(answer) => return finish(&mut cfg, attempt, answer),
             Err(e) => {
-                let unauthorized = e
-                    .downcast_ref::<DaemonError>()
-                    .is_some_and(|d| d.status == 401);
-                if unauthorized {
+                if is_unauthorized(&e) {
                     print_err("Stored credentials invalid or expired\n");
                 } else {
                     print_err(&format!(
@@ -121,33 +118,24 @@ pub async fn login(ctx: &Ctx, mut args: LoginArgs) -> Result<()> {
     finish(&mut cfg, attempt, status)
 }
 
-/// The daemon's answer to `POST /auth`.
-#[derive(Debug, Default, Deserialize)]
-struct AuthAnswer {
-    #[serde(rename = "IdentityToken", default)]
-    identity_token: String,
-    #[serde(rename = "Status", default)]
-    status: String,
-}
-
 /// `POST /auth`; the status line to print, and the identity token (if the
 /// registry gave one) in place of the password.
 async fn authenticate(ctx: &Ctx, attempt: &AuthConfig) -> Result<(String, String)> {
-    let body = AuthConfig {
-        username: attempt.username.clone(),
-        password: attempt.password.clone(),
-        serveraddress: attempt.serveraddress.clone(),
-        ..Default::default()
+    let body = models::AuthConfig {
+        username: Some(attempt.username.clone()),
+        password: Some(attempt.password.clone()),
+        email: None,
+        serveraddress: Some(attempt.serveraddress.clone()),
     };
     let resp = ctx.client.post_json("/auth", &Query::new(), &body).await?;
     let bytes = read_body(resp).await?;
-    let answer: AuthAnswer = if bytes.iter().all(u8::is_ascii_whitespace) {
-        AuthAnswer::default()
+    let answer: models::SystemAuthResponse = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
     } else {
         serde_json::from_slice(&bytes)
             .map_err(|e| anyhow!("error decoding the daemon's answer: {e}"))?
     };
-    Ok((answer.status, answer.identity_token))
+    Ok((answer.status, answer.identity_token.unwrap_or_default()))
 }
 
 /// Stores what worked and prints the daemon's status (`Login Succeeded`).
