@@ -14,8 +14,8 @@ use crate::auth::{self, config, config::ConfigFile};
 use crate::client::{body_reader, empty, Client, Query};
 use crate::error::DaemonError;
 use crate::reference::Reference;
-use crate::stream::jsonmessage::{display_stream, DisplayError};
-use crate::stream::terminal;
+use crate::stream::jsonmessage::{display_stream_on, DisplayError};
+use crate::stream::terminal::{self, Term};
 
 /// The stored login for `r`'s registry as the header value (`e30=` when
 /// there is none). docker's warning for a config file it cannot use goes to
@@ -89,12 +89,18 @@ pub enum Progress {
 /// Shows a JSON message stream, as progress bars on a terminal and as
 /// plain lines otherwise; an error message in it is the command's error.
 pub async fn show_progress(resp: Response<Incoming>, to: Progress) -> Result<()> {
-    let (mut out, tty): (Box<dyn Write>, bool) = match to {
-        Progress::Stdout => (Box::new(std::io::stdout()), std::io::stdout().is_terminal()),
-        Progress::Stderr => (Box::new(std::io::stderr()), std::io::stderr().is_terminal()),
-        Progress::Quiet => (Box::new(std::io::sink()), false),
+    let (mut out, term): (Box<dyn Write>, Option<Term>) = match to {
+        Progress::Stdout => (
+            Box::new(std::io::stdout()),
+            std::io::stdout().is_terminal().then_some(Term::Stdout),
+        ),
+        Progress::Stderr => (
+            Box::new(std::io::stderr()),
+            std::io::stderr().is_terminal().then_some(Term::Stderr),
+        ),
+        Progress::Quiet => (Box::new(std::io::sink()), None),
     };
-    let result = display_stream(body_reader(resp), &mut out, tty, |_| {}).await;
+    let result = display_stream_on(body_reader(resp), &mut out, term, |_| {}).await;
     let _ = out.flush();
     match result {
         Ok(()) => Ok(()),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::format::units::human_size;
+use crate::stream::terminal::Term;
 
 /// One message of the stream.
 #[derive(Debug, Default, Deserialize)]
@@ -225,9 +226,20 @@ impl std::error::Error for DisplayError {}
 /// Reads the stream to its end, showing each message on `out`. Messages with
 /// an `aux` field go to `on_aux` instead.
 pub async fn display_stream<R: AsyncRead + Unpin>(
-    mut reader: R,
+    reader: R,
     out: &mut dyn Write,
     is_terminal: bool,
+    on_aux: impl FnMut(&serde_json::Value),
+) -> Result<(), DisplayError> {
+    display_stream_on(reader, out, is_terminal.then_some(Term::Stdout), on_aux).await
+}
+
+/// [`display_stream`] for output on the terminal `term` (`None`: not a
+/// terminal), whose width the progress bars take.
+pub async fn display_stream_on<R: AsyncRead + Unpin>(
+    mut reader: R,
+    out: &mut dyn Write,
+    term: Option<Term>,
     mut on_aux: impl FnMut(&serde_json::Value),
 ) -> Result<(), DisplayError> {
     let mut buf: Vec<u8> = Vec::new();
@@ -253,7 +265,7 @@ pub async fn display_stream<R: AsyncRead + Unpin>(
                             on_aux(aux);
                             continue;
                         }
-                        show(&jm, out, is_terminal, &mut ids).map_err(DisplayError::Message)?;
+                        show(&jm, out, term, &mut ids).map_err(DisplayError::Message)?;
                     }
                     Some(Err(e)) if e.is_eof() && n != 0 => break,
                     Some(Err(e)) => return Err(DisplayError::Decode(e)),
@@ -274,9 +286,10 @@ pub async fn display_stream<R: AsyncRead + Unpin>(
 fn show(
     jm: &JsonMessage,
     out: &mut dyn Write,
-    is_terminal: bool,
+    term: Option<Term>,
     ids: &mut HashMap<String, usize>,
 ) -> Result<(), StreamError> {
+    let is_terminal = term.is_some();
     let mut diff = 0;
     if !jm.id.is_empty() && (jm.progress_detail.is_some() || !jm.progress.is_empty()) {
         let line = match ids.get(&jm.id) {
@@ -297,9 +310,9 @@ fn show(
     } else {
         ids.clear();
     }
-    let width = crate::stream::terminal::tty_size()
-        .map(|(_, cols)| cols as usize)
-        .unwrap_or(200);
+    let width = term
+        .and_then(Term::columns)
+        .map_or(200, |cols| cols as usize);
     let result = jm.display(out, is_terminal, width);
     if !jm.id.is_empty() && is_terminal && diff > 0 {
         let _ = write!(out, "\x1b[{diff}B");

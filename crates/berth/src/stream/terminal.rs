@@ -25,6 +25,28 @@ pub fn tty_size() -> Option<(u16, u16)> {
     if !stdout_is_tty() {
         return None;
     }
+    winsize(std::io::stdout().as_raw_fd())
+}
+
+/// A terminal output is shown on (progress bars are drawn as wide as it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    Stdout,
+    Stderr,
+}
+
+impl Term {
+    /// Its width now, if it is a terminal.
+    pub fn columns(self) -> Option<u16> {
+        let fd = match self {
+            Term::Stdout => std::io::stdout().as_raw_fd(),
+            Term::Stderr => std::io::stderr().as_raw_fd(),
+        };
+        winsize(fd).map(|(_, cols)| cols)
+    }
+}
+
+fn winsize(fd: std::os::fd::RawFd) -> Option<(u16, u16)> {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -32,7 +54,7 @@ pub fn tty_size() -> Option<(u16, u16)> {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCGWINSZ writes a `winsize` into the valid pointer we pass.
-    let rc = unsafe { libc::ioctl(std::io::stdout().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     (rc == 0).then_some((ws.ws_row, ws.ws_col))
 }
 
