@@ -334,6 +334,8 @@ fn pull_matches_docker() {
         &["pull", "odd:1/x"],
         &["pull", "-a", "127.0.0.1:5000/x"],
         &["pull", "--platform", "Linux/AMD64", "busybox"],
+        &["pull", "--disable-content-trust", "busybox"],
+        &["push", "--disable-content-trust=true", "127.0.0.1:5000/x:1"],
         &["pull", &format!("busybox@sha256:{}", "a".repeat(64))],
         // refused before any request
         &["pull", "-a", "busybox:1"],
@@ -387,6 +389,24 @@ fn push_matches_docker() {
         ..Script::default()
     };
     assert_same(&["push", "busybox"], &s, None, b"");
+}
+
+#[test]
+fn content_trust_is_refused_when_asked_for() {
+    for args in [
+        &["pull", "--disable-content-trust=false", "busybox"][..],
+        &["push", "--disable-content-trust=false", "busybox"],
+        &["create", "--disable-content-trust=false", "busybox"],
+    ] {
+        let r = run(&berth(), args, &Script::default(), None, b"");
+        assert_ne!(r.out.status.code(), Some(0), "{args:?}");
+        assert!(
+            r.stderr.contains("content trust is not supported"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.seen.is_empty(), "{args:?}: {:?}", r.seen);
+    }
 }
 
 #[test]

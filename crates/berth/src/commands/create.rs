@@ -64,6 +64,7 @@ pub async fn create_container(
     req: &CreateRequest,
     opts: &ContainerOpts,
 ) -> Result<String> {
+    super::distribution::check_content_trust(opts.disable_content_trust)?;
     let image = req.body.image();
     let named = named_reference(image)?;
     let cid = CidFile::open(req.body.cid_file())?;

@@ -77,6 +77,30 @@ pub fn load_config() -> ConfigFile {
     cfg
 }
 
+/// Image signatures (docker's content trust) are not checked by berth, so
+/// asking for them is refused: by `--disable-content-trust=false`, or,
+/// without the flag, by `DOCKER_CONTENT_TRUST` read as docker reads it (any
+/// value but an empty one or a false one).
+pub fn refuse_content_trust(flag: Option<bool>, env: Option<&str>) -> Result<()> {
+    let wanted = match flag {
+        Some(disabled) => !disabled,
+        None => env
+            .filter(|v| !v.is_empty())
+            .is_some_and(|v| crate::cli::parsers::go_bool(v).unwrap_or(true)),
+    };
+    if wanted {
+        return Err(anyhow!(
+            "content trust is not supported: use --disable-content-trust or unset DOCKER_CONTENT_TRUST"
+        ));
+    }
+    Ok(())
+}
+
+/// [`refuse_content_trust`] with this process's environment.
+pub fn check_content_trust(flag: Option<bool>) -> Result<()> {
+    refuse_content_trust(flag, std::env::var("DOCKER_CONTENT_TRUST").ok().as_deref())
+}
+
 /// Where a progress stream is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -106,5 +130,22 @@ pub async fn show_progress(resp: Response<Incoming>, to: Progress) -> Result<()>
         Ok(()) => Ok(()),
         Err(DisplayError::Message(e)) => Err(anyhow!(e.message)),
         Err(e) => Err(anyhow!(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_trust_is_refused_when_asked_for() {
+        assert!(refuse_content_trust(None, None).is_ok());
+        assert!(refuse_content_trust(None, Some("")).is_ok());
+        assert!(refuse_content_trust(None, Some("0")).is_ok());
+        assert!(refuse_content_trust(None, Some("false")).is_ok());
+        assert!(refuse_content_trust(None, Some("1")).is_err());
+        assert!(refuse_content_trust(None, Some("yes")).is_err());
+        assert!(refuse_content_trust(Some(true), Some("1")).is_ok());
+        assert!(refuse_content_trust(Some(false), None).is_err());
     }
 }

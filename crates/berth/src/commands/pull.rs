@@ -1,10 +1,11 @@
 //! `pull`: an image from a registry, through the daemon.
 
 use anyhow::{anyhow, Result};
-use clap::Args;
+use clap::{ArgAction, Args};
 
-use super::distribution::{post_with_login, show_progress, Progress};
+use super::distribution::{check_content_trust, post_with_login, show_progress, Progress};
 use super::{print_out, Ctx};
+use crate::cli::parsers;
 use crate::cli::usage::{check_args, Arity};
 use crate::client::{Client, Query};
 use crate::reference::{self, Reference};
@@ -18,6 +19,9 @@ pub struct PullArgs {
     /// Set platform if server is multi-platform capable
     #[arg(long = "platform", default_value = "")]
     pub platform: String,
+    /// Skip image verification (default true)
+    #[arg(long = "disable-content-trust", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parsers::go_bool)]
+    pub disable_content_trust: Option<bool>,
     /// Suppress verbose output
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
@@ -40,6 +44,7 @@ pub fn resolve(name: &str, all_tags: bool) -> Result<(Reference, bool), String> 
 /// reference pulled (also with `-q`, as docker prints it).
 pub async fn pull(ctx: &Ctx, args: PullArgs) -> Result<()> {
     check_args(&ctx.path, Arity::Exact(1), args.args.len())?;
+    check_content_trust(args.disable_content_trust)?;
     let (r, defaulted) = resolve(&args.args[0], args.all_tags).map_err(|e| anyhow!(e))?;
     if defaulted && !args.quiet {
         print_out(&format!(

@@ -1,11 +1,12 @@
 //! `push`: an image to a registry, through the daemon.
 
 use anyhow::{anyhow, Result};
-use clap::Args;
+use clap::{ArgAction, Args};
 
-use super::distribution::{post_with_login, show_progress, Progress};
+use super::distribution::{check_content_trust, post_with_login, show_progress, Progress};
 use super::pull::resolve;
 use super::{print_out, Ctx};
+use crate::cli::parsers;
 use crate::cli::usage::{check_args, Arity};
 use crate::client::Query;
 use crate::reference::Reference;
@@ -19,6 +20,9 @@ pub struct PushArgs {
     /// Push a platform-specific manifest (not supported: berth pushes the image as stored)
     #[arg(long = "platform", default_value = "")]
     pub platform: String,
+    /// Skip image signing (default true)
+    #[arg(long = "disable-content-trust", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parsers::go_bool)]
+    pub disable_content_trust: Option<bool>,
     /// Suppress verbose output
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
@@ -45,6 +49,7 @@ pub fn push_path(r: &Reference) -> String {
 /// `push`: the progress on stdout; with `-q` only the reference pushed.
 pub async fn push(ctx: &Ctx, args: PushArgs) -> Result<()> {
     check_args(&ctx.path, Arity::Exact(1), args.args.len())?;
+    check_content_trust(args.disable_content_trust)?;
     if !args.platform.is_empty() {
         return Err(anyhow!(
             "--platform is not supported: berth pushes an image whole, as it is stored"
