@@ -112,14 +112,8 @@ mod tests {
     fn registry_keys() {
         assert_eq!(domain_of("busybox"), "docker.io");
         assert_eq!(domain_of("index.docker.io/library/busybox:1"), "docker.io");
-        assert_eq!(
-            domain_of(
-                "127.0.0.1:5000/a/b@sha256:{}"
-                    .replace("{}", &"a".repeat(64))
-                    .as_str()
-            ),
-            "127.0.0.1:5000"
-        );
+        let digested = format!("127.0.0.1:5000/a/b@sha256:{}", "a".repeat(64));
+        assert_eq!(domain_of(&digested), "127.0.0.1:5000");
         assert_eq!(config_key(&domain_of("busybox")), INDEX_SERVER);
         assert_eq!(config_key(&domain_of("me/app")), INDEX_SERVER);
         assert_eq!(config_key(&domain_of("localhost/app")), "localhost");

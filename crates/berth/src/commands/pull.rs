@@ -29,8 +29,9 @@ pub struct PullArgs {
     pub args: Vec<String>,
 }
 
-/// What `tag` says about a reference given with `-a`, or the reference to
-/// pull with docker's default tag added.
+/// The reference to pull, with docker's default tag added when it names
+/// neither a tag nor a digest (and whether it was), or docker's refusal of
+/// a tag given with `-a`.
 pub fn resolve(name: &str, all_tags: bool) -> Result<(Reference, bool), String> {
     let r = Reference::parse(name)?;
     match (all_tags, r.is_name_only()) {
