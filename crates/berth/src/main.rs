@@ -2,6 +2,7 @@
 //! to the daemon's Docker Engine API and matches the docker CLI's commands,
 //! output, messages and exit codes.
 
+mod auth;
 mod cli;
 mod client;
 mod commands;

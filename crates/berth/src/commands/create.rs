@@ -1,20 +1,19 @@
 //! `create`, and the creation `run` shares: pulling a missing image,
 //! `--cidfile`, the daemon's warnings.
 
-use std::io::IsTerminal;
-
 use anyhow::{anyhow, Result};
 use clap::Args;
 use serde::Deserialize;
 
 use super::create_body::BodyFlags;
 use super::create_opts::{current_dir, BuildEnv, ContainerOpts, CreateRequest};
+use super::distribution::Progress;
+use super::pull;
 use super::{print_err, print_out, Ctx};
 use crate::cli::usage::{check_args, Arity};
-use crate::client::{body_reader, read_body, Client, Query};
+use crate::client::{read_body, Client, Query};
 use crate::error::{is_not_found, StatusError};
 use crate::reference::{self, Reference};
-use crate::stream::jsonmessage::{display_stream, DisplayError};
 use crate::stream::terminal;
 
 /// `create` flags.
@@ -65,6 +64,7 @@ pub async fn create_container(
     req: &CreateRequest,
     opts: &ContainerOpts,
 ) -> Result<String> {
+    super::distribution::check_content_trust(opts.disable_content_trust)?;
     let image = req.body.image();
     let named = named_reference(image)?;
     let cid = CidFile::open(req.body.cid_file())?;
@@ -135,32 +135,14 @@ fn named_reference(image: &str) -> Result<Option<Reference>> {
         .map_err(|e| anyhow!(e))
 }
 
-/// `POST /images/create?fromImage=..&tag=..`, progress on stderr.
-pub async fn pull_image(client: &Client, r: &Reference, platform: &str, quiet: bool) -> Result<()> {
-    let query = Query::new()
-        .set("fromImage", r.name())
-        .set("tag", reference::api_tag(r))
-        .set_nonempty("platform", &platform.to_lowercase());
-    let resp = client
-        .request(
-            hyper::Method::POST,
-            "/images/create",
-            &query,
-            crate::client::empty(),
-            &[("X-Registry-Auth", "e30=".to_string())],
-        )
-        .await?;
-    let is_tty = std::io::stderr().is_terminal();
-    let mut sink: Box<dyn std::io::Write> = if quiet {
-        Box::new(std::io::sink())
+/// Pulls the image as `create` does: progress on stderr, nothing with `-q`.
+async fn pull_image(client: &Client, r: &Reference, platform: &str, quiet: bool) -> Result<()> {
+    let to = if quiet {
+        Progress::Quiet
     } else {
-        Box::new(std::io::stderr())
+        Progress::Stderr
     };
-    match display_stream(body_reader(resp), &mut sink, is_tty && !quiet, |_| {}).await {
-        Ok(()) => Ok(()),
-        Err(DisplayError::Message(e)) => Err(anyhow!(e.message)),
-        Err(e) => Err(anyhow!(e.to_string())),
-    }
+    pull::pull_image(client, r, Some(reference::api_tag(r)), platform, to, None).await
 }
 
 /// `--cidfile`: refuses an existing file, writes the ID, removes the file if

@@ -50,6 +50,9 @@ pub struct ContainerOpts {
     /// Set custom DNS servers
     #[arg(long = "dns")]
     pub dns: Vec<String>,
+    /// Skip image verification (default true)
+    #[arg(long = "disable-content-trust", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parsers::go_bool)]
+    pub disable_content_trust: Option<bool>,
     /// Set DNS options
     #[arg(long = "dns-option", alias = "dns-opt")]
     pub dns_option: Vec<String>,

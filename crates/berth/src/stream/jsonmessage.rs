@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::format::units::human_size;
+use crate::stream::terminal::Term;
 
 /// One message of the stream.
 #[derive(Debug, Default, Deserialize)]
@@ -225,9 +226,20 @@ impl std::error::Error for DisplayError {}
 /// Reads the stream to its end, showing each message on `out`. Messages with
 /// an `aux` field go to `on_aux` instead.
 pub async fn display_stream<R: AsyncRead + Unpin>(
-    mut reader: R,
+    reader: R,
     out: &mut dyn Write,
     is_terminal: bool,
+    on_aux: impl FnMut(&serde_json::Value),
+) -> Result<(), DisplayError> {
+    display_stream_on(reader, out, is_terminal.then_some(Term::Stdout), on_aux).await
+}
+
+/// [`display_stream`] for output on the terminal `term` (`None`: not a
+/// terminal), whose width the progress bars take.
+pub async fn display_stream_on<R: AsyncRead + Unpin>(
+    mut reader: R,
+    out: &mut dyn Write,
+    term: Option<Term>,
     mut on_aux: impl FnMut(&serde_json::Value),
 ) -> Result<(), DisplayError> {
     let mut buf: Vec<u8> = Vec::new();
@@ -253,7 +265,7 @@ pub async fn display_stream<R: AsyncRead + Unpin>(
                             on_aux(aux);
                             continue;
                         }
-                        show(&jm, out, is_terminal, &mut ids).map_err(DisplayError::Message)?;
+                        show(&jm, out, term, &mut ids).map_err(DisplayError::Message)?;
                     }
                     Some(Err(e)) if e.is_eof() && n != 0 => break,
                     Some(Err(e)) => return Err(DisplayError::Decode(e)),
@@ -274,9 +286,10 @@ pub async fn display_stream<R: AsyncRead + Unpin>(
 fn show(
     jm: &JsonMessage,
     out: &mut dyn Write,
-    is_terminal: bool,
+    term: Option<Term>,
     ids: &mut HashMap<String, usize>,
 ) -> Result<(), StreamError> {
+    let is_terminal = term.is_some();
     let mut diff = 0;
     if !jm.id.is_empty() && (jm.progress_detail.is_some() || !jm.progress.is_empty()) {
         let line = match ids.get(&jm.id) {
@@ -297,9 +310,9 @@ fn show(
     } else {
         ids.clear();
     }
-    let width = crate::stream::terminal::tty_size()
-        .map(|(_, cols)| cols as usize)
-        .unwrap_or(200);
+    let width = term
+        .and_then(Term::columns)
+        .map_or(200, |cols| cols as usize);
     let result = jm.display(out, is_terminal, width);
     if !jm.id.is_empty() && is_terminal && diff > 0 {
         let _ = write!(out, "\x1b[{diff}B");
@@ -338,6 +351,91 @@ mod tests {
             out,
             "latest: Pulling from library/busybox\na1b2: Pulling fs layer\nDigest: sha256:abc\nStatus: Downloaded newer image for busybox:latest\n"
         );
+    }
+
+    /// docker's captured pull stream; the expected text is what docker 28
+    /// printed for it with stdout not a terminal.
+    const PULL_SAMPLE: &str = r#"{"status":"Pulling from apitrace/built","id":"v1"}
+{"status":"Already exists","progressDetail":{},"id":"67b1b35a4691"}
+{"status":"Pulling fs layer","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Pulling fs layer","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Downloading","progressDetail":{"current":146,"total":146},"progress":"[==================================================\u003e]     146B/146B","id":"8aa551f0b7ee"}
+{"status":"Verifying Checksum","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Download complete","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Extracting","progressDetail":{"current":146,"total":146},"progress":"[==================================================\u003e]     146B/146B","id":"8aa551f0b7ee"}
+{"status":"Extracting","progressDetail":{"current":146,"total":146},"progress":"[==================================================\u003e]     146B/146B","id":"8aa551f0b7ee"}
+{"status":"Downloading","progressDetail":{"current":167,"total":167},"progress":"[==================================================\u003e]     167B/167B","id":"650c08d9f5ce"}
+{"status":"Verifying Checksum","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Download complete","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Pull complete","progressDetail":{},"id":"8aa551f0b7ee"}
+{"status":"Extracting","progressDetail":{"current":167,"total":167},"progress":"[==================================================\u003e]     167B/167B","id":"650c08d9f5ce"}
+{"status":"Extracting","progressDetail":{"current":167,"total":167},"progress":"[==================================================\u003e]     167B/167B","id":"650c08d9f5ce"}
+{"status":"Pull complete","progressDetail":{},"id":"650c08d9f5ce"}
+{"status":"Digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b"}
+{"status":"Status: Downloaded newer image for 127.0.0.1:5000/apitrace/built:v1"}
+"#;
+
+    #[tokio::test]
+    async fn docker_pull_sample_as_plain_lines() {
+        let (out, r) = render(PULL_SAMPLE).await;
+        assert!(r.is_ok());
+        assert_eq!(
+            out,
+            "v1: Pulling from apitrace/built
+67b1b35a4691: Already exists
+8aa551f0b7ee: Pulling fs layer
+650c08d9f5ce: Pulling fs layer
+8aa551f0b7ee: Verifying Checksum
+8aa551f0b7ee: Download complete
+650c08d9f5ce: Verifying Checksum
+650c08d9f5ce: Download complete
+8aa551f0b7ee: Pull complete
+650c08d9f5ce: Pull complete
+Digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b
+Status: Downloaded newer image for 127.0.0.1:5000/apitrace/built:v1
+"
+        );
+    }
+
+    /// docker's captured push stream, ending in an `aux` message.
+    const PUSH_SAMPLE: &str = r#"{"status":"The push refers to repository [127.0.0.1:5000/apitrace/built]"}
+{"status":"Preparing","progressDetail":{},"id":"1f29edfa8e4e"}
+{"status":"Preparing","progressDetail":{},"id":"d7d9f59badfb"}
+{"status":"Preparing","progressDetail":{},"id":"0f8cbe8b92d6"}
+{"status":"Pushing","progressDetail":{"current":512,"total":6},"progress":"[==================================================\u003e]     512B","id":"d7d9f59badfb"}
+{"status":"Pushing","progressDetail":{"current":2560,"total":6},"progress":"[==================================================\u003e]   2.56kB","id":"d7d9f59badfb"}
+{"status":"Pushing","progressDetail":{"current":512,"total":25},"progress":"[==================================================\u003e]     512B","id":"1f29edfa8e4e"}
+{"status":"Pushing","progressDetail":{"current":2560,"total":25},"progress":"[==================================================\u003e]   2.56kB","id":"1f29edfa8e4e"}
+{"status":"Mounted from busybox","progressDetail":{},"id":"0f8cbe8b92d6"}
+{"status":"Pushed","progressDetail":{},"id":"d7d9f59badfb"}
+{"status":"Pushed","progressDetail":{},"id":"1f29edfa8e4e"}
+{"status":"v1: digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b size: 942"}
+{"progressDetail":{},"aux":{"Tag":"v1","Digest":"sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b","Size":942}}
+"#;
+
+    #[tokio::test]
+    async fn docker_push_sample_as_plain_lines() {
+        let mut out = Vec::new();
+        let mut aux = Vec::new();
+        display_stream(PUSH_SAMPLE.as_bytes(), &mut out, false, |v| {
+            aux.push(v.clone())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "The push refers to repository [127.0.0.1:5000/apitrace/built]
+1f29edfa8e4e: Preparing
+d7d9f59badfb: Preparing
+0f8cbe8b92d6: Preparing
+0f8cbe8b92d6: Mounted from busybox
+d7d9f59badfb: Pushed
+1f29edfa8e4e: Pushed
+v1: digest: sha256:fabde904437c2a0edb1e48ebbd2cdda4e60a1301b521e9c0a4a03bed43130c3b size: 942
+"
+        );
+        assert_eq!(aux.len(), 1);
+        assert_eq!(aux[0]["Tag"], "v1");
     }
 
     #[tokio::test]

@@ -15,15 +15,38 @@ pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// The window size of the terminal on stdout as (rows, columns), if any.
+/// Is stderr a terminal?
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// The window size of the terminal on stdout as (rows, columns), if any.
 pub fn tty_size() -> Option<(u16, u16)> {
     if !stdout_is_tty() {
         return None;
     }
+    winsize(std::io::stdout().as_raw_fd())
+}
+
+/// A terminal output is shown on (progress bars are drawn as wide as it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    Stdout,
+    Stderr,
+}
+
+impl Term {
+    /// Its width now, if it is a terminal.
+    pub fn columns(self) -> Option<u16> {
+        let fd = match self {
+            Term::Stdout => std::io::stdout().as_raw_fd(),
+            Term::Stderr => std::io::stderr().as_raw_fd(),
+        };
+        winsize(fd).map(|(_, cols)| cols)
+    }
+}
+
+fn winsize(fd: std::os::fd::RawFd) -> Option<(u16, u16)> {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -31,7 +54,7 @@ pub fn tty_size() -> Option<(u16, u16)> {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCGWINSZ writes a `winsize` into the valid pointer we pass.
-    let rc = unsafe { libc::ioctl(std::io::stdout().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     (rc == 0).then_some((ws.ws_row, ws.ws_col))
 }
 
@@ -54,6 +77,29 @@ impl RawMode {
 }
 
 impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Turns off echo on the terminal on stdin (a password prompt); echo comes
+/// back when this guard is dropped.
+pub struct NoEcho {
+    saved: Termios,
+}
+
+impl NoEcho {
+    pub fn enable() -> nix::Result<NoEcho> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin)?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(termios::LocalFlags::ECHO);
+        termios::tcsetattr(&stdin, SetArg::TCSANOW, &quiet)?;
+        Ok(NoEcho { saved })
+    }
+}
+
+impl Drop for NoEcho {
     fn drop(&mut self) {
         let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
     }
