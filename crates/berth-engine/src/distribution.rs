@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use berth_distribution::auth::Credentials;
 use berth_distribution::client::Client;
-use berth_distribution::error::RegistryError;
 use berth_distribution::pull::{Pull, DEFAULT_CONCURRENCY};
 use berth_distribution::registry::{InsecureRegistries, Location};
 use berth_image::{LayerEvent, Platform};
@@ -131,16 +130,6 @@ fn registry_err(e: berth_distribution::Error) -> Error {
     Error::new(kind, e.to_string())
 }
 
-/// A registry's error as Go's errcode prints it: `<code text>: <message>`
-/// (`manifest unknown: manifest unknown`).
-fn errcode_text(e: &RegistryError) -> String {
-    if e.code.is_empty() {
-        return e.message.clone();
-    }
-    let code = e.code.to_lowercase().replace('_', " ");
-    format!("{code}: {}", e.message)
-}
-
 /// The image reference `fromImage` and `tag` of `POST /images/create` name.
 pub fn pull_reference(from_image: &str, tag: Option<&str>) -> Result<Reference> {
     let r = Reference::parse(from_image).map_err(Error::invalid)?;
@@ -255,18 +244,18 @@ fn pull_start_err(e: berth_distribution::Error, reference: &Reference) -> Error 
     let name = reference.familiar_name();
     match e {
         E::NotFound(r) if r.code == "NAME_UNKNOWN" => {
-            Error::not_found(format!("repository {name} not found: {}", errcode_text(&r)))
+            Error::not_found(format!("repository {name} not found: {}", r.message))
         }
         E::NotFound(r) => Error::not_found(format!(
             "manifest for {} not found: {}",
             reference.familiar(),
-            errcode_text(&r)
+            r.message
         )),
         E::Denied(r) => Error::not_found(format!(
             "pull access denied for {name}, repository does not exist or may require 'docker login': {}",
-            errcode_text(&r)
+            r.message
         )),
-        E::Unauthorized(r) => Error::new(ErrorKind::Unauthorized, errcode_text(&r)),
+        E::Unauthorized(r) => Error::new(ErrorKind::Unauthorized, r.message),
         other => registry_err(other),
     }
 }

@@ -132,7 +132,8 @@ impl Client {
             body: Some(resp.into_body()),
             finished: false,
         };
-        let stream = futures_util::stream::unfold(state, next).boxed();
+        // Fused: a reader may ask again after the end (to confirm it).
+        let stream = futures_util::stream::unfold(state, next).fuse().boxed();
         BlobReader {
             inner: StreamReader::new(stream),
         }

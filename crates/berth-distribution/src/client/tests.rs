@@ -488,6 +488,9 @@ async fn read_all(c: &Client, desc: &Descriptor) -> Result<Vec<u8>> {
         .read_to_end(&mut out)
         .await
         .map_err(BlobReader::error)?;
+    // The end stays the end: readers ask again to confirm it.
+    let mut more = [0u8; 16];
+    assert_eq!(reader.read(&mut more).await.map_err(BlobReader::error)?, 0);
     Ok(out)
 }
 

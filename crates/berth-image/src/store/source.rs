@@ -376,10 +376,15 @@ impl ImageStore {
         let was_present = self.was_present(&id, &image.tags)?;
         let chains = chain_ids(&image.diff_ids);
         let _pins = self.pin(&chains);
+        // An image already here is not taken apart layer by layer (dockerd
+        // stops at its config too).
+        let known = self.record(&id)?.is_some();
         let mut missing = Vec::new();
         for (i, chain) in chains.iter().enumerate() {
             if self.layer_present(chain)? {
-                (opts.progress)(i, &image.layers[i], LayerEvent::Exists);
+                if !known {
+                    (opts.progress)(i, &image.layers[i], LayerEvent::Exists);
+                }
             } else {
                 (opts.progress)(i, &image.layers[i], LayerEvent::Waiting);
                 missing.push(i);

@@ -1139,13 +1139,23 @@ mod from_source {
             srcs[0].digest,
             Digest::of_bytes(&gzip(&img.layers[2])).to_string()
         );
-        // Again: nothing is fetched.
+        // Again: nothing is fetched, nor listed.
         let events = Mutex::new(Vec::new());
         let c = create(&s, &src, &top, &events).unwrap();
         assert!(c.was_present);
+        assert!(events.into_inner().unwrap().is_empty());
+        // Another image on the same first layers fetches only its own.
+        let mut layers = img.layers.clone();
+        layers[3] = layer(&[("other", "y")]);
+        let other = Img::new(layers, "sh", vec![]);
+        let top = src.image(&other);
+        let events = Mutex::new(Vec::new());
+        create(&s, &src, &top, &events).unwrap();
         let ev = events.into_inner().unwrap();
-        assert_eq!(ev.len(), 4);
-        assert!(ev.iter().all(|(_, e)| *e == LayerEvent::Exists));
+        for i in 0..3 {
+            assert!(ev.contains(&(i, LayerEvent::Exists)), "{ev:?}");
+        }
+        assert!(ev.contains(&(3, LayerEvent::Verified)), "{ev:?}");
         assert!(tmp_is_empty(&s));
     }
 
