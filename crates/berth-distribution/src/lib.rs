@@ -11,6 +11,7 @@ pub mod client;
 pub mod error;
 pub mod manifest;
 pub mod pull;
+pub mod push;
 pub mod registry;
 pub mod server;
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use berth_distribution::auth::Credentials;
 use berth_distribution::client::Client;
+use berth_distribution::manifest::Manifest;
 use berth_distribution::pull::{Pull, DEFAULT_CONCURRENCY};
+use berth_distribution::push::{self, PushEvent};
 use berth_distribution::registry::{InsecureRegistries, Location};
 use berth_image::{LayerEvent, Platform};
 use berth_reference::Reference;
@@ -23,6 +25,8 @@ pub struct RegistryConfig {
     pub insecure_entries: Vec<String>,
     /// Layers pulled at once per pull.
     pub max_concurrent_downloads: usize,
+    /// Layers pushed at once per push.
+    pub max_concurrent_uploads: usize,
 }
 
 impl RegistryConfig {
@@ -33,6 +37,7 @@ impl RegistryConfig {
                 .map_err(|e| Error::invalid(e.to_string()))?,
             insecure_entries: insecure.to_vec(),
             max_concurrent_downloads,
+            max_concurrent_uploads: push::DEFAULT_CONCURRENCY,
         })
     }
 }
@@ -43,6 +48,7 @@ impl Default for RegistryConfig {
             insecure: InsecureRegistries::default(),
             insecure_entries: Vec::new(),
             max_concurrent_downloads: DEFAULT_CONCURRENCY,
+            max_concurrent_uploads: push::DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -257,5 +263,180 @@ fn pull_start_err(e: berth_distribution::Error, reference: &Reference) -> Error 
         )),
         E::Unauthorized(r) => Error::new(ErrorKind::Unauthorized, r.message),
         other => registry_err(other),
+    }
+}
+
+fn push_message(diff_id: &str, event: PushEvent) -> Value {
+    let id = ids::short(diff_id.strip_prefix("sha256:").unwrap_or(diff_id)).to_string();
+    let plain = |status: String| json!({"status": status, "progressDetail": {}, "id": id});
+    match event {
+        PushEvent::Preparing => plain("Preparing".into()),
+        PushEvent::Pushing { current, total } => json!({
+            "status": "Pushing",
+            "progressDetail": {"current": current, "total": total},
+            "progress": progress_text(current, total),
+            "id": id,
+        }),
+        PushEvent::Pushed => plain("Pushed".into()),
+        PushEvent::Exists => plain("Layer already exists".into()),
+        PushEvent::Mounted { from } => plain(format!("Mounted from {from}")),
+    }
+}
+
+impl Engine {
+    /// `POST /images/{name}/push`: `name` (with `tag` when given) must be
+    /// an image here; it goes to the registry and repository it names.
+    pub async fn image_push(
+        self: &Arc<Self>,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<AuthConfig>,
+        progress: Progress,
+    ) -> Result<()> {
+        let parsed = Reference::parse(name).map_err(Error::invalid)?;
+        let reference = match tag.filter(|t| !t.is_empty()) {
+            Some(t) => {
+                Reference::parse(&format!("{}:{t}", parsed.name())).map_err(Error::invalid)?
+            }
+            None if parsed.tag().is_some() || parsed.digest().is_some() => parsed,
+            // dockerd pushes every tag of the repository then; berth does
+            // not yet, and says so instead of pushing one.
+            None => {
+                return Err(Error::invalid(
+                    "pushing all tags of a repository is not supported yet; name a tag",
+                ))
+            }
+        };
+        if reference.digest().is_some() {
+            return Err(Error::invalid("cannot push a digest reference"));
+        }
+        let images = self.images.clone();
+        let lookup = reference.to_string();
+        let image = tokio::task::spawn_blocking(move || images.resolve(&lookup))
+            .await?
+            .map_err(|_| {
+                Error::not_found(format!(
+                    "An image does not exist locally with the tag: {}",
+                    reference.familiar_name()
+                ))
+            })?;
+        let tag = reference.tag().unwrap_or("latest").to_string();
+        let client = self.client_for(&reference, auth.as_ref())?.for_push();
+        progress(json!({"status": format!(
+            "The push refers to repository [{}]",
+            reference.familiar_name()
+        )}));
+        let layer_progress = progress.clone();
+        let pushed = push::push(
+            Arc::new(client),
+            self.images.clone(),
+            &image,
+            &tag,
+            self.config.registry.max_concurrent_uploads,
+            Arc::new(move |diff_id: &str, event: PushEvent| {
+                layer_progress(push_message(diff_id, event))
+            }),
+        )
+        .await
+        .map_err(registry_err)?;
+        progress(json!({"status": format!(
+            "{tag}: digest: {} size: {}",
+            pushed.digest, pushed.size
+        )}));
+        progress(json!({"progressDetail": {}, "aux": {
+            "Tag": tag, "Digest": pushed.digest, "Size": pushed.size,
+        }}));
+        let familiar = reference.familiar();
+        self.image_event("push", &familiar, &familiar);
+        Ok(())
+    }
+
+    /// `POST /auth`: checks the credentials with the registry.
+    pub async fn auth_login(self: &Arc<Self>, auth: AuthConfig) -> Result<Value> {
+        let server = auth.server_address.trim();
+        let domain = server_domain(server);
+        let client = Client::new(
+            Location::registry(&domain),
+            &self.config.registry.insecure,
+            auth.credentials(),
+        )
+        .map_err(registry_err)?;
+        client.check_login().await.map_err(|e| {
+            // dockerd answers a refused login as an unknown error (500).
+            Error::system(e.to_string())
+        })?;
+        Ok(json!({"IdentityToken": "", "Status": "Login Succeeded"}))
+    }
+
+    /// `GET /distribution/{name}/json`: the registry's descriptor for
+    /// `name` and the platforms it is for.
+    pub async fn distribution_inspect(
+        self: &Arc<Self>,
+        name: &str,
+        auth: Option<AuthConfig>,
+    ) -> Result<Value> {
+        let reference = pull_reference(name, None)?;
+        let client = self.client_for(&reference, auth.as_ref())?;
+        let location = Location::from_reference(&reference);
+        let fetched = client
+            .manifest(&location.target)
+            .await
+            .map_err(|e| pull_start_err(e, &reference))?;
+        let platforms: Vec<Value> = match &fetched.manifest {
+            Manifest::Index(i) => i
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref())
+                .map(|p| {
+                    json!({"architecture": p.architecture, "os": p.os,
+                           "variant": (!p.variant.is_empty()).then(|| p.variant.clone())})
+                })
+                .collect(),
+            Manifest::Image(m) => {
+                // The platform is in the config.
+                let mut out = Vec::new();
+                let mut buf = Vec::new();
+                if m.config.size <= 8 << 20 && client.blob(&m.config, &mut buf).await.is_ok() {
+                    if let Ok(cfg) = serde_json::from_slice::<Value>(&buf) {
+                        out.push(json!({"architecture": cfg["architecture"], "os": cfg["os"],
+                                        "variant": cfg.get("variant")}));
+                    }
+                }
+                out
+            }
+        };
+        let platforms: Vec<Value> = platforms
+            .into_iter()
+            .map(|mut p| {
+                if p["variant"].is_null() {
+                    if let Some(o) = p.as_object_mut() {
+                        o.remove("variant");
+                    }
+                }
+                p
+            })
+            .collect();
+        Ok(json!({
+            "Descriptor": {
+                "mediaType": fetched.manifest.media_type(),
+                "digest": fetched.digest,
+                "size": fetched.body.len(),
+            },
+            "Platforms": platforms,
+        }))
+    }
+}
+
+/// The registry a login names: `https://index.docker.io/v1/` and an empty
+/// address are Docker Hub; a URL gives its host.
+fn server_domain(server: &str) -> String {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+        .unwrap_or(server);
+    let host = rest.split('/').next().unwrap_or("");
+    match host {
+        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
+        h => h.to_string(),
     }
 }

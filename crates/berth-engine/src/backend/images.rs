@@ -62,6 +62,18 @@ pub trait ImagesBackend: Send + Sync {
         auth: Option<AuthConfig>,
         progress: Progress,
     ) -> Result<()>;
+    /// Pushes `name` (`tag` when given); see [`crate::Engine::image_push`].
+    async fn push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<AuthConfig>,
+        progress: Progress,
+    ) -> Result<()>;
+    /// `POST /auth`.
+    async fn login(&self, auth: AuthConfig) -> Result<Value>;
+    /// `GET /distribution/{name}/json`.
+    async fn distribution_inspect(&self, name: &str, auth: Option<AuthConfig>) -> Result<Value>;
 }
 
 #[async_trait]
@@ -137,5 +149,23 @@ impl ImagesBackend for Area {
         progress: Progress,
     ) -> Result<()> {
         self.0.image_pull(reference, platform, auth, progress).await
+    }
+
+    async fn push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<AuthConfig>,
+        progress: Progress,
+    ) -> Result<()> {
+        self.0.image_push(name, tag, auth, progress).await
+    }
+
+    async fn login(&self, auth: AuthConfig) -> Result<Value> {
+        self.0.auth_login(auth).await
+    }
+
+    async fn distribution_inspect(&self, name: &str, auth: Option<AuthConfig>) -> Result<Value> {
+        self.0.distribution_inspect(name, auth).await
     }
 }

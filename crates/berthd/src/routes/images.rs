@@ -178,6 +178,37 @@ pub async fn create(
     Err(Error::invalid("fromSrc or fromImage is required").into())
 }
 
+/// `POST /auth`: the body is docker's AuthConfig.
+pub async fn auth(State(e): State<AppState>, body: Bytes) -> ApiResult {
+    let auth: AuthConfig = serde_json::from_slice(&body)
+        .map_err(|err| Error::invalid(format!("invalid auth configuration: {err}")))?;
+    Ok(json(StatusCode::OK, &e.images.login(auth).await?))
+}
+
+/// `GET /distribution/{name}/json`.
+pub async fn distribution(
+    State(e): State<AppState>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let Some(name) = rest.strip_suffix("/json") else {
+        return Err(Error::not_found("page not found").into());
+    };
+    let auth = registry_auth(&headers)?;
+    Ok(json(
+        StatusCode::OK,
+        &e.images.distribution_inspect(name, auth).await?,
+    ))
+}
+
+/// `GET /images/search`: berth knows no index to search.
+pub async fn search() -> ApiResult {
+    Err(Error::not_implemented(
+        "search is not supported: berth has no registry index configured to search",
+    )
+    .into())
+}
+
 /// `X-Registry-Auth`: docker's base64url JSON auth config, or none.
 fn registry_auth(headers: &HeaderMap) -> Result<Option<AuthConfig>, Error> {
     match headers.get("x-registry-auth") {
@@ -249,6 +280,7 @@ pub async fn by_name_post(
     State(e): State<AppState>,
     Path(rest): Path<String>,
     Query(q): Q,
+    headers: HeaderMap,
 ) -> ApiResult {
     match split_suffix(&rest, &["tag", "push"]) {
         Some((name, "tag")) => {
@@ -260,25 +292,13 @@ pub async fn by_name_post(
             Ok(empty(StatusCode::CREATED))
         }
         Some((name, "push")) => {
-            // dockerd's 404 for an image it does not have; then the truth.
-            let name = match query::string(&q, "tag") {
-                Some(tag) => format!("{name}:{tag}"),
-                None => name.to_string(),
-            };
-            e.images
-                .check(std::slice::from_ref(&name))
-                .await
-                .map_err(|_| {
-                    let repo = berth_image::reference::Reference::parse(&name)
-                        .map_or_else(|_| name.clone(), |r| r.familiar_name());
-                    Error::not_found(format!(
-                        "An image does not exist locally with the tag: {repo}"
-                    ))
-                })?;
-            Err(Error::not_implemented(format!(
-                "cannot push {name}: berth has no registry client yet; use `docker save` to move the image"
-            ))
-            .into())
+            let name = name.to_string();
+            let tag = query::string(&q, "tag").map(str::to_string);
+            let auth = registry_auth(&headers)?;
+            progress_stream(move |progress| async move {
+                e.images.push(&name, tag.as_deref(), auth, progress).await
+            })
+            .await
         }
         _ => Err(Error::not_found("page not found").into()),
     }

@@ -72,6 +72,9 @@ pub fn router(state: AppState) -> Router {
         .route("/images/get", get(images::save))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
+        .route("/images/search", get(images::search))
+        .route("/auth", post(images::auth))
+        .route("/distribution/{*rest}", get(images::distribution))
         .route(
             "/images/{*rest}",
             get(images::by_name_get)

@@ -351,6 +351,40 @@ impl ImagesBackend for Fake {
             }
         }
     }
+
+    async fn push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        _: Option<berth_engine::distribution::AuthConfig>,
+        progress: berth_engine::distribution::Progress,
+    ) -> Result<()> {
+        self.record(format!("push {name},{}", tag.unwrap_or("")));
+        if !lock(&self.images).contains_key(name) {
+            return Err(Error::not_found(format!(
+                "An image does not exist locally with the tag: {name}"
+            )));
+        }
+        progress(serde_json::json!({"status": "The push refers to repository [x]"}));
+        Ok(())
+    }
+
+    async fn login(
+        &self,
+        auth: berth_engine::distribution::AuthConfig,
+    ) -> Result<serde_json::Value> {
+        self.record(format!("login {},{}", auth.username, auth.server_address));
+        Ok(serde_json::json!({"IdentityToken": "", "Status": "Login Succeeded"}))
+    }
+
+    async fn distribution_inspect(
+        &self,
+        name: &str,
+        _: Option<berth_engine::distribution::AuthConfig>,
+    ) -> Result<serde_json::Value> {
+        self.record(format!("distribution_inspect {name}"));
+        Err(Error::not_found("manifest unknown"))
+    }
 }
 
 #[async_trait]

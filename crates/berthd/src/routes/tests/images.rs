@@ -110,3 +110,42 @@ async fn pull_reads_the_registry_auth_header_and_a_digest_tag() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.message(), "invalid X-Registry-Auth header: not base64");
 }
+
+#[tokio::test]
+async fn push_streams_and_login_checks_the_body() {
+    let fake = Arc::new(Fake::default().with_image("127.0.0.1:5000/x", "sha256:1"));
+    let a = call(&fake, "POST", "/images/127.0.0.1:5000/x/push?tag=v1", "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8(a.body.to_vec()).unwrap(),
+        "{\"status\":\"The push refers to repository [x]\"}\n"
+    );
+    let a = call(&fake, "POST", "/auth", "{not json").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(
+        a.message().starts_with("invalid auth configuration"),
+        "{}",
+        a.message()
+    );
+    let a = call(
+        &fake,
+        "POST",
+        "/auth",
+        r#"{"username":"u","password":"p","serveraddress":"127.0.0.1:5000"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["Status"], "Login Succeeded");
+    let a = call(&fake, "GET", "/distribution/127.0.0.1:5000/x:v1/json", "").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = call(&fake, "GET", "/images/search?term=busybox", "").await;
+    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(
+        fake.calls(),
+        [
+            "push 127.0.0.1:5000/x,v1",
+            "login u,127.0.0.1:5000",
+            "distribution_inspect 127.0.0.1:5000/x:v1"
+        ]
+    );
+}
