@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use berth_distribution::auth::Credentials;
-use berth_distribution::client::Client;
+use berth_distribution::client::{Client, ClientOptions};
 use berth_distribution::manifest::Manifest;
 use berth_distribution::pull::{Pull, DEFAULT_CONCURRENCY};
 use berth_distribution::push::{self, PushEvent};
@@ -20,7 +20,8 @@ use crate::{ids, Engine};
 /// How berthd reaches registries (its flags).
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
-    pub insecure: InsecureRegistries,
+    /// Insecure registries, certs dir and mirrors, as the client takes them.
+    pub client: ClientOptions,
     /// `--insecure-registry` as given, for `info`.
     pub insecure_entries: Vec<String>,
     /// Layers pulled at once per pull.
@@ -31,10 +32,37 @@ pub struct RegistryConfig {
 
 impl RegistryConfig {
     /// From berthd's flags.
-    pub fn new(insecure: &[String], max_concurrent_downloads: usize) -> Result<RegistryConfig> {
-        Ok(RegistryConfig {
+    /// `mirrors`: `URL` (Docker Hub's, as dockerd's `--registry-mirror`)
+    /// or `DOMAIN=URL` (a mirror of any registry).
+    pub fn new(
+        insecure: &[String],
+        mirrors: &[String],
+        certs_dir: Option<std::path::PathBuf>,
+        max_concurrent_downloads: usize,
+    ) -> Result<RegistryConfig> {
+        let mut client = ClientOptions {
             insecure: InsecureRegistries::parse(insecure)
                 .map_err(|e| Error::invalid(e.to_string()))?,
+            certs_dir,
+            ..ClientOptions::default()
+        };
+        for m in mirrors {
+            let (domain, url) = match m.split_once('=') {
+                Some((d, u)) => (Some(d.to_string()), u.to_string()),
+                None => (None, m.clone()),
+            };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::invalid(format!(
+                    "invalid mirror: unsupported scheme in {url:?}: must use either 'https://' or 'http://'"
+                )));
+            }
+            match domain {
+                Some(d) => client.registry_mirrors.entry(d).or_default().push(url),
+                None => client.mirrors.push(url),
+            }
+        }
+        Ok(RegistryConfig {
+            client,
             insecure_entries: insecure.to_vec(),
             max_concurrent_downloads,
             max_concurrent_uploads: push::DEFAULT_CONCURRENCY,
@@ -45,7 +73,7 @@ impl RegistryConfig {
 impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
-            insecure: InsecureRegistries::default(),
+            client: ClientOptions::default(),
             insecure_entries: Vec::new(),
             max_concurrent_downloads: DEFAULT_CONCURRENCY,
             max_concurrent_uploads: push::DEFAULT_CONCURRENCY,
@@ -87,7 +115,18 @@ impl AuthConfig {
             .map_err(|_| Error::invalid("invalid X-Registry-Auth header: not base64"))?;
         let auth: AuthConfig = serde_json::from_slice(&raw)
             .map_err(|e| Error::invalid(format!("invalid X-Registry-Auth header: {e}")))?;
+        auth.check()?;
         Ok(Some(auth))
+    }
+
+    /// Refuses what berth would otherwise drop: a ready bearer token.
+    pub fn check(&self) -> Result<()> {
+        if !self.registry_token.is_empty() {
+            return Err(Error::invalid(
+                "registrytoken is not supported; send username and password or an identitytoken",
+            ));
+        }
+        Ok(())
     }
 
     fn credentials(&self) -> Option<Credentials> {
@@ -140,11 +179,13 @@ fn registry_err(e: berth_distribution::Error) -> Error {
 pub fn pull_reference(from_image: &str, tag: Option<&str>) -> Result<Reference> {
     let r = Reference::parse(from_image).map_err(Error::invalid)?;
     let Some(tag) = tag.filter(|t| !t.is_empty()) else {
-        return Ok(if r.digest().is_some() {
-            r
-        } else {
-            r.with_default_tag()
-        });
+        // A bare name asks dockerd for every tag (`docker pull -a`).
+        if r.digest().is_none() && r.tag().is_none() {
+            return Err(Error::invalid(
+                "pulling all tags of a repository is not supported yet; name a tag",
+            ));
+        }
+        return Ok(r);
     };
     // `tag` may be a digest (`docker pull name@sha256:...` sends it so).
     let sep = if tag.contains(':') { '@' } else { ':' };
@@ -187,9 +228,9 @@ fn layer_message(digest: &str, size: u64, event: LayerEvent) -> Vec<Value> {
 impl Engine {
     fn client_for(&self, reference: &Reference, auth: Option<&AuthConfig>) -> Result<Client> {
         let location = Location::from_reference(reference);
-        Client::new(
+        Client::with_options(
             location,
-            &self.config.registry.insecure,
+            &self.config.registry.client,
             auth.and_then(AuthConfig::credentials),
         )
         .map_err(registry_err)
@@ -353,11 +394,12 @@ impl Engine {
 
     /// `POST /auth`: checks the credentials with the registry.
     pub async fn auth_login(self: &Arc<Self>, auth: AuthConfig) -> Result<Value> {
+        auth.check()?;
         let server = auth.server_address.trim();
         let domain = server_domain(server);
-        let client = Client::new(
+        let client = Client::with_options(
             Location::registry(&domain),
-            &self.config.registry.insecure,
+            &self.config.registry.client,
             auth.credentials(),
         )
         .map_err(registry_err)?;

@@ -146,7 +146,7 @@ pub fn info(engine: &Engine) -> SystemInfo {
             allow_nondistributable_artifacts_hostnames: Some(Vec::new()),
             insecure_registry_cidrs: Some(insecure_cidrs(&engine.config.registry.insecure_entries)),
             index_configs: Some(index_configs(&engine.config.registry.insecure_entries)),
-            mirrors: Some(Vec::new()),
+            mirrors: Some(engine.config.registry.client.mirrors.clone()),
         }),
         ncpu: Some(
             std::thread::available_parallelism()

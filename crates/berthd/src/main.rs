@@ -56,6 +56,14 @@ struct Args {
     /// or a CIDR); loopback registries always are
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
+    /// A mirror pulls try first: URL (Docker Hub's) or DOMAIN=URL (any
+    /// registry's)
+    #[arg(long = "registry-mirror")]
+    registry_mirror: Vec<String>,
+    /// Extra CAs and client certificates per registry:
+    /// <dir>/<host[:port]>/{*.crt,*.cert,*.key}
+    #[arg(long = "certs-dir", default_value = "/etc/berth/certs.d")]
+    certs_dir: PathBuf,
     /// Layers pulled at once per pull
     #[arg(long = "max-concurrent-downloads", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     max_concurrent_downloads: u16,
@@ -147,6 +155,8 @@ fn main() -> Result<()> {
         init_path: init_path(args.init_path.as_deref())?,
         registry: berth_engine::distribution::RegistryConfig::new(
             &args.insecure_registry,
+            &args.registry_mirror,
+            Some(args.certs_dir.clone()),
             usize::from(args.max_concurrent_downloads),
         )?,
     };

@@ -292,6 +292,12 @@ pub async fn by_name_post(
             Ok(empty(StatusCode::CREATED))
         }
         Some((name, "push")) => {
+            if query::string(&q, "platform").is_some() {
+                return Err(Error::invalid(
+                    "platform: pushing one platform of an image is not supported yet",
+                )
+                .into());
+            }
             let name = name.to_string();
             let tag = query::string(&q, "tag").map(str::to_string);
             let auth = registry_auth(&headers)?;

@@ -69,7 +69,7 @@ async fn pull_errors_before_the_first_message_are_http_errors() {
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_eq!(a.message(), "manifest unknown");
     // After a message, the status is 200 and the error ends the stream.
-    let a = call(&fake, "POST", "/images/create?fromImage=broken", "").await;
+    let a = call(&fake, "POST", "/images/create?fromImage=broken:latest", "").await;
     assert_eq!(a.status, StatusCode::OK);
     let text = String::from_utf8(a.body.to_vec()).unwrap();
     assert_eq!(
@@ -103,12 +103,27 @@ async fn pull_reads_the_registry_auth_header_and_a_digest_tag() {
     let a = super::call_with_headers(
         &fake,
         "POST",
-        "/images/create?fromImage=x",
+        "/images/create?fromImage=x:v1",
         &[("X-Registry-Auth", "%%%")],
     )
     .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.message(), "invalid X-Registry-Auth header: not base64");
+    // No tag at all is dockerd's "every tag", which berth refuses by name.
+    let a = call(&fake, "POST", "/images/create?fromImage=x&tag=v1", "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = call(&fake, "POST", "/images/create?fromImage=x", "").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.message().contains("all tags"), "{}", a.message());
+    let a = call(
+        &fake,
+        "POST",
+        "/images/x/push?tag=v1&platform=linux/arm64",
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.message().contains("platform"), "{}", a.message());
 }
 
 #[tokio::test]
