@@ -37,7 +37,8 @@ impl Registry {
                 panic!("berth-registry exited before listening");
             };
             if let Some((_, addr)) = line.split_once("listening on ") {
-                break addr.trim().to_string();
+                let addr = addr.trim();
+                break addr.split_once("://").map_or(addr, |(_, a)| a).to_string();
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.

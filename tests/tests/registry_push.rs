@@ -1,0 +1,178 @@
+//! Push with berth, pull back on a clean root, run: through berth's own
+//! registry server. Each step's words are docker's, and skopeo (an
+//! independent client) reads what berth pushed.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use berth_tests::{ok, stdout, Daemon};
+
+/// berth-registry on a free loopback port; killed on drop.
+struct Registry {
+    child: Child,
+    addr: String,
+    _root: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(berth_tests::bin_dir().join("berth-registry"))
+            .args(["--addr", "127.0.0.1:0", "--root"])
+            .arg(root.path())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start berth-registry");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("berth-registry exited before listening");
+            };
+            if let Some((_, a)) = line.split_once("listening on ") {
+                let a = a.trim();
+                break a.split_once("://").map_or(a, |(_, rest)| rest).to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Registry {
+            child,
+            addr,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn skopeo_inspect(image: &str) -> serde_json::Value {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// A two-layer image (busybox and a committed layer) named `name`.
+fn two_layer_image(d: &Daemon, name: &str) {
+    d.load_busybox();
+    ok(&d.docker(&[
+        "run",
+        "--name",
+        "mk",
+        "busybox:latest",
+        "sh",
+        "-c",
+        "echo pushed-layer > /marker",
+    ]));
+    ok(&d.docker(&["commit", "mk", name]));
+    ok(&d.docker(&["rm", "mk"]));
+}
+
+#[test]
+fn push_then_pull_on_a_clean_root_and_run() {
+    let reg = Registry::start();
+    let src = Daemon::start();
+    let image = format!("{}/team/app:v1", reg.addr);
+    two_layer_image(&src, &image);
+
+    let out = src.berth(&["push", &image]);
+    let text = ok(&out);
+    assert!(
+        text.contains(&format!(
+            "The push refers to repository [{}/team/app]",
+            reg.addr
+        )),
+        "{text}"
+    );
+    assert!(text.contains(": Pushed"), "{text}");
+    let digest_line = text
+        .lines()
+        .find(|l| l.starts_with("v1: digest: sha256:"))
+        .unwrap_or_else(|| panic!("no digest line: {text}"));
+    let digest = digest_line.split_whitespace().nth(2).expect("digest");
+
+    // An independent client sees the same image.
+    let info = skopeo_inspect(&image);
+    assert_eq!(info["Digest"], digest);
+    assert_eq!(info["Layers"].as_array().map(Vec::len), Some(2));
+
+    // Again: the registry has every layer.
+    let text = ok(&src.berth(&["push", &image]));
+    assert_eq!(text.matches("Layer already exists").count(), 2, "{text}");
+    // To another repository of the registry: mounted, not uploaded.
+    let other = format!("{}/other/app:v1", reg.addr);
+    ok(&src.docker(&["tag", &image, &other]));
+    let text = ok(&src.docker(&["push", &other]));
+    assert_eq!(text.matches("Mounted from team/app").count(), 2, "{text}");
+    assert!(!text.contains("Pushed"), "{text}");
+
+    // A clean daemon pulls it with the docker CLI and runs it.
+    let dst = Daemon::start();
+    let out = dst.docker(&["pull", &image]);
+    let text = ok(&out);
+    assert!(text.contains(&format!("Digest: {digest}")), "{text}");
+    assert!(
+        text.contains(&format!("Status: Downloaded newer image for {image}")),
+        "{text}"
+    );
+    let run = dst.docker(&["run", "--rm", &image, "cat", "/marker"]);
+    assert_eq!(ok(&run), "pushed-layer\n");
+    let digests = stdout(&dst.docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &image,
+    ]));
+    assert_eq!(
+        digests.trim(),
+        format!("[\"{}/team/app@{digest}\"]", reg.addr)
+    );
+    // Same image id on both sides: the config went through unchanged.
+    let id = |d: &Daemon| stdout(&d.docker(&["image", "inspect", "--format", "{{.Id}}", &image]));
+    assert_eq!(id(&src), id(&dst));
+}
+
+#[test]
+fn push_refusals_are_dockers() {
+    let d = Daemon::start();
+    let out = d.docker(&["push", "127.0.0.1:1/none/such:v1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("An image does not exist locally with the tag: 127.0.0.1:1/none/such"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A registry that is not there: the push starts, then fails in-stream.
+    d.load_busybox();
+    ok(&d.docker(&["tag", "busybox:latest", "127.0.0.1:1/none/such:v1"]));
+    let out = d.docker(&["push", "127.0.0.1:1/none/such:v1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The daemon still serves.
+    ok(&d.docker(&["version"]));
+}
