@@ -176,3 +176,48 @@ fn push_refusals_are_dockers() {
     // The daemon still serves.
     ok(&d.docker(&["version"]));
 }
+
+/// berthd killed at each step of a pull: after a restart the image is
+/// either whole (it runs) or absent (and a new pull gets it), and the
+/// store check finds nothing wrong.
+#[test]
+fn a_pull_killed_at_any_step_leaves_the_image_whole_or_absent() {
+    let reg = Registry::start();
+    let src = Daemon::start();
+    let image = format!("{}/crash/app:v1", reg.addr);
+    two_layer_image(&src, &image);
+    ok(&src.berth(&["push", &image]));
+    drop(src);
+    for point in [
+        "image.layer-staged",
+        "image.config-written",
+        "image.layers-placed",
+        "image.recorded",
+    ] {
+        let mut d = Daemon::start();
+        d.restart_with_env(&[("FAILPOINTS", &format!("{point}=return"))]);
+        let _ = d.docker(&["pull", &image]);
+        let status = d.wait_exit(std::time::Duration::from_secs(30));
+        assert!(
+            status.is_some() && d.log().contains(&format!("crash point {point}:")),
+            "berthd did not crash at {point}:\n{}",
+            d.log()
+        );
+        d.restart();
+        let present = d
+            .docker(&["image", "inspect", "--format", "{{.Id}}", &image])
+            .status
+            .success();
+        if !present {
+            ok(&d.docker(&["pull", &image]));
+        }
+        let run = d.docker(&["run", "--rm", &image, "cat", "/marker"]);
+        assert_eq!(ok(&run), "pushed-layer\n", "after {point}");
+        d.kill9();
+        assert_eq!(
+            berth_tests::invariants::store_check(&d),
+            Vec::<String>::new(),
+            "after {point}"
+        );
+    }
+}
