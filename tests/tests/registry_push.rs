@@ -109,6 +109,18 @@ fn push_then_pull_on_a_clean_root_and_run() {
         .find(|l| l.starts_with("v1: digest: sha256:"))
         .unwrap_or_else(|| panic!("no digest line: {text}"));
     let digest = digest_line.split_whitespace().nth(2).expect("digest");
+    // The pushed manifest is one of the image's RepoDigests, as with dockerd.
+    let pushed_digests = stdout(&src.docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &image,
+    ]));
+    assert!(
+        pushed_digests.contains(&format!("{}/team/app@{digest}", reg.addr)),
+        "{pushed_digests}"
+    );
 
     // An independent client sees the same image.
     let info = skopeo_inspect(&image);

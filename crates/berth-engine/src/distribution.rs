@@ -387,6 +387,15 @@ impl Engine {
         progress(json!({"progressDetail": {}, "aux": {
             "Tag": tag, "Digest": pushed.digest, "Size": pushed.size,
         }}));
+        // dockerd lists the pushed manifest in RepoDigests.
+        let images = self.images.clone();
+        let (id, name, digest) = (image.id.clone(), reference.name(), pushed.digest.clone());
+        if let Err(e) =
+            tokio::task::spawn_blocking(move || images.add_digest_reference(&id, &name, &digest))
+                .await?
+        {
+            tracing::warn!("cannot record the pushed digest: {e}");
+        }
         let familiar = reference.familiar();
         self.image_event("push", &familiar, &familiar);
         Ok(())

@@ -655,6 +655,17 @@ impl ImageStore {
         Ok(())
     }
 
+    /// Records `name@digest` for the image `source` (a push's manifest
+    /// digest, which `RepoDigests` then lists).
+    pub fn add_digest_reference(&self, source: &str, name: &str, digest: &str) -> Result<()> {
+        let r = Reference::parse(&format!("{name}@{digest}")).map_err(Error::InvalidArgument)?;
+        let _st = self.lock();
+        let id = self.resolve_id(source)?;
+        self.db
+            .write(|tx| tx.put(REFS, &r.to_string(), &id.to_string()))?;
+        Ok(())
+    }
+
     /// `docker rmi`: untags and deletes like docker's `DELETE /images/{name}`.
     /// `in_use(image id)` names a container using the image, if any. An
     /// image in use is never deleted (its layers back the container); with
