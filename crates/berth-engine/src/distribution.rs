@@ -491,3 +491,88 @@ fn server_domain(server: &str) -> String {
         h => h.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_from_from_image_and_tag() {
+        let r = |i: &str, t: Option<&str>| pull_reference(i, t).map(|r| r.to_string());
+        assert_eq!(
+            r("busybox", Some("1")).unwrap(),
+            "docker.io/library/busybox:1"
+        );
+        assert_eq!(
+            r("localhost:5000/a/b", Some("v2")).unwrap(),
+            "localhost:5000/a/b:v2"
+        );
+        let d = format!("sha256:{}", "b".repeat(64));
+        assert_eq!(
+            r("busybox", Some(&d)).unwrap(),
+            format!("docker.io/library/busybox@{d}")
+        );
+        // A tag inside fromImage stands; none at all is "every tag".
+        assert_eq!(
+            r("busybox:musl", None).unwrap(),
+            "docker.io/library/busybox:musl"
+        );
+        let e = r("busybox", None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameter);
+        assert!(r("Bad Name", Some("x")).is_err());
+    }
+
+    #[test]
+    fn registry_auth_header_forms() {
+        use base64::Engine as _;
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE.encode(v);
+        assert!(AuthConfig::from_header("").unwrap().is_none());
+        // docker's anonymous `{}`.
+        let a = AuthConfig::from_header("e30=").unwrap().unwrap();
+        assert!(a.credentials().is_none());
+        let a = AuthConfig::from_header(&enc(r#"{"username":"u","password":"p"}"#))
+            .unwrap()
+            .unwrap();
+        let c = a.credentials().unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p"));
+        // Old clients: `auth` is base64 of user:password.
+        let a = AuthConfig::from_header(&enc(r#"{"auth":"dTpwOnc="}"#))
+            .unwrap()
+            .unwrap();
+        let c = a.credentials().unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p:w"));
+        let a = AuthConfig::from_header(&enc(r#"{"identitytoken":"tok"}"#))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a.credentials().unwrap().identity_token.as_deref(),
+            Some("tok")
+        );
+        let e = AuthConfig::from_header(&enc(r#"{"registrytoken":"t"}"#)).unwrap_err();
+        assert!(e.message.contains("registrytoken"), "{e}");
+        assert!(AuthConfig::from_header(&enc("[1]")).is_err());
+    }
+
+    #[test]
+    fn progress_text_is_dockers() {
+        assert_eq!(
+            progress_text(146, 146),
+            format!("[{}>]     146B/146B", "=".repeat(50))
+        );
+        assert_eq!(
+            progress_text(0, 2_000_000),
+            format!("[>{}]       0B/2MB", " ".repeat(50))
+        );
+    }
+
+    #[test]
+    fn login_servers_name_their_registry() {
+        assert_eq!(server_domain("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(server_domain(""), "docker.io");
+        assert_eq!(server_domain("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(
+            server_domain("https://reg.example:8443/"),
+            "reg.example:8443"
+        );
+    }
+}
