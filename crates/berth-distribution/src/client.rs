@@ -476,12 +476,12 @@ impl Client {
         extra: &[String],
         bare: bool,
     ) -> Result<String> {
-        let unauthorized =
-            |m: &str| Error::Unauthorized(RegistryError::new(401, "UNAUTHORIZED", m));
         match challenge {
             Challenge::Basic { .. } => match &self.inner.credentials {
                 Some(c) if !c.username.is_empty() => Ok(basic(c)),
-                _ => Err(unauthorized("unauthorized: authentication required")),
+                // dockerd's words (and kind: not a 401, so the docker CLI
+                // reports it instead of prompting for a login).
+                _ => Err(Error::NoBasicCredentials),
             },
             Challenge::Bearer { realm, service, .. } => {
                 let mut scopes = Vec::new();

@@ -62,6 +62,9 @@ pub enum Error {
     },
     #[error("blob {digest}: {reason}")]
     BadBlob { digest: String, reason: String },
+    /// A registry asked for Basic auth and there is no password to send.
+    #[error("no basic auth credentials")]
+    NoBasicCredentials,
     #[error(transparent)]
     Image(#[from] berth_image::Error),
     #[error("{context}: {source}")]

@@ -341,7 +341,8 @@ async fn basic_registries_get_the_password() {
         .manifest(&Target::Tag("latest".into()))
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Unauthorized(_)), "{e}");
+    assert!(matches!(e, Error::NoBasicCredentials), "{e}");
+    assert_eq!(e.to_string(), "no basic auth credentials");
 }
 
 #[tokio::test]
@@ -814,7 +815,7 @@ async fn pushes_and_pulls_over_https_with_a_password() {
         .check_login()
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+    assert!(matches!(e, Error::NoBasicCredentials), "{e:?}");
 }
 
 #[tokio::test]
