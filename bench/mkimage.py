@@ -2,13 +2,15 @@
 """Writes an OCI image layout of LAYERS layers, each one file of MB megabytes
 of random data, compressed with gzip -1 or zstd -3, for the pull benchmark.
 
-Random data does not compress, so the bytes pulled are the bytes unpacked:
-the benchmark measures transfer, hashing, decompression and unpacking, not
-the compressor's luck.
+Random data does not compress, so the bytes pulled are the bytes unpacked;
+both compressors then store it nearly as is, so decoding costs little.
+`--fill hex` writes hex text instead, which compresses about 2:1 and makes
+the decoder work.
 
-    python3 bench/mkimage.py DIR gzip|zstd [--layers 5] [--mb 40]
+    python3 bench/mkimage.py DIR gzip|zstd [--layers 5] [--mb 40] [--fill hex]
 
-Prints the total compressed size in bytes (what a pull downloads).
+Prints the total compressed size in bytes (what a pull downloads), then the
+total uncompressed (tar) size.
 """
 
 import argparse
@@ -56,11 +58,22 @@ def store_json(blobs, obj):
     return "sha256:" + hexd, len(data)
 
 
-def make_layer(tmp, blobs, index, mb, comp):
-    data = os.path.join(tmp, "data")
-    with open(data, "wb") as f:
+def fill(f, mb, kind):
+    if kind == "random":
         for _ in range(mb):
             f.write(os.urandom(CHUNK))
+        return
+    # Hex text: about 2:1 for both compressors, so the decoder does real
+    # work (Huffman or FSE codes for every byte) instead of copying the
+    # stored blocks random data gets.
+    for _ in range(mb):
+        f.write(os.urandom(CHUNK // 2).hex().encode())
+
+
+def make_layer(tmp, blobs, index, mb, comp, kind):
+    data = os.path.join(tmp, "data")
+    with open(data, "wb") as f:
+        fill(f, mb, kind)
     tar_path = os.path.join(tmp, "layer.tar")
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as t:
         info = t.gettarinfo(data, arcname=f"bench/layer{index}.bin")
@@ -71,12 +84,13 @@ def make_layer(tmp, blobs, index, mb, comp):
             t.addfile(info, f)
     os.unlink(data)
     diff_id = "sha256:" + sha256_file(tar_path)
+    tar_size = os.path.getsize(tar_path)
     out = os.path.join(tmp, "layer.blob")
     with open(tar_path, "rb") as src, open(out, "wb") as dst:
         subprocess.run(COMPRESS[comp], stdin=src, stdout=dst, check=True)
     os.unlink(tar_path)
     digest, size = store(blobs, out)
-    return diff_id, {"mediaType": MEDIA[comp], "digest": digest, "size": size}
+    return diff_id, tar_size, {"mediaType": MEDIA[comp], "digest": digest, "size": size}
 
 
 def main():
@@ -85,15 +99,17 @@ def main():
     p.add_argument("compression", choices=sorted(MEDIA))
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--mb", type=int, default=40)
+    p.add_argument("--fill", choices=["random", "hex"], default="random")
     p.add_argument("--tag", default="latest")
     a = p.parse_args()
 
     blobs = os.path.join(a.dir, "blobs", "sha256")
     os.makedirs(blobs, exist_ok=True)
-    diff_ids, layers = [], []
+    diff_ids, layers, tar_bytes = [], [], 0
     with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
         for i in range(a.layers):
-            d, l = make_layer(tmp, blobs, i, a.mb, a.compression)
+            d, n, l = make_layer(tmp, blobs, i, a.mb, a.compression, a.fill)
+            tar_bytes += n
             diff_ids.append(d)
             layers.append(l)
     config = {
@@ -130,7 +146,7 @@ def main():
         json.dump(index, f)
     with open(os.path.join(a.dir, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    print(sum(l["size"] for l in layers))
+    print(sum(l["size"] for l in layers), tar_bytes)
 
 
 if __name__ == "__main__":
