@@ -101,12 +101,17 @@ B="env DOCKER_HOST=unix://$BERTH_SOCK $DOCKER"
 TIMES=$OUT/pull-times.txt
 : >"$TIMES"
 
+# CPU seconds a daemon used, with its waited-for children (dockerd unpacks
+# layers in a child process).
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' /proc/"$1"/stat; }
+
 pull_once() { # engine compression round
-    local cli=$D img=$REG/bench/$2:latest start end n
-    [ "$1" = berth ] && cli=$B
+    local cli=$D pid=$DOCKERD_PID img=$REG/bench/$2:latest start end n cpu0 cpu1
+    [ "$1" = berth ] && cli=$B pid=$BERTHD_PID
     $cli rmi -f "$img" >/dev/null 2>&1 || true
     $cli image prune -af >/dev/null 2>&1 || true
     sync
+    cpu0=$(cpu_s "$pid")
     start=$(date +%s.%N)
     if ! $cli pull "$img" >"$W/pull.out" 2>&1; then
         # dockerd 20.10 cannot unpack zstd layers: say so in the table.
@@ -114,6 +119,7 @@ pull_once() { # engine compression round
         return 0
     fi
     end=$(date +%s.%N)
+    cpu1=$(cpu_s "$pid")
     # A layer left over from an earlier round would make the pull look fast.
     n=$(grep -c 'Pull complete' "$W/pull.out" || true)
     if [ "$n" != "$LAYERS" ]; then
@@ -121,7 +127,7 @@ pull_once() { # engine compression round
         cat "$W/pull.out" >&2
         return 1
     fi
-    echo "$1 $2 $3 $(echo "$end - $start" | bc)" | tee -a "$TIMES"
+    echo "$1 $2 $3 $(echo "$end - $start" | bc) $(echo "$cpu1 - $cpu0" | bc)" | tee -a "$TIMES"
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -139,27 +145,31 @@ import statistics, sys
 times, rounds, mcd, fill = sys.argv[1], sys.argv[6], sys.argv[7], sys.argv[8]
 size = {"gzip": int(sys.argv[2]), "zstd": int(sys.argv[3])}
 tar = {"gzip": int(sys.argv[4]), "zstd": int(sys.argv[5])}
-t, failed = {}, {}
+t, cpu, failed = {}, {}, {}
 for line in open(times):
     e, c, _, s = line.split(maxsplit=3)
     if s.startswith("failed:"):
         failed[(e, c)] = s.removeprefix("failed:").strip()
     else:
-        t.setdefault((e, c), []).append(float(s))
-print("| layers (pulled / unpacked) | engine | median | min | max | MB/s pulled | MB/s unpacked | berth / docker |")
-print("|---|---|---|---|---|---|---|---|")
+        secs, used = s.split()
+        t.setdefault((e, c), []).append(float(secs))
+        cpu.setdefault((e, c), []).append(float(used))
+print("| layers (pulled / unpacked) | engine | median | min | max | MB/s pulled | MB/s unpacked | daemon CPU | berth / docker |")
+print("|---|---|---|---|---|---|---|---|---|")
 for c in ("gzip", "zstd"):
     med = {e: statistics.median(t[(e, c)]) for e in ("berth", "docker") if (e, c) in t}
     for e in ("berth", "docker"):
         what = f"{c}, {size[c] / 1e6:.0f} / {tar[c] / 1e6:.0f} MB"
         if (e, c) in failed:
-            print(f"| {what} | {e} | fails: {failed[(e, c)]} | | | | | |")
+            print(f"| {what} | {e} | fails: {failed[(e, c)]} | | | | | | |")
             continue
         v = t[(e, c)]
         ratio = f"{med['berth'] / med['docker']:.2f}" if e == "berth" and len(med) == 2 else ""
         print(f"| {what} | {e} | {med[e]:.2f} s | {min(v):.2f} s | {max(v):.2f} s | "
-              f"{size[c] / 1e6 / med[e]:.0f} | {tar[c] / 1e6 / med[e]:.0f} | {ratio} |")
+              f"{size[c] / 1e6 / med[e]:.0f} | {tar[c] / 1e6 / med[e]:.0f} | "
+              f"{statistics.median(cpu[(e, c)]):.2f} s | {ratio} |")
 print(f"\n{rounds} rounds each, alternating; {fill} layer data; "
-      f"max-concurrent-downloads {mcd} on both; MB = 10^6 bytes; MB/s of the median.")
+      f"max-concurrent-downloads {mcd} on both; MB = 10^6 bytes; MB/s of the median; "
+      f"daemon CPU: median user + system seconds of the daemon and its children.")
 EOF
 echo "$REG_LINE" | tee -a "$OUT/pull-table.md"
