@@ -703,20 +703,22 @@ fn assert_pull_fails_cleanly(d: &Daemon, image: &str, needle: &str) {
 
 fn assert_unchanged(d: &Daemon, before: &Before) {
     assert_eq!(images(d), before.images);
-    let tmp = d.root.join("image/tmp");
     // Staging may be removed a moment after the answer (its guards drop
     // on the pull's threads).
-    let empty = || {
-        std::fs::read_dir(&tmp)
-            .map(|mut r| r.next().is_none())
-            .unwrap_or(true)
-    };
-    assert!(
-        eventually(Duration::from_secs(10), empty),
-        "{} not empty: {:?}",
-        tmp.display(),
-        std::fs::read_dir(&tmp).map(|r| r.flatten().map(|e| e.path()).collect::<Vec<_>>())
-    );
+    for dir in ["image/tmp", "image/content/ingest"] {
+        let dir = d.root.join(dir);
+        let empty = || {
+            std::fs::read_dir(&dir)
+                .map(|mut r| r.next().is_none())
+                .unwrap_or(true)
+        };
+        assert!(
+            eventually(Duration::from_secs(10), empty),
+            "{} not empty: {:?}",
+            dir.display(),
+            std::fs::read_dir(&dir).map(|r| r.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        );
+    }
     assert_eq!(layer_dirs(d), before.layers, "new layer dirs");
     let (status, _, _) = d.http("GET", "/_ping", None);
     assert_eq!(status, 200);
