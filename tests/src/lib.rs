@@ -5,6 +5,7 @@
 
 pub mod dockerd;
 pub mod invariants;
+pub mod registry;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};

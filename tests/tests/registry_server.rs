@@ -2,75 +2,11 @@
 //! docker-save archive, inspected, and pulled back out as an OCI layout,
 //! with every digest checked on both sides.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use berth_tests::registry::{skopeo, BerthRegistry};
 use serde_json::Value;
-
-/// A private registry on a free loopback port; killed on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-    _root: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let root = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(berth_tests::bin_dir().join("berth-registry"))
-            .args(["--addr", "127.0.0.1:0", "--root"])
-            .arg(root.path())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start berth-registry (cargo build --workspace --bins first)");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        // The port is only known once the server has bound it, and it says so.
-        let addr = loop {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.kill();
-                panic!("berth-registry exited before listening");
-            };
-            if let Some((_, addr)) = line.split_once("listening on ") {
-                let addr = addr.trim();
-                break addr.split_once("://").map_or(addr, |(_, a)| a).to_string();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Registry {
-            child,
-            addr,
-            _root: root,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn skopeo(args: &[&str]) -> String {
-    let out = Command::new("skopeo")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run skopeo (is it installed?)");
-    assert!(
-        out.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
 
 fn sha256_of(path: &Path) -> String {
     let out = Command::new("sha256sum")
@@ -99,7 +35,7 @@ fn digests(manifest: &Value) -> Vec<String> {
 
 #[test]
 fn image_round_trip_through_the_registry() {
-    let reg = Registry::start();
+    let reg = BerthRegistry::start();
     let work = tempfile::tempdir().expect("tempdir");
     let image = format!("docker://{}/test/busybox:1", reg.addr);
     let archive = format!("docker-archive:{}", berth_tests::busybox_tar().display());
