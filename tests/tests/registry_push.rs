@@ -1,66 +1,21 @@
 //! Push with berth, pull back on a clean root, run: through berth's own
-//! registry server. Each step's words are docker's, and skopeo (an
-//! independent client) reads what berth pushed.
+//! registry server and Debian's docker-registry (with a password). Each
+//! step's words are docker's, and skopeo (an independent client) reads
+//! what berth pushed.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use berth_tests::registry::{BerthRegistry, DockerRegistry, RegistryAuth};
 use berth_tests::{ok, stdout, Daemon};
 
-/// berth-registry on a free loopback port; killed on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-    _root: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let root = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(berth_tests::bin_dir().join("berth-registry"))
-            .args(["--addr", "127.0.0.1:0", "--root"])
-            .arg(root.path())
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start berth-registry");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let addr = loop {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.kill();
-                panic!("berth-registry exited before listening");
-            };
-            if let Some((_, a)) = line.split_once("listening on ") {
-                let a = a.trim();
-                break a.split_once("://").map_or(a, |(_, rest)| rest).to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Registry {
-            child,
-            addr,
-            _root: root,
-        }
+fn skopeo_inspect(image: &str, creds: Option<&str>) -> serde_json::Value {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["inspect", "--tls-verify=false"]);
+    if let Some(c) = creds {
+        cmd.args(["--creds", c]);
     }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn skopeo_inspect(image: &str) -> serde_json::Value {
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{image}"),
-        ])
+    let out = cmd
+        .arg(format!("docker://{image}"))
         .output()
         .expect("skopeo");
     assert!(
@@ -89,7 +44,7 @@ fn two_layer_image(d: &Daemon, name: &str) {
 
 #[test]
 fn push_then_pull_on_a_clean_root_and_run() {
-    let reg = Registry::start();
+    let reg = BerthRegistry::start();
     let src = Daemon::start();
     let image = format!("{}/team/app:v1", reg.addr);
     two_layer_image(&src, &image);
@@ -123,7 +78,7 @@ fn push_then_pull_on_a_clean_root_and_run() {
     );
 
     // An independent client sees the same image.
-    let info = skopeo_inspect(&image);
+    let info = skopeo_inspect(&image, None);
     assert_eq!(info["Digest"], digest);
     assert_eq!(info["Layers"].as_array().map(Vec::len), Some(2));
 
@@ -194,7 +149,7 @@ fn push_refusals_are_dockers() {
 /// store check finds nothing wrong.
 #[test]
 fn a_pull_killed_at_any_step_leaves_the_image_whole_or_absent() {
-    let reg = Registry::start();
+    let reg = BerthRegistry::start();
     let src = Daemon::start();
     let image = format!("{}/crash/app:v1", reg.addr);
     two_layer_image(&src, &image);
@@ -231,5 +186,104 @@ fn a_pull_killed_at_any_step_leaves_the_image_whole_or_absent() {
             Vec::<String>::new(),
             "after {point}"
         );
+    }
+}
+
+/// The round trip against distribution 2.8 with a password:
+/// `docker login` (POST /auth), push a multi-layer image with berth, pull it
+/// back with a clean daemon, run it.
+#[test]
+fn docker_registry_with_a_password_round_trip() {
+    let reg = DockerRegistry::start(RegistryAuth::Htpasswd {
+        user: "alice".into(),
+        password: "s3cret".into(),
+    });
+    let cfg = tempfile::tempdir().expect("config dir");
+    let src = Daemon::start();
+    let image = format!("{}/team/app:v1", reg.addr);
+    two_layer_image(&src, &image);
+
+    let login = |d: &Daemon, password: &str| {
+        Command::new("/usr/local/bin/docker")
+            .args(["login", "-u", "alice", "--password-stdin", &reg.addr])
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", cfg.path())
+            .stdin_bytes(password)
+    };
+    let bad = login(&src, "wrong");
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(&format!(
+            "login attempt to http://{}/v2/ failed with status: 401 Unauthorized",
+            reg.addr
+        )),
+        "{err}"
+    );
+    let good = login(&src, "s3cret");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(String::from_utf8_lossy(&good.stdout).contains("Login Succeeded"));
+
+    let push = Command::new(berth_tests::bin_dir().join("berth"))
+        .args(["push", &image])
+        .env("DOCKER_HOST", src.host())
+        .env("DOCKER_CONFIG", cfg.path())
+        .output()
+        .expect("berth push");
+    let text = ok(&push);
+    assert_eq!(text.matches(": Pushed").count(), 2, "{text}");
+    let info = skopeo_inspect(&image, Some("alice:s3cret"));
+    assert_eq!(info["Layers"].as_array().map(Vec::len), Some(2));
+
+    let dst = Daemon::start();
+    let pull = Command::new("/usr/local/bin/docker")
+        .args(["pull", &image])
+        .env("DOCKER_HOST", dst.host())
+        .env("DOCKER_CONFIG", cfg.path())
+        .output()
+        .expect("docker pull");
+    let text = ok(&pull);
+    assert!(
+        text.contains(&format!("Status: Downloaded newer image for {image}")),
+        "{text}"
+    );
+    assert_eq!(
+        ok(&dst.docker(&["run", "--rm", &image, "cat", "/marker"])),
+        "pushed-layer\n"
+    );
+    // Without the login: dockerd's words, and no prompt.
+    let anon = dst.docker(&["pull", &format!("{}/team/app:v2", reg.addr)]);
+    assert_eq!(anon.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&anon.stderr).contains("no basic auth credentials"),
+        "{}",
+        String::from_utf8_lossy(&anon.stderr)
+    );
+}
+
+trait StdinBytes {
+    fn stdin_bytes(&mut self, input: &str) -> std::process::Output;
+}
+
+impl StdinBytes for Command {
+    fn stdin_bytes(&mut self, input: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = self
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
     }
 }
