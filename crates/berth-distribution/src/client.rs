@@ -583,6 +583,23 @@ async fn drain(resp: Response<Incoming>) {
 /// The error a refused request's answer names.
 async fn refused(url: &str, resp: Response<Incoming>) -> Error {
     let status = resp.status().as_u16();
+    // A token that does not reach far enough: the registry says so in its
+    // challenge (RFC 6750), and docker's client calls that "denied".
+    let insufficient_scope = status == 401
+        && resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("Bearer ") && v.contains("error=\"insufficient_scope\""));
+    if insufficient_scope {
+        drain(resp).await;
+        return Error::Denied(RegistryError::new(
+            401,
+            "DENIED",
+            "denied: requested access to the resource is denied",
+        ));
+    }
     let body = match Limited::new(resp.into_body(), MAX_ERROR_BODY)
         .collect()
         .await

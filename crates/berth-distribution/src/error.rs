@@ -146,7 +146,16 @@ impl Error {
         let errors = registry_errors(body);
         let code = errors.first().map(|e| e.0.clone()).unwrap_or_default();
         let message = if errors.is_empty() {
-            let text = String::from_utf8_lossy(body).trim().to_string();
+            // Token servers answer `{"details": "..."}` (docker's client
+            // reads that field too); others a bare message.
+            let text = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    ["details", "message", "error_description", "error"]
+                        .iter()
+                        .find_map(|k| v.get(*k).and_then(|m| m.as_str()).map(str::to_string))
+                })
+                .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
             match (status, text.is_empty()) {
                 (401, true) => "unauthorized: authentication required".to_string(),
                 (401, false) => format!("unauthorized: {text}"),
@@ -244,6 +253,17 @@ pub(crate) fn status_text(status: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_servers_refusal_is_quoted_by_its_details() {
+        let body = br#"{"details":"incorrect username or password"}"#;
+        let e = Error::from_response("u", 401, body);
+        assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "unauthorized: incorrect username or password"
+        );
+    }
 
     #[test]
     fn registry_error_bodies_become_kinds_with_distributions_words() {

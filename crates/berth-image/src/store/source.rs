@@ -131,6 +131,9 @@ pub(super) struct Verified<'a, R> {
     reported: u64,
     cancel: Option<&'a AtomicBool>,
     report: &'a (dyn Fn(u64) + Sync),
+    /// The source's own read error: the real cause when the blob then
+    /// comes up short.
+    failed: Option<String>,
 }
 
 /// How often (in bytes) reading progress is reported.
@@ -157,11 +160,20 @@ impl<'a, R: Read> Verified<'a, R> {
             reported: 0,
             cancel,
             report,
+            failed: None,
         })
     }
 
     /// Reads what is left and checks size and digest.
     pub(super) fn finish(mut self) -> Result<()> {
+        if let Some(cause) = self.failed.take() {
+            let msg = if cause.contains(self.digest.as_str()) {
+                cause
+            } else {
+                format!("blob {}: {cause}", self.digest)
+            };
+            return Err(Error::Source(msg.into()));
+        }
         io::copy(&mut self, &mut io::sink()).map_err(blob_read_err)?;
         if self.count != self.size {
             return Err(invalid(format!(
@@ -190,7 +202,14 @@ impl<R: Read> Read for Verified<'_, R> {
         // One byte past the size is enough to know the blob is too long.
         let room = (self.size - self.count.min(self.size)).saturating_add(1);
         let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
+        let n = match self.inner.read(&mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => {
+                self.failed.get_or_insert_with(|| e.to_string());
+                return Err(e);
+            }
+        };
         self.count += n as u64;
         if self.count > self.size {
             return Err(io::Error::new(
