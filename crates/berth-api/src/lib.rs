@@ -7,6 +7,7 @@ pub mod create;
 pub mod error;
 pub mod filters;
 pub mod framing;
+pub mod progress;
 pub mod query;
 pub mod version;
 

@@ -192,20 +192,15 @@ pub fn pull_reference(from_image: &str, tag: Option<&str>) -> Result<Reference> 
     Reference::parse(&format!("{}{sep}{tag}", r.name())).map_err(Error::invalid)
 }
 
-/// docker's progress bar text, as dockerd puts it in `progress`.
+/// docker's progress text, as dockerd puts it in `progress` (it renders
+/// for a 200-column terminal: bar and counts).
 fn progress_text(current: u64, total: u64) -> String {
-    let human = |n: u64| berth_units::human_size(n as f64);
-    if total == 0 {
-        return format!("{:>8}", human(current));
-    }
-    let pct = ((current as f64 / total as f64 * 100.0) as usize / 2).min(50);
-    format!(
-        "[{}>{}] {:>8}/{}",
-        "=".repeat(pct),
-        " ".repeat(50 - pct),
-        human(current),
-        human(total)
-    )
+    let detail = berth_api::progress::ProgressDetail {
+        current: i64::try_from(current).unwrap_or(i64::MAX),
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+        ..Default::default()
+    };
+    detail.render(200, 0)
 }
 
 fn layer_message(digest: &str, size: u64, event: LayerEvent) -> Vec<Value> {
