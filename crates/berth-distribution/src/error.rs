@@ -28,8 +28,6 @@ pub enum Error {
     InvalidChallenge { header: String, reason: String },
     #[error("invalid token response: {0}")]
     InvalidToken(String),
-    #[error("invalid docker config {path}: {reason}")]
-    InvalidConfig { path: String, reason: String },
     /// A transport failure: connecting, TLS, a malformed or cut answer.
     /// Worth trying the next endpoint (mirror, then http where allowed).
     #[error("{0}")]
