@@ -253,28 +253,17 @@ pub fn default_platform() -> Platform {
 }
 
 impl Index {
-    /// The entry to pull for `want`, as dockerd picks it: the first whose
-    /// normalised os/arch/variant equals the normalised request (so
-    /// `arm64` takes `arm64/v8`, `arm` takes `arm/v7`); failing that, for
-    /// arm only, the first with the same os and architecture whatever its
-    /// variant (dockerd's leniency for lists that predate variants).
+    /// The entry to pull for `want`, as dockerd picks it
+    /// ([`Platform::pick`]: normalised os/arch/variant, arm's leniency).
     pub fn select(&self, want: &Platform) -> Result<&Descriptor> {
-        let want = want.normalized();
-        let with_platform = || {
-            self.manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref().map(|p| (d, p)))
-        };
-        let exact = with_platform().find(|(_, p)| p.as_platform().normalized() == want);
-        let lenient = || {
-            with_platform().find(|(_, p)| {
-                want.architecture == "arm" && p.os == want.os && p.architecture == want.architecture
-            })
-        };
-        exact
-            .or_else(lenient)
-            .map(|(d, _)| d)
-            .ok_or_else(|| Error::NoMatchingManifest(want.to_string()))
+        let platforms: Vec<Option<Platform>> = self
+            .manifests
+            .iter()
+            .map(|d| d.platform.as_ref().map(PlatformSpec::as_platform))
+            .collect();
+        want.pick(&platforms)
+            .map(|i| &self.manifests[i])
+            .ok_or_else(|| Error::NoMatchingManifest(want.normalized().to_string()))
     }
 }
 
