@@ -92,10 +92,17 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub cgroup_parent: String,
     child: Option<Child>,
+    /// More berthd flags, kept across restarts.
+    args: Vec<String>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with_args(&[])
+    }
+
+    /// A daemon with more berthd flags (`--registry-mirror ...`).
+    pub fn start_with_args(args: &[&str]) -> Daemon {
         // Short paths: the shim socket must fit in sun_path.
         let dir = tempfile::Builder::new()
             .prefix("bt")
@@ -112,6 +119,7 @@ impl Daemon {
             socket,
             cgroup_parent,
             child: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         d.spawn();
         d
@@ -138,6 +146,7 @@ impl Daemon {
             .arg(&self.cgroup_parent)
             .arg("--log-level")
             .arg("debug")
+            .args(&self.args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

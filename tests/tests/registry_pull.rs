@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use berth_tests::registry::{
     busybox_parts, digest_of, layer_tar, registry_digest, registry_error, respond, seed_busybox,
-    skopeo_push, DockerRegistry, HttpRequest, HttpServer, OciLayout, RegistryAuth, TarEntry,
-    OCI_MANIFEST,
+    skopeo_push, BerthRegistry, DockerRegistry, HttpRequest, HttpServer, OciLayout, RegistryAuth,
+    TarEntry, OCI_MANIFEST,
 };
 use berth_tests::{eventually, ok, stdout, text, Daemon};
 use serde_json::{json, Value};
@@ -942,4 +942,45 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// `--registry-mirror DOMAIN=URL`: pulls of that registry try the mirror
+/// first, and work from it while the registry itself is down.
+#[test]
+fn a_mirror_serves_pulls_of_its_registry() {
+    let origin = BerthRegistry::start();
+    let mirror = BerthRegistry::start();
+    let image = format!("{}/x/busybox:v1", origin.addr);
+    seed_busybox(&format!("{}/x/busybox:v1", mirror.addr), None);
+    let origin_addr = origin.addr.clone();
+    drop(origin);
+    let d = Daemon::start_with_args(&[
+        "--registry-mirror",
+        &format!("{origin_addr}=http://{}", mirror.addr),
+    ]);
+    let out = d.docker(&["pull", &image]);
+    assert!(
+        ok(&out).contains(&format!("Status: Downloaded newer image for {image}")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        ok(&d.docker(&["run", "--rm", &image, "echo", "hi"])),
+        "hi\n"
+    );
+    // Without the mirror the same pull fails: the registry is gone.
+    let plain = Daemon::start();
+    assert_eq!(plain.docker(&["pull", &image]).status.code(), Some(1));
+    // A mirror that is not a URL is refused at start.
+    let out = std::process::Command::new(berth_tests::bin_dir().join("berthd"))
+        .args(["--registry-mirror", "ftp://x", "--check", "--root"])
+        .arg(d.dir.path().join("never"))
+        .output()
+        .expect("berthd");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("invalid mirror"),
+        "{}",
+        text(&out.stderr)
+    );
 }
