@@ -241,10 +241,6 @@ impl std::fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
-fn is_cancelled(e: &Error) -> bool {
-    e.to_string().contains("cancelled: another layer failed")
-}
-
 fn blob_read_err(e: io::Error) -> Error {
     match crate::apply::read_err(e) {
         Error::InvalidLayer(m) => invalid(m),
@@ -471,7 +467,9 @@ impl ImageStore {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                     let Some(i) = next else { return };
                     match self.stage_one(source, image, i, &cancel, opts) {
-                        Ok(s) => done.lock().unwrap_or_else(|e| e.into_inner()).push((i, s)),
+                        Ok(Some(s)) => done.lock().unwrap_or_else(|e| e.into_inner()).push((i, s)),
+                        // Stopped because another layer failed.
+                        Ok(None) => return,
                         Err(e) => {
                             cancel.store(true, Ordering::Relaxed);
                             errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
@@ -481,11 +479,9 @@ impl ImageStore {
                 });
             }
         });
-        let mut errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
-        if !errors.is_empty() {
-            // The first real failure, not a layer that stopped because of it.
-            let pos = errors.iter().position(|e| !is_cancelled(e)).unwrap_or(0);
-            return Err(errors.swap_remove(pos));
+        let errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(first) = errors.into_iter().next() {
+            return Err(first);
         }
         Ok(done.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
@@ -497,25 +493,22 @@ impl ImageStore {
         i: usize,
         cancel: &AtomicBool,
         opts: &CreateOptions<'_>,
-    ) -> Result<Staged> {
+    ) -> Result<Option<Staged>> {
         let desc = &image.layers[i];
         let total = desc.size();
         let report =
             |current: u64| (opts.progress)(i, desc, LayerEvent::Reading { current, total });
         let mut blob = Verified::new(source.open(desc)?, desc, Some(cancel), &report)?;
         let staged = self.stage_layer(&mut blob, None, i);
-        // A cancelled read surfaces as whatever the unpacker made of it.
+        // A cancelled read surfaces as whatever the unpacker made of it:
+        // that is not this layer's failure.
         if cancel.load(Ordering::Relaxed) {
-            return Err(Error::InvalidArgument(Cancelled.to_string()));
+            return Ok(None);
         }
         // A blob that is not what its descriptor says explains a broken
         // tar better than the tar error does.
-        let checked = blob.finish();
-        let staged = match (staged, checked) {
-            (_, Err(e)) => return Err(e),
-            (Err(e), Ok(())) => return Err(e),
-            (Ok(s), Ok(())) => s,
-        };
+        blob.finish()?;
+        let staged = staged?;
         let expected = &image.diff_ids[i];
         if staged.diff_id != *expected {
             return Err(invalid(format!(
@@ -525,6 +518,6 @@ impl ImageStore {
         }
         (opts.progress)(i, desc, LayerEvent::Verified);
         (opts.progress)(i, desc, LayerEvent::Unpacked { size: staged.size });
-        Ok(staged)
+        Ok(Some(staged))
     }
 }
