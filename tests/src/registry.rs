@@ -190,6 +190,28 @@ pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Option<u16>
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The docker CLI against `d` with its config (credentials) in
+/// `config_dir`, `stdin` written to it.
+pub fn docker_with_config(
+    d: &crate::Daemon,
+    config_dir: &std::path::Path,
+    args: &[&str],
+    stdin: &[u8],
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new("/usr/local/bin/docker")
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", config_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run docker");
+    let _ = child.stdin.take().expect("stdin").write_all(stdin);
+    child.wait_with_output().expect("docker output")
+}
+
 /// Runs skopeo; its stdout, after asserting that it succeeded.
 pub fn skopeo(args: &[&str]) -> String {
     let out = Command::new("skopeo")
@@ -224,15 +246,20 @@ pub fn seed_busybox(dest: &str, creds: Option<&str>) {
     skopeo_push(&src, dest, creds, &[]);
 }
 
-/// The manifest digest a registry gives for `image` (`host:port/repo:tag`).
-pub fn registry_digest(image: &str, creds: Option<&str>) -> String {
+/// What `skopeo inspect` says of `image` (`host:port/repo:tag`).
+pub fn registry_inspect(image: &str, creds: Option<&str>) -> Value {
     let image = format!("docker://{image}");
     let mut args = vec!["inspect", "--tls-verify=false"];
     if let Some(c) = creds {
         args.extend(["--creds", c]);
     }
     args.push(&image);
-    let info: Value = serde_json::from_str(&skopeo(&args)).expect("inspect JSON");
+    serde_json::from_str(&skopeo(&args)).expect("inspect JSON")
+}
+
+/// The manifest digest a registry gives for `image` (`host:port/repo:tag`).
+pub fn registry_digest(image: &str, creds: Option<&str>) -> String {
+    let info = registry_inspect(image, creds);
     info["Digest"].as_str().expect("Digest").to_string()
 }
 

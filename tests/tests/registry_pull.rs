@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,19 +28,8 @@ fn inspect(d: &Daemon, image: &str) -> Value {
 
 /// `docker` against `d` with its config (credentials) in `config_dir`.
 fn docker_with_config(d: &Daemon, config_dir: &Path, args: &[&str]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new("/usr/local/bin/docker")
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", config_dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run docker");
     // See NO_LOGIN.
-    let _ = child.stdin.take().expect("stdin").write_all(NO_LOGIN);
-    child.wait_with_output().expect("docker output")
+    berth_tests::registry::docker_with_config(d, config_dir, args, NO_LOGIN)
 }
 
 /// What the docker CLI reads when a pull answers 401: it then asks for a

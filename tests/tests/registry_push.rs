@@ -5,26 +5,10 @@
 
 use std::process::Command;
 
-use berth_tests::registry::{BerthRegistry, DockerRegistry, RegistryAuth};
+use berth_tests::registry::{
+    docker_with_config, registry_inspect, BerthRegistry, DockerRegistry, RegistryAuth,
+};
 use berth_tests::{ok, stdout, Daemon};
-
-fn skopeo_inspect(image: &str, creds: Option<&str>) -> serde_json::Value {
-    let mut cmd = Command::new("skopeo");
-    cmd.args(["inspect", "--tls-verify=false"]);
-    if let Some(c) = creds {
-        cmd.args(["--creds", c]);
-    }
-    let out = cmd
-        .arg(format!("docker://{image}"))
-        .output()
-        .expect("skopeo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
 
 /// A two-layer image (busybox and a committed layer) named `name`.
 fn two_layer_image(d: &Daemon, name: &str) {
@@ -78,7 +62,7 @@ fn push_then_pull_on_a_clean_root_and_run() {
     );
 
     // An independent client sees the same image.
-    let info = skopeo_inspect(&image, None);
+    let info = registry_inspect(&image, None);
     assert_eq!(info["Digest"], digest);
     assert_eq!(info["Layers"].as_array().map(Vec::len), Some(2));
 
@@ -204,11 +188,12 @@ fn docker_registry_with_a_password_round_trip() {
     two_layer_image(&src, &image);
 
     let login = |d: &Daemon, password: &str| {
-        Command::new("/usr/local/bin/docker")
-            .args(["login", "-u", "alice", "--password-stdin", &reg.addr])
-            .env("DOCKER_HOST", d.host())
-            .env("DOCKER_CONFIG", cfg.path())
-            .stdin_bytes(password)
+        docker_with_config(
+            d,
+            cfg.path(),
+            &["login", "-u", "alice", "--password-stdin", &reg.addr],
+            password.as_bytes(),
+        )
     };
     let bad = login(&src, "wrong");
     assert_eq!(bad.status.code(), Some(1));
@@ -236,16 +221,11 @@ fn docker_registry_with_a_password_round_trip() {
         .expect("berth push");
     let text = ok(&push);
     assert_eq!(text.matches(": Pushed").count(), 2, "{text}");
-    let info = skopeo_inspect(&image, Some("alice:s3cret"));
+    let info = registry_inspect(&image, Some("alice:s3cret"));
     assert_eq!(info["Layers"].as_array().map(Vec::len), Some(2));
 
     let dst = Daemon::start();
-    let pull = Command::new("/usr/local/bin/docker")
-        .args(["pull", &image])
-        .env("DOCKER_HOST", dst.host())
-        .env("DOCKER_CONFIG", cfg.path())
-        .output()
-        .expect("docker pull");
+    let pull = docker_with_config(&dst, cfg.path(), &["pull", &image], b"");
     let text = ok(&pull);
     assert!(
         text.contains(&format!("Status: Downloaded newer image for {image}")),
@@ -263,27 +243,4 @@ fn docker_registry_with_a_password_round_trip() {
         "{}",
         String::from_utf8_lossy(&anon.stderr)
     );
-}
-
-trait StdinBytes {
-    fn stdin_bytes(&mut self, input: &str) -> std::process::Output;
-}
-
-impl StdinBytes for Command {
-    fn stdin_bytes(&mut self, input: &str) -> std::process::Output {
-        use std::io::Write;
-        let mut child = self
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("wait")
-    }
 }
