@@ -61,6 +61,16 @@ fn push_then_pull_on_a_clean_root_and_run() {
         "{pushed_digests}"
     );
 
+    // GET /distribution: the registry's descriptor and the platform.
+    let (status, _, body) = src.http("GET", &format!("/distribution/{image}/json"), None);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["Descriptor"]["digest"], digest);
+    assert_eq!(
+        v["Platforms"],
+        serde_json::json!([{"architecture": "amd64", "os": "linux"}])
+    );
+
     // An independent client sees the same image.
     let info = registry_inspect(&image, None);
     assert_eq!(info["Digest"], digest);

@@ -433,35 +433,24 @@ impl Engine {
                 .manifests
                 .iter()
                 .filter_map(|d| d.platform.as_ref())
-                .map(|p| {
-                    json!({"architecture": p.architecture, "os": p.os,
-                           "variant": (!p.variant.is_empty()).then(|| p.variant.clone())})
-                })
+                .map(|p| platform_json(json!(p.architecture), json!(p.os), &p.variant))
                 .collect(),
             Manifest::Image(m) => {
                 // The platform is in the config.
-                let mut out = Vec::new();
                 let mut buf = Vec::new();
-                if m.config.size <= 8 << 20 && client.blob(&m.config, &mut buf).await.is_ok() {
-                    if let Ok(cfg) = serde_json::from_slice::<Value>(&buf) {
-                        out.push(json!({"architecture": cfg["architecture"], "os": cfg["os"],
-                                        "variant": cfg.get("variant")}));
-                    }
-                }
-                out
+                let fetched =
+                    m.config.size <= 8 << 20 && client.blob(&m.config, &mut buf).await.is_ok();
+                fetched
+                    .then(|| serde_json::from_slice::<Value>(&buf).ok())
+                    .flatten()
+                    .map(|cfg| {
+                        let variant = cfg["variant"].as_str().unwrap_or_default();
+                        platform_json(cfg["architecture"].clone(), cfg["os"].clone(), variant)
+                    })
+                    .into_iter()
+                    .collect()
             }
         };
-        let platforms: Vec<Value> = platforms
-            .into_iter()
-            .map(|mut p| {
-                if p["variant"].is_null() {
-                    if let Some(o) = p.as_object_mut() {
-                        o.remove("variant");
-                    }
-                }
-                p
-            })
-            .collect();
         Ok(json!({
             "Descriptor": {
                 "mediaType": fetched.manifest.media_type(),
@@ -471,6 +460,15 @@ impl Engine {
             "Platforms": platforms,
         }))
     }
+}
+
+/// One of `Platforms`: `variant` only when there is one.
+fn platform_json(architecture: Value, os: Value, variant: &str) -> Value {
+    let mut p = json!({"architecture": architecture, "os": os});
+    if !variant.is_empty() {
+        p["variant"] = json!(variant);
+    }
+    p
 }
 
 /// The registry a login names: `https://index.docker.io/v1/` and an empty
