@@ -144,7 +144,12 @@ pub fn parse_error(err: clap::Error, argv: &[String]) -> anyhow::Error {
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             let path = usage::command_path(argv).unwrap_or_default();
             let flag = context_str(&err, ContextKind::InvalidArg).unwrap_or_default();
-            let flag = flag.split(" <").next().unwrap_or_default().to_string();
+            // clap names a flag with an optional value `--ipv6[=<IPV6>]`
+            let flag = flag
+                .split([' ', '['])
+                .next()
+                .unwrap_or_default()
+                .to_string();
             let flag = flag.split('=').next().unwrap_or_default().to_string();
             let value = context_str(&err, ContextKind::InvalidValue).unwrap_or_default();
             if value.is_empty() && std::error::Error::source(&err).is_none() {
@@ -261,6 +266,20 @@ mod tests {
                 assert_eq!(canonical, path.canonical(), "{argv:?}");
             }
         }
+    }
+
+    #[test]
+    fn optional_value_flags_are_named_plainly() {
+        let argv: Vec<String> = ["berth", "network", "create", "--ipv6=maybe", "n"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let err = command().try_get_matches_from(&argv).unwrap_err();
+        let msg = parse_error(err, &argv).to_string();
+        assert!(
+            msg.starts_with("invalid argument \"maybe\" for \"--ipv6\" flag: strconv.ParseBool"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -229,7 +229,7 @@ pub async fn inspect_typed(ctx: &Ctx, args: TypedInspectArgs, kind: Kind) -> Res
 
 /// Fetches every name, prints the result docker's way, and fails (exit 1)
 /// with all lookup errors at the end.
-async fn run_inspect<F, Fut>(format: &str, names: &[String], get: F) -> Result<()>
+pub async fn run_inspect<F, Fut>(format: &str, names: &[String], get: F) -> Result<()>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<u8>>>,

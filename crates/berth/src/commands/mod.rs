@@ -27,6 +27,7 @@ pub mod login;
 pub mod logout;
 pub mod logs;
 pub mod mounts;
+pub mod network;
 pub mod pause;
 pub mod port;
 pub mod ports;

@@ -27,7 +27,7 @@ pub struct PruneArgs {
 }
 
 /// docker's `[y/N]` prompt; anything but y/yes declines.
-fn confirm(warning: &str) -> bool {
+pub fn confirm(warning: &str) -> bool {
     print_out(&format!(
         "{warning}\nAre you sure you want to continue? [y/N] "
     ));
@@ -46,7 +46,7 @@ struct ContainersPruned {
 }
 
 /// `filters` (plus `extra`) as a prune query; none at all when empty.
-fn prune_query(filters: &[(String, String)], extra: Option<(&str, &str)>) -> Query {
+pub fn prune_query(filters: &[(String, String)], extra: Option<(&str, &str)>) -> Query {
     let mut f = filters.to_vec();
     if let Some((k, v)) = extra {
         f.push((k.into(), v.into()));
@@ -84,7 +84,7 @@ async fn prune_images(ctx: &Ctx, q: &Query) -> Result<(Vec<String>, u64)> {
 
 /// One part of docker's prune report: the title and its lines, then a
 /// blank line; nothing when nothing was removed.
-fn section(title: &str, lines: &[String]) -> String {
+pub fn section(title: &str, lines: &[String]) -> String {
     if lines.is_empty() {
         return String::new();
     }
@@ -168,15 +168,14 @@ pub async fn system_prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<()> {
         return Ok(());
     }
     let (ids, c_space) = prune_containers(ctx, &prune_query(&args.filter, None)).await?;
-    ctx.client
-        .post("/networks/prune", &prune_query(&args.filter, None))
-        .await?;
+    let networks = super::network::prune::prune_networks(ctx, &args.filter).await?;
     let dangling = if args.all { "false" } else { "true" };
     let q = prune_query(&args.filter, Some(("dangling", dangling)));
     let (lines, i_space) = prune_images(ctx, &q).await?;
     ctx.client.post("/build/prune", &Query::new()).await?;
     print_out(
         &(section("Deleted Containers:", &ids)
+            + &networks
             + &section("Deleted Images:", &lines)
             + &total(c_space + i_space)),
     );
