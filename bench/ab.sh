@@ -37,7 +37,7 @@ for side in old new; do
     bin=$OLD
     [ $side = new ] && bin=$NEW
     "$bin/berthd" -H unix://$W/$side.sock --root $W/$side-root --exec-root $W/$side-run \
-        --cgroup-parent berth-ab-$side --log-level warn 2>"$W/$side.log" &
+        --cgroup-parent berth-ab-$side --bridge none --log-level warn 2>"$W/$side.log" &
     PIDS+=($!)
     for _ in $(seq 200); do [ -S "$W/$side.sock" ] && break; sleep 0.1; done
     DOCKER_HOST=unix://$W/$side.sock $DOCKER load -q -i "$TAR" >/dev/null

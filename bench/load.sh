@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 target/release/berthd -H unix://$SOCK --root $W/root --exec-root $W/run \
-    --cgroup-parent berth-load --log-level warn 2>"$OUT/load-berthd.log" &
+    --cgroup-parent berth-load --bridge none --log-level warn 2>"$OUT/load-berthd.log" &
 BERTHD_PID=$!
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.1; done
 $DOCKER load -q -i target/test-images/busybox.tar >/dev/null

@@ -60,7 +60,7 @@ EOF
 docker-registry serve "$W/registry.yml" >"$OUT/pull-registry.log" 2>&1 &
 REG_PID=$!
 target/release/berthd -H unix://$BERTH_SOCK --root $W/berth-root --exec-root $W/berth-run \
-    --cgroup-parent berth-bench-pull --max-concurrent-downloads "$MCD" \
+    --cgroup-parent berth-bench-pull --bridge none --max-concurrent-downloads "$MCD" \
     --log-level warn 2>"$OUT/pull-berthd.log" &
 BERTHD_PID=$!
 dockerd --data-root $W/docker-root --exec-root $W/docker-run --pidfile $W/docker.pid \

@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 target/release/berthd -H unix://$BERTH_SOCK --root $W/berth-root --exec-root $W/berth-run \
-    --cgroup-parent berth-bench --log-level warn 2>"$OUT/berthd.log" &
+    --cgroup-parent berth-bench --bridge none --log-level warn 2>"$OUT/berthd.log" &
 BERTHD_PID=$!
 dockerd --data-root $W/docker-root --exec-root $W/docker-run --pidfile $W/docker.pid \
     -H unix://$DOCKER_SOCK --bridge none --iptables=false --ip-masq=false --userland-proxy=false \

@@ -421,6 +421,16 @@ fn leaks(d: &Daemon) -> Vec<String> {
     for m in d.leftover_mounts() {
         out.push(violation(Kind::LeakedMount, m, "mounted"));
     }
+    for e in entries(&d.exec_root.join("netns")) {
+        out.push(violation(
+            Kind::LeakedMount,
+            e.display(),
+            "network namespace",
+        ));
+    }
+    for v in crate::net::ports_of(&d.net.bridge) {
+        out.push(violation(Kind::LeakedMount, v, "veth on the bridge"));
+    }
     // One line per cgroup, not per hierarchy it has a directory in.
     let mut cgroups: BTreeMap<String, usize> = BTreeMap::new();
     for c in d.leftover_cgroups() {

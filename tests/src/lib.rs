@@ -5,6 +5,7 @@
 
 pub mod dockerd;
 pub mod invariants;
+pub mod net;
 pub mod registry;
 pub mod tmux;
 
@@ -94,6 +95,8 @@ pub struct Daemon {
     child: Option<Child>,
     /// More berthd flags, kept across restarts.
     args: Vec<String>,
+    /// Its own bridge and address space.
+    pub net: net::TestNet,
 }
 
 impl Daemon {
@@ -112,6 +115,14 @@ impl Daemon {
         let exec_root = dir.path().join("run");
         let socket = dir.path().join("berth.sock");
         let cgroup_parent = format!("berth-test-{:08x}", rand::random::<u32>());
+        let net = net::TestNet::take();
+        // A test that names its own bridge (`--bridge none`) keeps only
+        // the address pool of the harness.
+        let mut all_args = net.args();
+        if args.contains(&"--bridge") {
+            all_args.drain(..4);
+        }
+        all_args.extend(args.iter().map(|a| a.to_string()));
         let mut d = Daemon {
             dir,
             root,
@@ -119,7 +130,8 @@ impl Daemon {
             socket,
             cgroup_parent,
             child: None,
-            args: args.iter().map(|a| a.to_string()).collect(),
+            args: all_args,
+            net,
         };
         d.spawn();
         d
@@ -288,6 +300,7 @@ impl Daemon {
         for dir in cgroup_dirs(&self.cgroup_parent) {
             remove_cgroup_tree(&dir);
         }
+        self.net.clean(&self.root.join("network"));
     }
 
     /// Cgroup directories of this daemon's parent that still exist.
@@ -307,8 +320,15 @@ impl Daemon {
             .collect()
     }
 
+    /// Mounts under the daemon's dirs, but for the directory of network
+    /// namespaces: berthd makes it a shared mount of itself once (as
+    /// iproute2 does for /run/netns) and keeps it.
     pub fn leftover_mounts(&self) -> Vec<String> {
+        let netns = self.exec_root.join("netns").display().to_string();
         mounts_under(self.dir.path())
+            .into_iter()
+            .filter(|m| *m != netns)
+            .collect()
     }
 }
 

@@ -260,8 +260,9 @@ fn commit_pauses_only_running_containers_and_records_the_parent() {
     assert_eq!(state["Paused"], false);
 }
 
-/// Inspect shows the runtime in use and dockerd's MAC address fields for a
-/// container without a network endpoint; another runtime is refused.
+/// Inspect shows the runtime in use and dockerd's MAC address fields (the
+/// default bridge's endpoint, derived from its address); another runtime
+/// is refused.
 #[test]
 fn inspect_runtime_and_mac_address() {
     let d = Daemon::start();
@@ -270,7 +271,21 @@ fn inspect_runtime_and_mac_address() {
     let (_, _, body) = d.http("GET", "/v1.47/containers/ir/json", None);
     let v = json(&body);
     assert_eq!(v["HostConfig"]["Runtime"], "runc");
-    assert_eq!(v["NetworkSettings"]["MacAddress"], "");
+    let ip: Vec<u8> = v["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .map(|o| o.parse().unwrap())
+        .collect();
+    let mac = format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        ip[0], ip[1], ip[2], ip[3]
+    );
+    assert_eq!(v["NetworkSettings"]["MacAddress"], mac.as_str());
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["bridge"]["MacAddress"],
+        mac.as_str()
+    );
     assert!(v["Config"].get("MacAddress").is_none(), "{}", v["Config"]);
     let (status, _, body) = d.http(
         "POST",

@@ -121,25 +121,8 @@ fn features_of_later_issues_are_refused_by_name() {
     d.load_busybox();
     let cases = [
         (
-            with_host(json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}})),
-            "HostConfig.PortBindings",
-        ),
-        (
-            with_host(json!({"PublishAllPorts": true})),
-            "HostConfig.PublishAllPorts",
-        ),
-        (with_host(json!({"Dns": ["10.0.0.1"]})), "HostConfig.Dns"),
-        (
-            with_host(json!({"ExtraHosts": ["h:10.0.0.1"]})),
-            "HostConfig.ExtraHosts",
-        ),
-        (
             with_host(json!({"RestartPolicy": {"Name": "always"}})),
             "HostConfig.RestartPolicy",
-        ),
-        (
-            with_host(json!({"Links": ["other:alias"]})),
-            "HostConfig.Links",
         ),
         (
             with_host(json!({"VolumesFrom": ["other"]})),
@@ -154,12 +137,8 @@ fn features_of_later_issues_are_refused_by_name() {
             "Config.Volumes",
         ),
         (
-            json!({"Image": "busybox", "MacAddress": "02:42:ac:11:00:02"}),
-            "Config.MacAddress",
-        ),
-        (
-            json!({"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["x"]}}}}),
-            "NetworkingConfig.EndpointsConfig",
+            json!({"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"default": {"DriverOpts": {"a": "b"}}}}}),
+            "EndpointSettings.DriverOpts",
         ),
     ];
     for (body, field) in cases {

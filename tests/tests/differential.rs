@@ -41,12 +41,6 @@ const EFFECT_SAMPLES: usize = 30;
 /// daemons refuse); `unsupported_fields_are_refused_by_name` sends each valid
 /// value here to berth alone. Edit this list as features land.
 const NOT_SUPPORTED: &[Unsupported] = &[
-    Unsupported::host("PortBindings", r#"{"80/tcp":[{"HostPort":"8080"}]}"#),
-    Unsupported::host("PublishAllPorts", "true"),
-    Unsupported::host("Dns", r#"["192.0.2.53"]"#),
-    Unsupported::host("DnsSearch", r#"["example.com"]"#),
-    Unsupported::host("DnsOptions", r#"["ndots:2"]"#),
-    Unsupported::host("ExtraHosts", r#"["db:192.0.2.10"]"#),
     Unsupported::config(
         "Healthcheck",
         r#"{"Test":["CMD","true"],"Interval":1000000000}"#,
@@ -57,7 +51,6 @@ const NOT_SUPPORTED: &[Unsupported] = &[
         "RestartPolicy",
         r#"{"Name":"on-failure","MaximumRetryCount":3}"#,
     ),
-    Unsupported::host("Links", r#"["other:alias"]"#),
     Unsupported::host("VolumesFrom", r#"["other"]"#),
     Unsupported::host("Binds", r#"["vol:/data"]"#),
     Unsupported::host(
@@ -65,7 +58,6 @@ const NOT_SUPPORTED: &[Unsupported] = &[
         r#"[{"Type":"volume","Source":"vol","Target":"/data"}]"#,
     ),
     Unsupported::config("Volumes", r#"{"/data":{}}"#),
-    Unsupported::host("NetworkMode", r#""mynet""#),
     Unsupported::host("LogConfig", r#"{"Type":"local"}"#),
     Unsupported::host("KernelMemory", "8388608"),
     Unsupported {

@@ -254,8 +254,18 @@ fn isolation_and_defaults() {
         "pwd; echo $FOO",
     ]));
     assert_eq!(out, "/tmp\nbar\n");
-    // Only loopback networking.
+    // The default bridge's veth, and only loopback with `--network none`.
     let out = ok(&d.docker(&["run", "--rm", "busybox", "ls", "/sys/class/net"]));
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["eth0", "lo"]);
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]));
     assert_eq!(out.trim(), "lo");
 }
 

@@ -42,6 +42,7 @@ say "$(runc --version | head -1)"
 
 mkdir -p /run/berth /var/lib/berth
 NO_COLOR=1 berthd -H unix:///run/berth/berth.sock --root /var/lib/berth --exec-root /run/berth \
+    --bridge none --iptables=false \
     -l debug >/var/log/berthd.log 2>&1 &
 for _ in $(seq 100); do
     [ -S /run/berth/berth.sock ] && break

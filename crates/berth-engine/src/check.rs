@@ -93,8 +93,26 @@ pub fn check(config: &Config) -> Result<Vec<String>, CheckError> {
             problems.push(format!("bundle {name} belongs to no container"));
         }
     }
+    let netns_dir = config.exec_root.join("netns");
+    for e in fs::read_dir(&netns_dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match scan.records.iter().find(|r| r.id == name) {
+            None => problems.push(format!("network namespace {name} belongs to no container")),
+            Some(r) if !r.state.status.is_live() && r.state.status != record::Status::Removing => {
+                problems.push(format!(
+                    "container {}: its network namespace is left though it does not run",
+                    crate::ids::short(&r.id)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     for dir in [&config.root, &config.exec_root] {
         for point in berth_runtime::mountinfo::mount_points_under(dir).unwrap_or_default() {
+            // The namespaces' directory is a shared mount of itself, kept.
+            if point == netns_dir {
+                continue;
+            }
             let owned = record::names_any(&point, |c| ids.contains(c));
             if !owned {
                 problems.push(format!("mount {} belongs to no container", point.display()));

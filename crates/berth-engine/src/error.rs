@@ -20,6 +20,9 @@ pub enum ErrorKind {
     NotImplemented,
     /// 401: a registry refused the credentials (dockerd's Unauthorized).
     Unauthorized,
+    /// 403: an operation the object never allows (removing a built-in
+    /// network, an address or port already taken).
+    Forbidden,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +57,9 @@ impl Error {
     }
     pub fn not_implemented(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::NotImplemented, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Forbidden, message)
     }
     pub fn no_such_container(name: &str) -> Error {
         Error::not_found(format!("No such container: {name}"))

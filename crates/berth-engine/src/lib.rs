@@ -14,6 +14,7 @@ pub mod filters;
 pub mod ids;
 pub mod image;
 mod locks;
+pub mod network;
 pub mod prune;
 pub mod signal;
 pub mod system;
@@ -47,6 +48,8 @@ pub struct Config {
     pub init_path: Option<PathBuf>,
     /// How registries are reached.
     pub registry: distribution::RegistryConfig,
+    /// Bridges, addresses, DNS and the packet filter.
+    pub network: network::NetConfig,
 }
 
 impl Config {
@@ -76,6 +79,7 @@ pub struct Engine {
     pub config: Config,
     pub images: Arc<ImageStore>,
     pub containers: Arc<container::ContainerService>,
+    pub networks: Arc<network::NetworkService>,
     pub events: Arc<events::EventBus>,
     pub started: std::time::Instant,
 }
@@ -93,10 +97,20 @@ impl Engine {
         let runtime: Arc<dyn OciRuntime> =
             Arc::new(Runc::new(config.runtime.clone(), config.runtime_root()));
         let events = Arc::new(events::EventBus::default());
+        let plane: Arc<dyn network::Dataplane> = Arc::new(network::Kernel::new()?);
+        let networks = network::NetworkService::open(
+            config.network.clone(),
+            config.root.clone(),
+            config.exec_root.clone(),
+            plane,
+            events.clone(),
+        )
+        .await?;
         let containers = container::ContainerService::new(
             config.clone(),
             images.clone(),
             runtime,
+            networks.clone(),
             events.clone(),
         );
         containers.restore().await?;
@@ -108,6 +122,7 @@ impl Engine {
             config,
             images,
             containers,
+            networks,
             events,
             started: std::time::Instant::now(),
         }))

@@ -27,13 +27,6 @@ pub struct ImagesPruned {
     pub space_reclaimed: u64,
 }
 
-/// `POST /networks/prune`: berth has no user-defined network to remove, but
-/// the filters are checked as dockerd checks them.
-pub fn network_prune_check(filters: &Filters) -> Result<()> {
-    filters.validate(&["label", "label!", "until"])?;
-    filters.until().map(drop)
-}
-
 /// `POST /build/prune`: berth keeps no build cache, but the filters and
 /// `keep-storage` are checked as dockerd checks them.
 pub fn build_prune_check(filters: &Filters, keep_storage: Option<&str>) -> Result<()> {
@@ -157,13 +150,6 @@ mod tests {
 
     fn f(raw: &str) -> Filters {
         Filters::parse(Some(raw)).unwrap()
-    }
-
-    #[test]
-    fn network_prune_filters() {
-        assert!(network_prune_check(&f(r#"{"label":{"a":true},"until":{"1h":true}}"#)).is_ok());
-        assert!(network_prune_check(&f(r#"{"dangling":{"true":true}}"#)).is_err());
-        assert!(network_prune_check(&f(r#"{"until":{"later":true}}"#)).is_err());
     }
 
     #[test]

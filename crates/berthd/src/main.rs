@@ -67,6 +67,72 @@ struct Args {
     /// Layers pulled at once per pull
     #[arg(long = "max-concurrent-downloads", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     max_concurrent_downloads: u16,
+    /// The default bridge's interface, made if missing; `none` for no
+    /// default bridge
+    #[arg(short = 'b', long = "bridge", default_value = "berth0")]
+    bridge: String,
+    /// The default bridge's address and prefix (e.g. 10.213.0.1/24);
+    /// default: the first free dockerd pool
+    #[arg(long)]
+    bip: Option<ipnet::IpNet>,
+    /// Where the default bridge's containers get their addresses (a part
+    /// of --bip's subnet)
+    #[arg(long = "fixed-cidr")]
+    fixed_cidr: Option<ipnet::IpNet>,
+    /// Where networks without a subnet get one: base=CIDR,size=PREFIX
+    /// (repeatable; default dockerd's 172.17-31.0.0/16 and 192.168.0.0/20s)
+    #[arg(long = "default-address-pool")]
+    default_address_pool: Vec<String>,
+    /// DNS servers for containers (and where the embedded DNS forwards)
+    #[arg(long)]
+    dns: Vec<std::net::IpAddr>,
+    /// Write packet-filter rules (NAT, published ports, isolation)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    iptables: bool,
+    /// Masquerade traffic leaving the bridges
+    #[arg(long = "ip-masq", default_value_t = true, action = clap::ArgAction::Set)]
+    ip_masq: bool,
+    /// Let containers on the same bridge talk to each other
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    icc: bool,
+}
+
+/// The networking flags, checked before anything is made.
+fn network_config(args: &Args) -> Result<berth_engine::network::NetConfig> {
+    if args.bridge == "docker0" {
+        bail!("berthd does not take over docker0: name another bridge with --bridge");
+    }
+    if args.bridge != "none" && (args.bridge.is_empty() || args.bridge.len() > 15) {
+        bail!("invalid bridge name {:?}: 1 to 15 characters", args.bridge);
+    }
+    let mut pools = Vec::new();
+    for p in &args.default_address_pool {
+        pools.push(
+            p.parse::<berth_network::ipam::PoolSpec>()
+                .with_context(|| format!("--default-address-pool {p}"))?,
+        );
+    }
+    if let (Some(bip), Some(fixed)) = (args.bip, args.fixed_cidr) {
+        if !bip.trunc().contains(&fixed) {
+            bail!("--fixed-cidr {fixed} is not within --bip {bip}");
+        }
+    }
+    let defaults = berth_engine::network::NetConfig::default();
+    Ok(berth_engine::network::NetConfig {
+        bridge: args.bridge.clone(),
+        bip: args.bip,
+        fixed_cidr: args.fixed_cidr,
+        pools: if pools.is_empty() {
+            defaults.pools
+        } else {
+            pools
+        },
+        resolv_conf: defaults.resolv_conf,
+        dns: args.dns.clone(),
+        firewall: args.iptables,
+        ip_masq: args.ip_masq,
+        icc: args.icc,
+    })
 }
 
 /// `--init-path`, or the first init binary found. A given path that is not
@@ -146,6 +212,7 @@ fn main() -> Result<()> {
             None => bail!("unsupported host {host}: only unix:// sockets are supported"),
         }
     }
+    let network = network_config(&args)?;
     let config = berth_engine::Config {
         root: args.root,
         exec_root: args.exec_root,
@@ -159,6 +226,7 @@ fn main() -> Result<()> {
             Some(args.certs_dir.clone()),
             usize::from(args.max_concurrent_downloads),
         )?,
+        network,
     };
     if args.check {
         std::process::exit(check(&config));

@@ -12,6 +12,7 @@ mod containers;
 mod events;
 mod exec;
 mod images;
+mod networks;
 mod system;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ pub use containers::ContainersBackend;
 pub use events::EventsBackend;
 pub use exec::ExecBackend;
 pub use images::{ImagesBackend, LayerLoaded, ProgressLine};
+pub use networks::NetworksBackend;
 pub use system::SystemBackend;
 
 use crate::Engine;
@@ -35,6 +37,7 @@ pub struct Backends {
     pub containers: Arc<dyn ContainersBackend>,
     pub exec: Arc<dyn ExecBackend>,
     pub images: Arc<dyn ImagesBackend>,
+    pub networks: Arc<dyn NetworksBackend>,
     pub system: Arc<dyn SystemBackend>,
     pub events: Arc<dyn EventsBackend>,
 }
@@ -50,6 +53,7 @@ impl Engine {
             containers: area(),
             exec: area(),
             images: area(),
+            networks: area(),
             system: area(),
             events: area(),
         }

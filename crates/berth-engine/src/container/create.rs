@@ -49,6 +49,8 @@ impl ContainerService {
         // `container:NAME` modes are recorded with the full id (a rename
         // changes nothing); a missing container is dockerd's 400.
         self.resolve_container_modes(&mut host_config)?;
+        let networks = self.create_networks(&host_config, &networking_config)?;
+        self.check_links(&host_config)?;
         let images = self.images.clone();
         let lookup = image_name.clone();
         let image = tokio::task::spawn_blocking(move || images.resolve(&lookup)).await??;
@@ -91,6 +93,8 @@ impl ContainerService {
             host_config,
             state: State::default(),
             restart_count: 0,
+            networks,
+            sandbox: None,
         };
         let paths = self.paths(&id);
         let result = async {

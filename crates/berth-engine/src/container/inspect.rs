@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bollard_stubs::models::{
     ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary,
-    ContainerSummaryHostConfig, ContainerTopResponse, DriverData, NetworkSettings,
+    ContainerSummaryHostConfig, ContainerTopResponse, DriverData,
 };
 
 use super::logopts::LogDriver;
@@ -134,17 +134,7 @@ impl ContainerService {
             graph_driver: Some(self.graph_driver(&rec)),
             mounts: Some(super::mounts::mount_points(&rec.host_config)),
             config: Some(config),
-            // Until networking lands a container has only its loopback.
-            network_settings: Some(NetworkSettings {
-                bridge: Some(String::new()),
-                // Empty, as dockerd's without a network endpoint.
-                mac_address: Some(String::new()),
-                sandbox_id: Some(String::new()),
-                sandbox_key: Some(String::new()),
-                ports: Some(Default::default()),
-                networks: Some(Default::default()),
-                ..Default::default()
-            }),
+            network_settings: Some(super::networking::network_settings(&rec)),
             ..Default::default()
         })
     }
@@ -223,7 +213,8 @@ impl ContainerService {
                 image_id: Some(rec.image_id.clone()),
                 command: Some(command_line(&rec.path, &rec.args)),
                 created: Some(timefmt::unix(&rec.created)),
-                ports: Some(Vec::new()),
+                ports: Some(super::networking::summary_ports(&rec)),
+                network_settings: Some(super::networking::summary_networks(&rec)),
                 labels: Some(rec.labels()),
                 state: Some(status.as_str().to_string()),
                 status: Some(status_text(&rec)),

@@ -573,7 +573,7 @@ impl ContainerService {
     }
 
     /// Unmounts the rootfs and removes the bundle; safe to repeat.
-    async fn teardown(&self, c: &Arc<Container>) {
+    async fn teardown(self: &Arc<Self>, c: &Arc<Container>) {
         let images = self.images.clone();
         let image_id = c.snapshot().image_id;
         let key = c.id.clone();
@@ -588,6 +588,7 @@ impl ContainerService {
             tracing::warn!(id = %ids::short(&c.id), "unmount failed: {e}");
         }
         super::spec::release_shm(&c.paths);
+        self.release_network(c).await;
         let _ = fs::remove_dir_all(&c.paths.bundle);
     }
 }

@@ -31,6 +31,7 @@ struct Harness {
     shims: Arc<FakeShims>,
     mounts: Arc<FakeMounts>,
     events: Arc<EventBus>,
+    plane: Arc<crate::network::dataplane::Fake>,
 }
 
 impl Harness {
@@ -46,6 +47,7 @@ impl Harness {
             shims: Arc::new(FakeShims::default()),
             mounts: Arc::new(FakeMounts::default()),
             events: Arc::new(EventBus::default()),
+            plane: Arc::new(crate::network::dataplane::Fake::default()),
         }
     }
 
@@ -58,6 +60,11 @@ impl Harness {
             cgroup_parent: "berth-unit-tests".into(),
             init_path: None,
             registry: Default::default(),
+            network: crate::network::NetConfig {
+                bridge: "bt-unit".into(),
+                bip: Some("10.250.0.1/24".parse().unwrap()),
+                ..Default::default()
+            },
             root,
         }
     }
@@ -68,12 +75,22 @@ impl Harness {
         for d in [&config.root.join("containers"), &config.exec_root] {
             std::fs::create_dir_all(d).unwrap();
         }
+        let net = crate::network::NetworkService::open(
+            config.network.clone(),
+            config.root.clone(),
+            config.exec_root.clone(),
+            self.plane.clone(),
+            self.events.clone(),
+        )
+        .await
+        .unwrap();
         let svc = ContainerService::with_seams(
             config,
             self.images.clone(),
             self.runtime.clone(),
             self.shims.clone(),
             self.mounts.clone(),
+            net,
             self.events.clone(),
         );
         svc.restore().await.unwrap();

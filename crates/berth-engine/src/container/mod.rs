@@ -18,6 +18,7 @@ mod lifecycle_tests;
 mod logopts;
 mod logs;
 mod mounts;
+mod networking;
 mod reconcile;
 pub mod record;
 mod seams;
@@ -38,6 +39,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::locks::{IgnorePoison, IgnorePoisonRw};
+use crate::network::NetworkService;
 use crate::Config;
 use berth_image::ImageStore;
 use berth_runtime::runtime::OciRuntime;
@@ -50,6 +52,7 @@ pub use exec::{console_size, Exec, ExecSession, ExecSpec, ExecStdin};
 pub use inspect::ListOptions;
 pub use lifecycle::WaitCondition;
 pub use logs::{LogChunk, LogOptions};
+pub use record::sync_dir;
 pub use record::{ContainerPaths, ContainerRecord, Status};
 pub use stats::Stats;
 pub use stdio::{Attach, AttachOptions, Output};
@@ -158,6 +161,7 @@ pub struct ContainerService {
     runtime: Arc<dyn OciRuntime>,
     shims: Arc<dyn Shims>,
     mounter: Arc<dyn RootfsMounter>,
+    net: Arc<NetworkService>,
     events: Arc<EventBus>,
     containers: RwLock<HashMap<String, Arc<Container>>>,
     /// name -> id; guarded separately so create and rename are atomic.
@@ -170,6 +174,7 @@ impl ContainerService {
         config: Config,
         images: Arc<ImageStore>,
         runtime: Arc<dyn OciRuntime>,
+        net: Arc<NetworkService>,
         events: Arc<EventBus>,
     ) -> Arc<ContainerService> {
         let shims = Arc::new(seams::ProcessShims {
@@ -181,6 +186,7 @@ impl ContainerService {
             runtime,
             shims,
             Arc::new(KernelMounts),
+            net,
             events,
         )
     }
@@ -192,6 +198,7 @@ impl ContainerService {
         runtime: Arc<dyn OciRuntime>,
         shims: Arc<dyn Shims>,
         mounter: Arc<dyn RootfsMounter>,
+        net: Arc<NetworkService>,
         events: Arc<EventBus>,
     ) -> Arc<ContainerService> {
         Arc::new(ContainerService {
@@ -200,6 +207,7 @@ impl ContainerService {
             runtime,
             shims,
             mounter,
+            net,
             events,
             containers: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),

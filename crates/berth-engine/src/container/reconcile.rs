@@ -59,6 +59,21 @@ impl ContainerService {
             self.insert(c.clone());
             restored.push(c);
         }
+        // Addresses and ports of the sandboxes that outlived the daemon are
+        // taken back before anything else can be given them.
+        for c in &restored {
+            let rec = c.snapshot();
+            match (rec.state.status.is_live(), &rec.sandbox) {
+                (true, Some(sb)) => self.net.restore(&rec.id, &rec.name, sb),
+                // A start that died before its process ran: what it made
+                // for the network goes, and the record forgets it.
+                (false, Some(sb)) => {
+                    self.net.detach(&rec.id, Some(sb)).await;
+                    let _ = c.update(|r| r.sandbox = None);
+                }
+                _ => {}
+            }
+        }
         // Ids whose shim still holds them: the sweep leaves their things be.
         let mut held = HashSet::new();
         let mut settling = tokio::task::JoinSet::new();
@@ -81,6 +96,17 @@ impl ContainerService {
         );
         let known: HashSet<String> = self.all().iter().map(|c| c.id.clone()).collect();
         self.sweep(&held, &known, &scan.orphans).await;
+        let live: HashSet<String> = self
+            .all()
+            .iter()
+            .filter(|c| c.status().is_live())
+            .map(|c| c.id.clone())
+            .collect();
+        self.net.sweep(&live).await;
+        // One ruleset from what runs now: nothing duplicated, nothing stale.
+        if let Err(e) = self.net.sync_firewall().await {
+            tracing::warn!("writing the packet filter: {e}");
+        }
         Ok(())
     }
 

@@ -121,6 +121,14 @@ pub struct ContainerRecord {
     pub args: Vec<String>,
     pub state: State,
     pub restart_count: i64,
+    /// Network name -> what the user asked of the container's endpoint
+    /// there (aliases, addresses, links, MAC). The one `NetworkMode`
+    /// names (`bridge` for `default`) is its first endpoint.
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, bollard_stubs::models::EndpointSettings>,
+    /// While it runs: its network namespace, endpoints and ports.
+    #[serde(default)]
+    pub sandbox: Option<crate::network::SandboxRecord>,
 }
 
 impl ContainerRecord {
@@ -316,6 +324,8 @@ mod tests {
             args: vec![],
             state: State::default(),
             restart_count: 0,
+            networks: Default::default(),
+            sandbox: None,
         };
         save(&paths, &rec, Sync::Durable).unwrap();
         let loaded = load_all(root.path());

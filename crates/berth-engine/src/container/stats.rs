@@ -45,6 +45,57 @@ pub struct Stats {
     pub memory_stats: MemoryJson,
     pub name: String,
     pub id: String,
+    /// Per interface of the container's namespace, lo left out; absent
+    /// for a container without one of its own (`none`, `host`), as docker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networks: Option<BTreeMap<String, NetJson>>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct NetJson {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+/// `/proc/<pid>/net/dev`: the counters of the namespace `pid` is in.
+fn parse_net_dev(text: &str) -> BTreeMap<String, NetJson> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().skip(2) {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name == "lo" {
+            continue;
+        }
+        let n: Vec<u64> = rest
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        if n.len() < 12 {
+            continue;
+        }
+        out.insert(
+            name.to_string(),
+            NetJson {
+                rx_bytes: n[0],
+                rx_packets: n[1],
+                rx_errors: n[2],
+                rx_dropped: n[3],
+                tx_bytes: n[8],
+                tx_packets: n[9],
+                tx_errors: n[10],
+                tx_dropped: n[11],
+            },
+        );
+    }
+    out
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -212,9 +263,15 @@ impl ContainerService {
             memory_stats: MemoryJson::default(),
             name: format!("/{}", rec.name),
             id: rec.id.clone(),
+            networks: None,
         };
         if !rec.state.status.is_live() {
             return Ok(out);
+        }
+        if rec.sandbox.is_some() && rec.state.pid > 0 {
+            out.networks = std::fs::read_to_string(format!("/proc/{}/net/dev", rec.state.pid))
+                .ok()
+                .map(|t| parse_net_dev(&t));
         }
         let Some(cg) = self.cgroup_of(&rec) else {
             return Ok(out);
@@ -283,6 +340,26 @@ impl ContainerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn net_dev_counters_without_lo() {
+        let t = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:     586       7    1    2    0     0          0         0       10       3    4    5    0     0       0          0\n";
+        let m = parse_net_dev(t);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m["eth0"],
+            NetJson {
+                rx_bytes: 586,
+                rx_packets: 7,
+                rx_errors: 1,
+                rx_dropped: 2,
+                tx_bytes: 10,
+                tx_packets: 3,
+                tx_errors: 4,
+                tx_dropped: 5
+            }
+        );
+    }
 
     #[test]
     fn system_cpu_from_proc_stat() {

@@ -655,9 +655,6 @@ fn check_networking_config(net: &NetworkingConfig) -> Result<()> {
     Ok(())
 }
 
-/// The networks a container can join before berth has user networks.
-pub const PREDEFINED_NETWORKS: &[&str] = &["default", "bridge", "none", "host"];
-
 fn unsupported(field: &str, what: &str) -> Result<()> {
     Err(Error::invalid(format!(
         "{field} is not supported by berth yet ({what})"
@@ -674,32 +671,8 @@ fn refuse_unsupported(c: &ContainerConfig, hc: &HostConfig, net: &NetworkingConf
             return unsupported("Config.Healthcheck", "health checks");
         }
     }
-    if set(&c.mac_address) {
-        return unsupported("Config.MacAddress", "networking");
-    }
     if c.volumes.as_ref().is_some_and(|v| !v.is_empty()) {
         return unsupported("Config.Volumes", "anonymous volumes");
-    }
-    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) {
-        return unsupported("HostConfig.PortBindings", "port publishing");
-    }
-    if hc.publish_all_ports.unwrap_or(false) {
-        return unsupported("HostConfig.PublishAllPorts", "port publishing");
-    }
-    for (field, list) in [
-        ("HostConfig.Dns", &hc.dns),
-        ("HostConfig.DnsOptions", &hc.dns_options),
-        ("HostConfig.DnsSearch", &hc.dns_search),
-    ] {
-        if has(list) {
-            return unsupported(field, "DNS settings");
-        }
-    }
-    if has(&hc.extra_hosts) {
-        return unsupported("HostConfig.ExtraHosts", "custom /etc/hosts entries");
-    }
-    if has(&hc.links) {
-        return unsupported("HostConfig.Links", "container links");
     }
     if hc
         .volume_driver
@@ -733,25 +706,26 @@ fn refuse_unsupported(c: &ContainerConfig, hc: &HostConfig, net: &NetworkingConf
         ));
     }
     let mode = hc.network_mode.as_deref().unwrap_or("");
-    if !(mode.is_empty() || PREDEFINED_NETWORKS.contains(&mode) || is_container_mode(mode)) {
-        return Err(Error::not_found(format!("network {mode} not found")));
-    }
     for (name, ep) in net.endpoints_config.iter().flatten() {
         let same = name == mode
-            || (matches!(mode, "" | "default") && matches!(name.as_str(), "default" | "bridge"));
-        if !PREDEFINED_NETWORKS.contains(&name.as_str()) && !same {
-            return Err(Error::not_found(format!("network {name} not found")));
+            || (matches!(mode, "" | "default" | "bridge")
+                && matches!(name.as_str(), "default" | "bridge"));
+        if same {
+            continue;
         }
-        let configured = ep.ipam_config.as_ref().is_some_and(|i| {
-            set(&i.ipv4_address) || set(&i.ipv6_address) || has(&i.link_local_ips)
-        }) || has(&ep.links)
-            || has(&ep.aliases)
-            || set(&ep.mac_address)
-            || ep.driver_opts.as_ref().is_some_and(|o| !o.is_empty());
-        if configured {
+        // dockerd 20.10 takes an empty endpoint on a built-in network that
+        // is not the container's mode, and connects the container to its
+        // mode's network only; anything else would be a second network.
+        let builtin = matches!(name.as_str(), "default" | "bridge" | "none" | "host");
+        let empty = ep.ipam_config.is_none()
+            && !has(&ep.links)
+            && !has(&ep.aliases)
+            && !set(&ep.mac_address)
+            && ep.driver_opts.as_ref().is_none_or(|o| o.is_empty());
+        if !(builtin && empty) {
             return unsupported(
                 "NetworkingConfig.EndpointsConfig",
-                "endpoint settings: addresses, aliases, links, driver options",
+                "an endpoint on a network other than NetworkMode's; use network connect",
             );
         }
     }

@@ -9,6 +9,7 @@ mod events;
 mod exec;
 mod hijack;
 mod images;
+mod networks;
 mod system;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,15 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/system/df", get(system::df))
-        .route("/networks/prune", post(system::networks_prune))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/build/prune", post(system::build_prune))
         .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))

@@ -52,18 +52,6 @@ pub async fn df(State(e): State<AppState>, RawQuery(raw): RawQuery) -> super::Ap
     Ok(json(StatusCode::OK, &e.system.df(want).await?))
 }
 
-/// `POST /networks/prune`: berth has no user-defined networks yet, so
-/// there is never one to remove (the answer is true, not a stub).
-pub async fn networks_prune(Query(q): Query<HashMap<String, String>>) -> super::ApiResult {
-    prune::network_prune_check(&Filters::from(filters::decode(
-        q.get("filters").map(String::as_str),
-    )?))?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "NetworksDeleted": null }),
-    ))
-}
-
 /// `POST /build/prune`: berth keeps no build cache yet; `all` has nothing
 /// to widen.
 pub async fn build_prune(Query(q): Query<HashMap<String, String>>) -> super::ApiResult {

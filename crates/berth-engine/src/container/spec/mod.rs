@@ -26,32 +26,6 @@ pub(super) use security::security_opts;
 
 pub(super) use namespaces::release_shm;
 
-const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-
-/// The host's resolv.conf without loopback resolvers (unreachable from a
-/// container's own network namespace); docker's fallback when none remain.
-fn resolv_conf() -> String {
-    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut out = String::new();
-    let mut servers = 0;
-    for line in host.lines() {
-        let t = line.trim();
-        if let Some(ns) = t.strip_prefix("nameserver") {
-            let ns = ns.trim();
-            if ns.starts_with("127.") || ns == "::1" {
-                continue;
-            }
-            servers += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if servers == 0 {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
-
 /// The user's binds and tmpfs mounts (`Binds`, `Mounts`, `Tmpfs`) for the
 /// runtime; `-v` (and `CreateMountpoint`) make a missing source directory.
 fn user_mounts(hc: &HostConfig) -> Result<(Vec<BindMount>, HashMap<String, String>)> {
@@ -115,70 +89,16 @@ pub(super) fn validate(hc: &HostConfig, config: Option<&ContainerConfig>) -> Res
 }
 
 /// A container's network namespace and the files docker mounts for it.
-struct Network {
-    ns: NetNs,
-    hostname: String,
+pub(super) struct Network {
+    pub ns: NetNs,
+    pub hostname: String,
     /// Empty paths leave the mount out.
-    hostname_file: PathBuf,
-    hosts: PathBuf,
-    resolv_conf: PathBuf,
+    pub hostname_file: PathBuf,
+    pub hosts: PathBuf,
+    pub resolv_conf: PathBuf,
 }
 
 impl ContainerService {
-    /// dockerd's `initializeNetworking`: `container:X` shares X's namespace
-    /// and X's hostname, hosts and resolv.conf files; `host` gets copies of
-    /// the host's files; a container with `NetworkDisabled` gets no hosts
-    /// or resolv.conf at all.
-    fn network(&self, c: &Container, rec: &ContainerRecord) -> Result<Network> {
-        let mode = rec.host_config.network_mode.as_deref().unwrap_or("default");
-        if let Some(name) = mode.strip_prefix("container:") {
-            let donor = self.get(name).map_err(|e| {
-                Error::system(format!(
-                    "cannot join network of a non running container: {name}: {}",
-                    e.message
-                ))
-            })?;
-            let drec = donor.snapshot();
-            if !drec.state.status.is_live() || drec.state.pid <= 0 {
-                return Err(Error::system(format!(
-                    "cannot join network of a non running container: {}",
-                    drec.id
-                )));
-            }
-            return Ok(Network {
-                ns: NetNs::Container(PathBuf::from(format!("/proc/{}/ns/net", drec.state.pid))),
-                hostname: drec.config.hostname.clone().unwrap_or_default(),
-                hostname_file: donor.paths.hostname(),
-                hosts: donor.paths.hosts(),
-                resolv_conf: donor.paths.resolv_conf(),
-            });
-        }
-        let hostname = rec.config.hostname.clone().unwrap_or_default();
-        fs::write(c.paths.hostname(), format!("{hostname}\n"))?;
-        let host = mode == "host";
-        let (hosts, resolv) = if host {
-            (
-                fs::read_to_string("/etc/hosts").unwrap_or_else(|_| HOSTS.to_string()),
-                fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-            )
-        } else {
-            (HOSTS.to_string(), resolv_conf())
-        };
-        let disabled = rec.config.network_disabled.unwrap_or(false);
-        if !disabled {
-            fs::write(c.paths.hosts(), hosts)?;
-            fs::write(c.paths.resolv_conf(), resolv)?;
-        }
-        let file = |p: PathBuf| if disabled { PathBuf::new() } else { p };
-        Ok(Network {
-            ns: if host { NetNs::Host } else { NetNs::New },
-            hostname,
-            hostname_file: c.paths.hostname(),
-            hosts: file(c.paths.hosts()),
-            resolv_conf: file(c.paths.resolv_conf()),
-        })
-    }
-
     pub(super) async fn write_bundle(
         self: &Arc<Self>,
         c: &Arc<Container>,
@@ -187,7 +107,7 @@ impl ContainerService {
     ) -> Result<()> {
         let hc = &rec.host_config;
         validate(hc, None)?;
-        let net = self.network(c, rec)?;
+        let net = self.prepare_network(c, rec).await?;
         let hostname = net.hostname.clone();
         fs::create_dir_all(&c.paths.bundle)?;
         // An entry without `=` unsets the variable, as in dockerd; the
@@ -327,11 +247,5 @@ mod tests {
             "conflicting options: hostname and the UTS mode"
         );
         assert!(validate(&hc, None).is_ok());
-    }
-    #[test]
-    fn resolv_conf_drops_loopback_resolvers() {
-        let r = resolv_conf();
-        assert!(!r.lines().any(|l| l.trim().starts_with("nameserver 127.")));
-        assert!(r.contains("nameserver"));
     }
 }

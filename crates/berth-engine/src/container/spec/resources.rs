@@ -213,6 +213,7 @@ mod tests {
             cgroup_parent: "berth".into(),
             init_path: None,
             registry: Default::default(),
+            network: Default::default(),
         };
         let rec = |parent: &str| {
             let mut r: ContainerRecord = serde_json::from_value(serde_json::json!({

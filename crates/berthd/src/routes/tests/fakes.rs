@@ -11,7 +11,7 @@ use berth_api::models::{ContainerInspectResponse, ContainerSummary, ContainerTop
 use berth_api::models::{ExecInspectResponse, HistoryResponseItem, ImageSummary, SystemInfo};
 use berth_engine::backend::{
     Backends, BoxFuture, ContainersBackend, EventsBackend, ExecBackend, ImagesBackend, LayerLoaded,
-    ProgressLine, SystemBackend,
+    NetworksBackend, ProgressLine, SystemBackend,
 };
 use berth_engine::container::{
     Attach, AttachOptions, CommitOptions, CreateRequest, ExecSession, ExecSpec, ListOptions,
@@ -69,6 +69,7 @@ impl Fake {
             containers: self.clone(),
             exec: self.clone(),
             images: self.clone(),
+            networks: self.clone(),
             system: self.clone(),
             events: self.clone(),
         }
@@ -403,5 +404,49 @@ impl SystemBackend for Fake {
 impl EventsBackend for Fake {
     fn subscribe(&self) -> (Vec<Event>, broadcast::Receiver<Event>) {
         (self.events.clone(), broadcast::channel(1).1)
+    }
+}
+
+#[async_trait]
+impl NetworksBackend for Fake {
+    fn list(
+        &self,
+        _filters: &berth_engine::filters::Filters,
+    ) -> Result<Vec<berth_engine::network::api::Network>> {
+        self.record("network-list".into());
+        Ok(Vec::new())
+    }
+    fn inspect(
+        &self,
+        name: &str,
+        _scope: Option<&str>,
+    ) -> Result<berth_engine::network::api::Network> {
+        self.record(format!("network-inspect {name}"));
+        Err(Error::not_found(format!("network {name} not found")))
+    }
+    async fn create(&self, req: berth_api::models::NetworkCreateRequest) -> Result<String> {
+        self.record(format!("network-create {}", req.name));
+        Ok("n0".into())
+    }
+    async fn remove(&self, name: &str) -> Result<()> {
+        self.record(format!("network-remove {name}"));
+        Ok(())
+    }
+    async fn prune(&self, _filters: &berth_engine::filters::Filters) -> Result<Vec<String>> {
+        self.record("network-prune".into());
+        Ok(Vec::new())
+    }
+    async fn connect(
+        &self,
+        network: &str,
+        container: &str,
+        _cfg: berth_api::models::EndpointSettings,
+    ) -> Result<()> {
+        self.record(format!("network-connect {network},{container}"));
+        Ok(())
+    }
+    async fn disconnect(&self, network: &str, container: &str, force: bool) -> Result<()> {
+        self.record(format!("network-disconnect {network},{container},{force}"));
+        Ok(())
     }
 }
