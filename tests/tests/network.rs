@@ -495,3 +495,103 @@ fn without_a_default_bridge_containers_get_loopback_only() {
         ["host", "none"]
     );
 }
+
+#[test]
+fn hairpin_links_and_network_counters() {
+    let d = daemon();
+    let port = free_port();
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-e",
+        "BODY=hairpin",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    ]));
+    let gw = format!("10.{}.0.1", d.net.n);
+    // Another container reaches the published port through the host.
+    let via_host = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {gw} {port}");
+    assert!(eventually(Duration::from_secs(10), || stdout(
+        &d.docker(&["run", "--rm", "busybox", "sh", "-c", &via_host])
+    )
+    .contains("hairpin")));
+    // And the container reaches itself the same way.
+    let own = ok(&d.docker(&["exec", "web", "sh", "-c", &via_host]));
+    assert!(own.contains("hairpin"), "{own}");
+    // A legacy link is a hosts entry for the linked container.
+    let ip = inspect(&d, "web", "{{.NetworkSettings.IPAddress}}");
+    let hosts = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--link",
+        "web:site",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]));
+    assert!(hosts.contains(&format!("{ip}\tsite web\n")), "{hosts}");
+    // Stats count the traffic of the container's interfaces.
+    let (status, _, body) = d.http("GET", "/containers/web/stats?stream=0", None);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        v["networks"]["eth0"]["rx_bytes"].as_u64().unwrap() > 0,
+        "{}",
+        v["networks"]
+    );
+    assert!(v["networks"].get("lo").is_none());
+}
+
+#[test]
+fn ipv6_on_a_user_network() {
+    let d = daemon();
+    let v6 = format!("fd00:b{:02x}::/64", d.net.n);
+    ok(&d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &v6,
+        "--subnet",
+        &d.net.subnet(7),
+        "dual",
+    ]));
+    ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "six",
+        "--network",
+        "dual",
+        "busybox",
+        "sleep",
+        "60",
+    ]));
+    let addr = inspect(
+        &d,
+        "six",
+        "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}",
+    );
+    assert!(
+        addr.starts_with(&format!("fd00:b{:02x}::", d.net.n)),
+        "{addr}"
+    );
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "dual",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup -type=AAAA six 127.0.0.11; ping -6 -c 1 -W 3 six",
+    ]));
+    assert!(out.contains(&addr), "{out}");
+    assert!(out.contains("1 packets received"), "{out}");
+}

@@ -72,12 +72,15 @@ impl Default for NetConfig {
     }
 }
 
-impl NetConfig {
-    /// The packet-filter table of this daemon: named by its default bridge,
-    /// so daemons with their own bridges never share one.
-    pub fn table(&self) -> String {
-        format!("berth-{}", self.bridge)
+/// The packet-filter table of a daemon: named by its default bridge, so
+/// daemons with their own bridges never share one; without a default
+/// bridge, by its exec root, which no two running daemons share either.
+pub fn table_name(cfg: &NetConfig, exec_root: &std::path::Path) -> String {
+    if cfg.bridge != "none" {
+        return format!("berth-{}", cfg.bridge);
     }
+    let digest = berth_store::Digest::of_bytes(exec_root.as_os_str().as_encoded_bytes());
+    format!("berth-{}", &digest.hex()[..12])
 }
 
 impl From<berth_network::Error> for Error {
@@ -169,7 +172,7 @@ impl State {
         })
     }
 
-    fn ruleset(&self, cfg: &NetConfig) -> Ruleset {
+    fn ruleset(&self, cfg: &NetConfig, table: String) -> Ruleset {
         let networks = self
             .nets
             .values()
@@ -192,7 +195,7 @@ impl State {
             .flat_map(|s| s.ports.iter().map(|p| p.rule.clone()))
             .collect();
         Ruleset {
-            table: cfg.table(),
+            table,
             networks,
             ports,
         }
@@ -396,9 +399,15 @@ impl NetworkService {
             return Ok(());
         }
         let _one = self.firewall.lock().await;
-        let rs = self.state.locked().ruleset(&self.config);
+        let table = table_name(&self.config, &self.exec_root);
+        let rs = self.state.locked().ruleset(&self.config, table);
         let plane = self.plane.clone();
-        tokio::task::spawn_blocking(move || plane.apply_firewall(&rs)).await??;
+        // Nothing to filter (no bridge at all): no table either.
+        if rs.networks.is_empty() && rs.ports.is_empty() {
+            tokio::task::spawn_blocking(move || plane.remove_firewall(&rs.table)).await??;
+        } else {
+            tokio::task::spawn_blocking(move || plane.apply_firewall(&rs)).await??;
+        }
         Ok(())
     }
 

@@ -266,3 +266,29 @@ async fn static_addresses_only_on_user_networks() {
     assert!(e.message.contains("user-defined networks only"), "{e}");
     assert!(svc.sandbox_record("b").is_none());
 }
+
+#[tokio::test]
+async fn without_a_bridge_there_is_no_table_and_no_shared_name() {
+    let t = T::new();
+    let cfg = NetConfig {
+        bridge: "none".into(),
+        ..Default::default()
+    };
+    let run = t.dir.path().join("run");
+    let svc = NetworkService::open(
+        cfg.clone(),
+        t.dir.path().join("root"),
+        run.clone(),
+        t.plane.clone(),
+        Arc::new(EventBus::default()),
+    )
+    .await
+    .unwrap();
+    svc.sync_firewall().await.unwrap();
+    let table = table_name(&cfg, &run);
+    assert_ne!(table, table_name(&cfg, std::path::Path::new("/run/other")));
+    assert!(t.plane.rulesets.lock().unwrap().is_empty());
+    let calls = t.plane.calls.lock().unwrap().clone();
+    assert!(calls.contains(&format!("table- {table}")), "{calls:?}");
+    assert!(svc.inspect("bridge", None).is_err());
+}
