@@ -277,6 +277,12 @@ fn user_networks_resolve_names_and_are_isolated() {
         "front",
     ]));
     assert_eq!(members.trim(), format!("web {ip}/24"));
+    let listed = ok(&d.docker(&["ps", "-q", "--filter", "network=front"]));
+    assert_eq!(listed.trim(), short);
+    // A rename is what the embedded DNS answers to from then on.
+    ok(&d.docker(&["rename", "web", "site"]));
+    assert!(stdout(&get("front", "site")).contains("by-name"));
+    ok(&d.docker(&["rename", "site", "web"]));
     // Connect puts a running container on a second network at once.
     ok(&d.docker(&["network", "connect", "back", "web"]));
     let ip2 = inspect(&d, "web", "{{.NetworkSettings.Networks.back.IPAddress}}");

@@ -171,7 +171,7 @@ impl ContainerService {
 
     pub fn list(self: &Arc<Self>, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
         opts.filters.validate(&[
-            "id", "name", "label", "status", "exited", "ancestor", "before", "since",
+            "id", "name", "label", "status", "exited", "ancestor", "before", "since", "network",
         ])?;
         let mut recs: Vec<ContainerRecord> = self.all().iter().map(|c| c.snapshot()).collect();
         // Newest first, like docker.
@@ -301,6 +301,11 @@ impl ContainerService {
                         .resolve(v)
                         .map(|i| i.id == rec.image_id)
                         .unwrap_or(false)
+            })
+            && any("network", &|v| {
+                rec.networks.iter().any(|(name, ep)| {
+                    name == v || ep.network_id.as_deref().is_some_and(|id| id.starts_with(v))
+                })
             })
             && f.labels_match(|k| labels.get(k).cloned())
     }

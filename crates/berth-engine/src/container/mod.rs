@@ -308,6 +308,8 @@ impl ContainerService {
             names.insert(new_name.to_string(), c.id.clone());
         }
         c.update_durable(|r| r.name = new_name.to_string())?;
+        // The embedded DNS answers to the new name from now on.
+        self.net.rename(&c.id, new_name);
         berth_store::crash_point!("rename.recorded");
         let rec = c.snapshot();
         self.event(&rec, "rename", &[("oldName", format!("/{old}"))]);

@@ -83,6 +83,15 @@ impl ContainerService {
     ) -> Result<BTreeMap<String, EndpointSettings>> {
         let mode = hc.network_mode.as_deref().unwrap_or("default");
         let Some(net) = self.net.endpoint_network(mode)? else {
+            // `host` and `none` are listed as dockerd lists them, with no
+            // endpoint to make.
+            if let Some(n) = ["host", "none"].into_iter().find(|n| *n == mode) {
+                let rec = self.net.lookup(n)?;
+                return Ok(BTreeMap::from([(
+                    rec.name.clone(),
+                    requested(&EndpointSettings::default(), &rec.id),
+                )]));
+            }
             return Ok(BTreeMap::new());
         };
         let name = mode_network(mode);

@@ -673,6 +673,13 @@ impl NetworkService {
         Some(ep)
     }
 
+    /// A running container was renamed: DNS answers to its new name.
+    pub fn rename(&self, id: &str, name: &str) {
+        if let Some(sb) = self.state.locked().sandboxes.get_mut(id) {
+            sb.name = name.to_string();
+        }
+    }
+
     /// The default bridge's address (`host-gateway`).
     pub fn default_gateway(&self) -> Option<IpAddr> {
         let st = self.state.locked();
