@@ -601,3 +601,90 @@ fn ipv6_on_a_user_network() {
     assert!(out.contains(&addr), "{out}");
     assert!(out.contains("1 packets received"), "{out}");
 }
+
+/// A namespace standing for "the outside": a veth from the host with its
+/// own /24 of the daemon's space, removed on drop.
+struct Outside {
+    ns: String,
+    host_if: String,
+}
+
+impl Outside {
+    fn new(n: u8) -> Outside {
+        let ns = format!("btout{n}");
+        let host_if = format!("bto{n}");
+        let sh = |cmd: String| {
+            let st = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .status()
+                .unwrap();
+            assert!(st.success(), "{cmd}");
+        };
+        let o = Outside {
+            ns: ns.clone(),
+            host_if: host_if.clone(),
+        };
+        sh(format!("ip netns add {ns}"));
+        sh(format!(
+            "ip link add {host_if} type veth peer name eth0 netns {ns}"
+        ));
+        sh(format!(
+            "ip addr add 10.{n}.250.1/24 dev {host_if} && ip link set {host_if} up"
+        ));
+        sh(format!(
+            "ip -n {ns} addr add 10.{n}.250.2/24 dev eth0 && ip -n {ns} link set eth0 up && ip -n {ns} link set lo up"
+        ));
+        o
+    }
+
+    /// Accepts one connection on port 9000 inside the namespace; the peer
+    /// address it saw.
+    fn accept_one(&self) -> std::thread::JoinHandle<String> {
+        let path = format!("/run/netns/{}", self.ns);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).unwrap();
+            // SAFETY: this thread joins the namespace and ends with the test.
+            assert_eq!(
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) },
+                0
+            );
+            let l = std::net::TcpListener::bind("0.0.0.0:9000").unwrap();
+            tx.send(()).unwrap();
+            let (_, peer) = l.accept().unwrap();
+            peer.ip().to_string()
+        });
+        rx.recv().unwrap();
+        h
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "delete", &self.host_if])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", &self.ns])
+            .status();
+    }
+}
+
+#[test]
+fn traffic_leaving_the_bridge_is_masqueraded() {
+    let d = daemon();
+    let out = Outside::new(d.net.n);
+    let seen = out.accept_one();
+    let target = format!("10.{}.250.2", d.net.n);
+    ok(&d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("nc -w 3 {target} 9000 </dev/null"),
+    ]));
+    // The outside sees the host's address on its link, not the container's.
+    assert_eq!(seen.join().unwrap(), format!("10.{}.250.1", d.net.n));
+}
