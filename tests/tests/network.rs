@@ -600,6 +600,22 @@ fn ipv6_on_a_user_network() {
     ]));
     assert!(out.contains(&addr), "{out}");
     assert!(out.contains("1 packets received"), "{out}");
+    let fixed = format!("fd00:b{:02x}::50", d.net.n);
+    let shown = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "dual",
+        "--ip6",
+        &fixed,
+        "busybox",
+        "ip",
+        "-6",
+        "addr",
+        "show",
+        "eth0",
+    ]));
+    assert!(shown.contains(&format!("inet6 {fixed}/64")), "{shown}");
 }
 
 /// A namespace standing for "the outside": a veth from the host with its
