@@ -379,7 +379,7 @@ impl NetworkService {
         let rec = {
             let mut st = self.state.locked();
             let id = st.find_id(key)?;
-            let net = &st.nets[&id];
+            let net = st.find(&id)?;
             if net.rec.builtin {
                 return Err(Error::forbidden(format!(
                     "{} is a pre-defined network and cannot be removed",

@@ -134,7 +134,9 @@ impl State {
     /// By full id, name, or unique id prefix (dockerd's lookup order).
     pub fn find(&self, key: &str) -> Result<&Net> {
         let id = self.find_id(key)?;
-        Ok(&self.nets[&id])
+        self.nets
+            .get(&id)
+            .ok_or_else(|| Error::not_found(format!("network {key} not found")))
     }
 
     pub fn find_id(&self, key: &str) -> Result<String> {
@@ -244,9 +246,7 @@ impl NetworkService {
                 }
             }
         }
-        if let Some(parent) = Some(svc.netns_dir()) {
-            std::fs::create_dir_all(parent)?;
-        }
+        std::fs::create_dir_all(svc.netns_dir())?;
         if svc.config.firewall {
             // dockerd turns forwarding on for its bridges the same way.
             if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {

@@ -414,7 +414,11 @@ impl NetworkService {
         let mut has_ports = false;
         if let Some(ep) = first {
             if let Some(ip) = ep.ipv4.map(|n| n.addr()) {
-                let bridge = st.nets[&ep.network_id].rec.bridge.clone();
+                let bridge = st
+                    .nets
+                    .get(&ep.network_id)
+                    .map(|n| n.rec.bridge.clone())
+                    .unwrap_or_default();
                 let ports = st.plan_ports(&req.id, req, ip, &bridge)?;
                 has_ports = !ports.is_empty();
                 if let Some(sb) = st.sandboxes.get_mut(&req.id) {
@@ -422,7 +426,11 @@ impl NetworkService {
                 }
             }
         }
-        let eps = st.sandboxes[&req.id].endpoints.clone();
+        let eps = st
+            .sandboxes
+            .get(&req.id)
+            .map(|s| s.endpoints.clone())
+            .unwrap_or_default();
         Ok((eps, has_ports))
     }
 
