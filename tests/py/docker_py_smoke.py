@@ -1,6 +1,7 @@
-"""docker-py (Debian's python3-docker) against a berthd: the container API
-the way Python tools use it. Run by tests/tests/docker_py.rs with the
-daemon's socket as the only argument; any failed assert exits non-zero."""
+"""docker-py (Debian's python3-docker) against a berthd: the container and
+network APIs the way Python tools use them. Run by tests/tests/docker_py.rs
+with the daemon's socket and a subnet of the test daemon's own space as
+arguments; any failed assert exits non-zero."""
 
 import io
 import sys
@@ -86,6 +87,34 @@ try:
     done.wait()
     pruned = client.containers.prune(filters={"label": "t=gone"})
     assert sorted(pruned["ContainersDeleted"]) == sorted([said.id, done.id]), pruned
+
+    # Networks: a user network, a container on it found by name and by an
+    # alias given at connect, a published port.
+    net = client.networks.create("pynet", ipam=docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet=sys.argv[2])]))
+    web = client.containers.run("busybox", ["sleep", "60"], name="pyweb", network="pynet", detach=True)
+    try:
+        web.reload()
+        ip = web.attrs["NetworkSettings"]["Networks"]["pynet"]["IPAddress"]
+        assert ip.startswith(sys.argv[2].rsplit(".", 1)[0] + "."), ip
+        found = client.containers.run("busybox", ["nslookup", "pyweb"], network="pynet", remove=True)
+        assert ip.encode() in found, found
+        net.disconnect(web)
+        net.connect(web, aliases=["pyalias"])
+        found = client.containers.run("busybox", ["nslookup", "pyalias"], network="pynet", remove=True)
+        assert b"Address:" in found.split(b"pyalias", 1)[1], found
+        net.reload()
+        assert [c["Name"] for c in net.attrs["Containers"].values()] == ["pyweb"], net.attrs
+        pub = client.containers.run("busybox", ["sleep", "60"], detach=True,
+                                    ports={"80/tcp": ("127.0.0.1", None)})
+        pub.reload()
+        port = pub.ports["80/tcp"][0]
+        assert port["HostIp"] == "127.0.0.1" and int(port["HostPort"]) > 0, pub.ports
+        pub.remove(force=True)
+    finally:
+        web.remove(force=True)
+        net.remove()
+    assert [n.name for n in client.networks.list()] == ["bridge", "host", "none"]
 finally:
     ct.remove(force=True)
     try:
