@@ -350,6 +350,33 @@ fn embedded_dns_forwards_other_names_to_the_daemons_resolvers() {
 }
 
 #[test]
+fn a_containers_own_dns_is_where_its_embedded_dns_forwards() {
+    let resolver_ip = format!("127.0.{}.54", 100 + rand::random::<u8>() % 100);
+    let _resolver = fake_resolver(&resolver_ip);
+    let d = daemon();
+    ok(&d.docker(&["network", "create", "--subnet", &d.net.subnet(8), "owndns"]));
+    let out = ok(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "owndns",
+        "--dns",
+        &resolver_ip,
+        "--dns-search",
+        "corp.test",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; nslookup other.example",
+    ]));
+    assert!(
+        out.starts_with("nameserver 127.0.0.11\nsearch corp.test\n"),
+        "{out}"
+    );
+    assert!(out.contains("203.0.113.7"), "{out}");
+}
+
+#[test]
 fn a_daemon_crash_keeps_forwarding_and_rm_leaves_nothing() {
     let mut d = daemon();
     let port = free_port();

@@ -236,6 +236,7 @@ impl ContainerService {
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default(),
             mac_address: rec.config.mac_address.clone().filter(|m| !m.is_empty()),
+            dns: hc.dns.clone().unwrap_or_default(),
         };
         let attached = self.net.attach(req).await?;
         let sandbox = attached.record.clone();

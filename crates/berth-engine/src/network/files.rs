@@ -141,10 +141,18 @@ pub fn resolv_conf(cfg: &NetConfig, user: &DnsSettings, embedded: bool) -> Strin
     r.render()
 }
 
-/// Where the embedded DNS forwards names it does not know: `--dns` of the
-/// daemon, else the host's resolvers, loopback ones included (forwarding
-/// happens in the daemon's namespace).
-pub fn upstream_servers(cfg: &NetConfig) -> Vec<SocketAddr> {
+/// Where the embedded DNS forwards names it does not know: the
+/// container's own `--dns`, else the daemon's, else the host's resolvers,
+/// loopback ones included (forwarding happens in the daemon's namespace).
+pub fn upstream_servers(cfg: &NetConfig, container: &[String]) -> Vec<SocketAddr> {
+    let own: Vec<SocketAddr> = container
+        .iter()
+        .filter_map(|n| n.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect();
+    if !own.is_empty() {
+        return own;
+    }
     if !cfg.dns.is_empty() {
         return cfg.dns.iter().map(|ip| SocketAddr::new(*ip, 53)).collect();
     }
@@ -216,8 +224,12 @@ mod tests {
             "nameserver 127.0.0.11\nsearch corp\noptions ndots:0\n"
         );
         assert_eq!(
-            upstream_servers(&cfg),
+            upstream_servers(&cfg, &[]),
             vec!["127.0.0.53:53".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            upstream_servers(&cfg, &["10.9.9.9".into()]),
+            vec!["10.9.9.9:53".parse::<SocketAddr>().unwrap()]
         );
     }
 }

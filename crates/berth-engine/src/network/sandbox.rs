@@ -54,6 +54,9 @@ pub struct SandboxRecord {
     pub key: PathBuf,
     pub endpoints: Vec<Endpoint>,
     pub ports: Vec<Published>,
+    /// The container's own `--dns`: where its embedded DNS forwards.
+    #[serde(default)]
+    pub dns: Vec<String>,
 }
 
 impl SandboxRecord {
@@ -102,6 +105,8 @@ pub(crate) struct Sandbox {
     pub endpoints: Vec<Endpoint>,
     pub ports: Vec<PortState>,
     pub dns: Option<DnsServer>,
+    /// The container's own `--dns`.
+    pub dns_servers: Vec<String>,
 }
 
 /// What a start asks for.
@@ -116,6 +121,8 @@ pub struct AttachRequest {
     pub exposed: Vec<String>,
     /// `Config.MacAddress` (API < 1.44), for the first network.
     pub mac_address: Option<String>,
+    /// `HostConfig.Dns`: on user networks, where the embedded DNS forwards.
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -391,6 +398,7 @@ impl NetworkService {
                 endpoints: Vec::new(),
                 ports: Vec::new(),
                 dns: None,
+                dns_servers: req.dns.clone(),
             },
         );
         for (i, (name, cfg)) in req.networks.iter().enumerate() {
@@ -565,6 +573,7 @@ impl NetworkService {
                 endpoints: eps,
                 ports,
                 dns: None,
+                dns_servers: rec.dns.clone(),
             },
         );
         drop(st);
@@ -592,7 +601,14 @@ impl NetworkService {
 
     pub(crate) fn serve_dns(self: &Arc<Self>, id: &str, key: &std::path::Path) {
         let names = Arc::new(super::dns_view::View::new(self, id));
-        let upstream = super::files::upstream_servers(&self.config);
+        let own = self
+            .state
+            .locked()
+            .sandboxes
+            .get(id)
+            .map(|s| s.dns_servers.clone())
+            .unwrap_or_default();
+        let upstream = super::files::upstream_servers(&self.config, &own);
         match self.plane.start_dns(key, names, upstream) {
             Ok(server) => {
                 if let Some(sb) = self.state.locked().sandboxes.get_mut(id) {
@@ -709,5 +725,6 @@ fn sandbox_record(sb: &Sandbox) -> SandboxRecord {
         key: sb.key.clone(),
         endpoints: sb.endpoints.clone(),
         ports: sb.ports.iter().map(|p| p.published.clone()).collect(),
+        dns: sb.dns_servers.clone(),
     }
 }

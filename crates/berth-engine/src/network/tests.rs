@@ -60,6 +60,7 @@ fn req(id: &str, network: &str, ports: &[(&str, &str)]) -> AttachRequest {
         publish_all: false,
         exposed: Vec::new(),
         mac_address: None,
+        dns: Vec::new(),
     }
 }
 
