@@ -277,19 +277,19 @@ impl State {
         let mut out = Vec::new();
         for (key, b) in wanted {
             let (container_port, proto) = ports::parse_container_port(&key)?;
-            let host_ip: Option<IpAddr> = match b.host_ip.as_deref().filter(|s| !s.is_empty()) {
+            let given: Option<IpAddr> = match b.host_ip.as_deref().filter(|s| !s.is_empty()) {
                 None => None,
-                Some(s) => {
-                    let ip: IpAddr = s
-                        .parse()
-                        .map_err(|_| Error::invalid(format!("invalid host IP: {s}")))?;
-                    (!ip.is_unspecified()).then_some(ip)
-                }
+                Some(s) => Some(
+                    s.parse()
+                        .map_err(|_| Error::invalid(format!("invalid host IP: {s}")))?,
+                ),
             };
-            if host_ip.is_some_and(|h| h.is_ipv4() != ip.is_ipv4()) {
-                // Docker skips a v6 binding for a v4-only container the same way.
+            if given.is_some_and(|h| h.is_ipv4() != ip.is_ipv4()) {
+                // A binding of the other family (`[::]:8080` for a v4-only
+                // container) is skipped, as dockerd without its proxy does.
                 continue;
             }
+            let host_ip = given.filter(|h| !h.is_unspecified());
             let range = ports::parse_host_port(b.host_port.as_deref().unwrap_or(""))?;
             let mut published = Published {
                 proto: proto.clone(),

@@ -293,3 +293,27 @@ async fn without_a_bridge_there_is_no_table_and_no_shared_name() {
     assert!(calls.contains(&format!("table- {table}")), "{calls:?}");
     assert!(svc.inspect("bridge", None).is_err());
 }
+
+#[tokio::test]
+async fn a_v6_binding_of_a_v4_container_is_skipped() {
+    let t = T::new();
+    let svc = t.open().await;
+    let mut r = req("a", "bridge", &[]);
+    r.port_bindings.insert(
+        "80/tcp".into(),
+        Some(vec![
+            PortBinding {
+                host_ip: Some("::".into()),
+                host_port: Some(String::new()),
+            },
+            PortBinding {
+                host_ip: Some("0.0.0.0".into()),
+                host_port: Some(String::new()),
+            },
+        ]),
+    );
+    let a = svc.attach(r).await.unwrap();
+    assert_eq!(a.record.ports.len(), 1);
+    assert_eq!(a.record.ports[0].host_ip, None);
+    assert_eq!(a.record.ports[0].shown_ip(), "0.0.0.0");
+}
