@@ -381,7 +381,10 @@ impl ContainerService {
             let sandbox = self.net.connect_live(&rec.id, &net.name, &wanted).await?;
             c.update_durable(|r| {
                 r.networks.insert(net.name.clone(), wanted.clone());
-                r.sandbox = Some(sandbox.clone());
+                // An exit's teardown may have released the sandbox meanwhile.
+                if r.state.status.is_live() {
+                    r.sandbox = Some(sandbox.clone());
+                }
             })?;
         } else {
             c.update_durable(|r| {
@@ -428,7 +431,9 @@ impl ContainerService {
             let sandbox = self.net.disconnect_live(&rec.id, &net.id).await?;
             c.update_durable(|r| {
                 r.networks.remove(&net.name);
-                r.sandbox = Some(sandbox.clone());
+                if r.state.status.is_live() {
+                    r.sandbox = Some(sandbox.clone());
+                }
             })?;
         } else {
             c.update_durable(|r| {

@@ -437,17 +437,6 @@ impl NetworkService {
     pub fn lookup(&self, name: &str) -> Result<NetworkRecord> {
         Ok(self.state.locked().find(name)?.rec.clone())
     }
-
-    /// Stops serving: DNS servers end with their tasks. Namespaces, rules
-    /// and links stay for the next daemon.
-    pub fn shutdown(&self) {
-        let mut st = self.state.locked();
-        for s in st.sandboxes.values_mut() {
-            if let Some(d) = s.dns.take() {
-                d.stop();
-            }
-        }
-    }
 }
 
 #[cfg(test)]
