@@ -45,12 +45,6 @@ const NOT_SUPPORTED: &[Unsupported] = &[
         "Healthcheck",
         r#"{"Test":["CMD","true"],"Interval":1000000000}"#,
     ),
-    Unsupported::host("RestartPolicy", r#"{"Name":"always"}"#),
-    Unsupported::host("RestartPolicy", r#"{"Name":"unless-stopped"}"#),
-    Unsupported::host(
-        "RestartPolicy",
-        r#"{"Name":"on-failure","MaximumRetryCount":3}"#,
-    ),
     Unsupported::host("VolumesFrom", r#"["other"]"#),
     Unsupported::host("Binds", r#"["vol:/data"]"#),
     Unsupported::host(

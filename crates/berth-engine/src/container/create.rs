@@ -93,6 +93,7 @@ impl ContainerService {
             host_config,
             state: State::default(),
             restart_count: 0,
+            stopped_by_user: false,
             networks,
             sandbox: None,
         };

@@ -225,6 +225,10 @@ impl ContainerService {
                 "Container {} is paused, unpause the container before exec",
                 c.id
             ))),
+            Status::Restarting => Err(Error::conflict(format!(
+                "Container {} is restarting, wait until the container is running",
+                c.id
+            ))),
             _ => Err(Error::conflict(format!(
                 "Container {} is not running",
                 c.id

@@ -89,9 +89,21 @@ impl ContainerService {
             }
             Status::Created | Status::Exited => {}
         }
+        // A start by hand is a new run: the policy and its count start over.
+        c.restarter.reset();
+        c.update(|r| {
+            r.restart_count = 0;
+            r.stopped_by_user = false;
+        })?;
+        self.run_start(&c).await
+    }
+
+    /// Starts a container that is not running; on failure its record says
+    /// why, as docker's does. Callers hold the op lock.
+    pub(super) async fn run_start(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
         // A previous run's cleanup may still be in flight.
-        self.wait_cleaned(&c).await;
-        match self.start_locked(&c).await {
+        self.wait_cleaned(c).await;
+        match self.start_locked(c).await {
             // The connection to the shim recorded the start (`on_started`).
             Ok(_pid) => Ok(()),
             Err(e) => {
@@ -99,8 +111,12 @@ impl ContainerService {
                 let _ = c.update(|r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
+                    // A start by the restart policy that failed ends it.
+                    if r.state.status == Status::Restarting {
+                        r.state.status = Status::Exited;
+                    }
                 });
-                self.teardown(&c).await;
+                self.teardown(c).await;
                 c.progress.send_modify(|p| {
                     p.exits += 1;
                     p.cleaned = p.exits;
@@ -108,7 +124,7 @@ impl ContainerService {
                 });
                 let _ = c.output.send(Output::Exit(code));
                 if c.snapshot().auto_remove() {
-                    self.spawn_auto_remove(&c);
+                    self.spawn_auto_remove(c);
                 }
                 Err(e)
             }
@@ -176,6 +192,13 @@ impl ContainerService {
         if !rec.state.status.is_live() {
             return Err(Error::not_modified());
         }
+        if rec.state.status == Status::Restarting {
+            // No process to signal: the pending restart is called off.
+            self.stop_pending_restart(c)?;
+            return Ok(None);
+        }
+        c.restarter.cancel();
+        c.update(|r| r.stopped_by_user = true)?;
         if rec.state.status == Status::Paused {
             self.resume_runtime(c).await?;
         }
@@ -220,6 +243,20 @@ impl ContainerService {
                 c.id
             )));
         }
+        if rec.state.status == Status::Restarting {
+            let _op = c.op.lock().await;
+            if c.status() == Status::Restarting {
+                return self.stop_pending_restart(&c);
+            }
+        }
+        // dockerd: any kill by a user marks the container stopped by hand;
+        // it calls off the policy unless the image has a stop signal of its
+        // own and this is neither that nor SIGKILL.
+        let own_stop = rec.config.stop_signal.as_deref().and_then(signal::parse);
+        if own_stop.is_none() || sig == libc::SIGKILL || own_stop == Some(sig) {
+            c.restarter.cancel();
+        }
+        c.update(|r| r.stopped_by_user = true)?;
         if rec.state.status == Status::Paused && sig == libc::SIGKILL {
             self.resume_runtime(&c).await?;
         }
@@ -266,6 +303,12 @@ impl ContainerService {
             Status::Paused => {
                 return Err(Error::conflict(format!(
                     "Container {} is already paused",
+                    c.id
+                )))
+            }
+            Status::Restarting => {
+                return Err(Error::conflict(format!(
+                    "Container {} is restarting, wait until the container is running",
                     c.id
                 )))
             }
@@ -349,9 +392,18 @@ impl ContainerService {
                     let msg = if status == Status::Paused {
                         format!("You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove", c.id)
                     } else {
-                        format!("You cannot remove a running container {}. Stop the container before attempting removal or force remove", c.id)
+                        format!("You cannot remove a {} container {}. Stop the container before attempting removal or force remove", status.as_str(), c.id)
                     };
                     return Err(Error::conflict(msg));
+                }
+                c.restarter.cancel();
+                if status == Status::Restarting {
+                    // Nothing runs; the pending restart sees the removal.
+                    self.settle_cancelled(&c);
+                    self.wait_cleaned(&c).await;
+                    c.update(|r| r.state.status = Status::Removing)?;
+                    berth_store::crash_point!("rm.marked");
+                    return self.remove_container(&c).await;
                 }
                 if status == Status::Paused {
                     self.resume_runtime(&c).await?;
@@ -503,14 +555,29 @@ impl ContainerService {
         self.event(&c.snapshot(), "start", &[]);
     }
 
+    /// A user stopped or killed a container that waits for its policy
+    /// restart: it stays down. Callers hold the op lock.
+    fn stop_pending_restart(&self, c: &Container) -> Result<()> {
+        c.restarter.cancel();
+        c.update(|r| r.stopped_by_user = true)?;
+        self.settle_cancelled(c);
+        Ok(())
+    }
+
     /// The shim reported an exit (or vanished and left an exit record).
     pub(super) fn on_exit(self: &Arc<Self>, c: &Arc<Container>, exit: ExitRecord) {
         let code = exit.exit_code as i64;
+        let restart = self.decide_restart(c, code, &exit.finished_at);
         let updated = c.update(|r| {
-            if !r.state.status.is_live() {
+            if !matches!(r.state.status, Status::Running | Status::Paused) {
                 return false;
             }
-            r.state.status = Status::Exited;
+            r.state.status = if restart.is_some() {
+                r.restart_count += 1;
+                Status::Restarting
+            } else {
+                Status::Exited
+            };
             r.state.exit_code = code;
             r.state.pid = 0;
             r.state.oom_killed = exit.oom_killed;
@@ -534,6 +601,10 @@ impl ContainerService {
             p.exit_code = code;
             p.live = false;
         });
+        if let Some(delay) = restart {
+            self.spawn_restart(c, delay);
+            return;
+        }
         if rec.auto_remove() {
             // `docker run --rm` waits for the removal: answer it now and let
             // runc delete, the unmount and the file removal follow once the
@@ -550,7 +621,7 @@ impl ContainerService {
     /// bundle and, for `--rm`, remove the container.
     pub(super) async fn on_shim_gone(self: &Arc<Self>, c: &Arc<Container>) {
         *c.shim.locked() = None;
-        if c.status().is_live() {
+        if matches!(c.status(), Status::Running | Status::Paused) {
             // No EXIT frame arrived: the exit record on disk says what happened.
             let exit = fs::read_to_string(c.paths.exit_file())
                 .ok()

@@ -824,3 +824,132 @@ fn restore_leaves_what_an_unreadable_record_names_alone() {
         assert_eq!(h.images.rw_keys().unwrap(), vec![id.clone()]);
     });
 }
+
+async fn run_with_policy(
+    svc: &Arc<ContainerService>,
+    name: &str,
+    policy: bollard_stubs::models::RestartPolicyNameEnum,
+    max: i64,
+) -> Arc<Container> {
+    let mut req = request(name, &["sleep", "1000"]);
+    req.host_config = HostConfig {
+        restart_policy: Some(bollard_stubs::models::RestartPolicy {
+            name: Some(policy),
+            maximum_retry_count: Some(max),
+        }),
+        ..Default::default()
+    };
+    let (id, _) = svc.create(req).await.unwrap();
+    svc.start(&id).await.unwrap();
+    svc.get(&id).unwrap()
+}
+
+/// Until `exits` exits are counted. The exit's record and its restart
+/// decision are made in the same step, and on this one thread the pending
+/// restart cannot run before the caller looks.
+async fn exited(c: &Container, exits: u64) {
+    let mut rx = c.progress.subscribe();
+    rx.wait_for(|p| p.exits >= exits).await.unwrap();
+}
+
+/// Until the policy started the container again: running, with this count.
+async fn restarted(c: &Container, count: i64) {
+    until(|| {
+        let rec = c.snapshot();
+        rec.state.status == Status::Running && rec.restart_count == count
+    })
+    .await;
+}
+
+#[test]
+fn on_failure_restarts_until_its_limit_and_not_on_success() {
+    use bollard_stubs::models::RestartPolicyNameEnum::ON_FAILURE;
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run_with_policy(&svc, "web", ON_FAILURE, 2).await;
+        h.shim(&c).exit(1);
+        restarted(&c, 1).await;
+        h.shim(&c).exit(1);
+        restarted(&c, 2).await;
+        h.shim(&c).exit(1);
+        cleaned(&c, 3).await;
+        let rec = c.snapshot();
+        assert_eq!((rec.state.status, rec.restart_count), (Status::Exited, 2));
+        assert_eq!(h.shims.spawned(), 3);
+        // A policy restart is a start: no `restart` event.
+        assert_eq!(
+            h.actions(&c.id),
+            ["create", "start", "die", "start", "die", "start", "die"]
+        );
+        // A start by hand resets the count; a clean exit stays down.
+        svc.start(&c.id).await.unwrap();
+        assert_eq!(c.snapshot().restart_count, 0);
+        h.shim(&c).exit(0);
+        cleaned(&c, 4).await;
+        assert_eq!(c.status(), Status::Exited);
+    });
+}
+
+#[test]
+fn a_user_stop_is_never_undone_and_rm_f_cancels_a_pending_restart() {
+    use bollard_stubs::models::RestartPolicyNameEnum::ALWAYS;
+    let h = Harness::new();
+    h.run(async {
+        let svc = h.daemon().await;
+        let c = run_with_policy(&svc, "web", ALWAYS, 0).await;
+        svc.stop(&c.id, Some(30), None).await.unwrap();
+        assert_eq!(c.status(), Status::Exited);
+        assert!(c.snapshot().stopped_by_user);
+        svc.start(&c.id).await.unwrap();
+        assert!(!c.snapshot().stopped_by_user);
+        svc.kill(&c.id, None).await.unwrap();
+        cleaned(&c, 2).await;
+        assert_eq!(c.status(), Status::Exited);
+
+        // Exits by itself: restarting while the back-off runs; a stop then
+        // leaves it exited, and the pending restart does nothing.
+        svc.start(&c.id).await.unwrap();
+        h.shim(&c).exit(1);
+        exited(&c, 3).await;
+        assert_eq!(c.status(), Status::Restarting);
+        svc.stop(&c.id, None, None).await.unwrap();
+        assert_eq!(c.status(), Status::Exited);
+        cleaned(&c, 3).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(c.status(), Status::Exited);
+        assert_eq!(h.shims.spawned(), 3);
+
+        let d = run_with_policy(&svc, "other", ALWAYS, 0).await;
+        h.shim(&d).exit(1);
+        exited(&d, 1).await;
+        assert_eq!(d.status(), Status::Restarting);
+        let e = svc.remove(&d.id, false).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        svc.remove(&d.id, true).await.unwrap();
+        assert!(gone(&svc, "other"));
+    });
+}
+
+#[test]
+fn a_daemon_start_starts_what_the_policy_wants_up() {
+    use bollard_stubs::models::RestartPolicyNameEnum::{ALWAYS, UNLESS_STOPPED};
+    let h = Harness::new();
+    let ids = h.run(async {
+        let svc = h.daemon().await;
+        let a = run_with_policy(&svc, "always", ALWAYS, 0).await;
+        let u = run_with_policy(&svc, "unless", UNLESS_STOPPED, 0).await;
+        let never = create(&svc, "never-started").await;
+        for c in [&a, &u] {
+            svc.stop(&c.id, Some(30), None).await.unwrap();
+        }
+        (a.id.clone(), u.id.clone(), never.id.clone())
+    });
+    h.run(async {
+        let svc = h.daemon().await;
+        let a = svc.get(&ids.0).unwrap();
+        until(|| a.status() == Status::Running).await;
+        assert_eq!(svc.get(&ids.1).unwrap().status(), Status::Exited);
+        assert_eq!(svc.get(&ids.2).unwrap().status(), Status::Created);
+    });
+}

@@ -21,6 +21,7 @@ mod mounts;
 mod networking;
 mod reconcile;
 pub mod record;
+mod restart;
 mod seams;
 mod shim;
 mod shim_io;
@@ -93,6 +94,7 @@ pub struct Container {
     pending_stdin: Mutex<PendingStdin>,
     /// The previous stats sample, for `precpu_stats`.
     stats_sample: Mutex<Option<stats::Sample>>,
+    restarter: restart::Restarter,
 }
 
 impl Container {
@@ -113,6 +115,7 @@ impl Container {
             shim: Mutex::new(None),
             pending_stdin: Mutex::new(PendingStdin::default()),
             stats_sample: Mutex::new(None),
+            restarter: restart::Restarter::default(),
         }
     }
 
@@ -167,6 +170,9 @@ pub struct ContainerService {
     /// name -> id; guarded separately so create and rename are atomic.
     names: Mutex<HashMap<String, String>>,
     execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
+    /// Off until restore is done: a container that exits before then is
+    /// judged with the others by the policy pass at the end of restore.
+    restarts_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl ContainerService {
@@ -212,6 +218,7 @@ impl ContainerService {
             containers: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
+            restarts_enabled: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -17,6 +17,8 @@
 //!    container whose process is gone, is taken down: the runtime state is
 //!    deleted (which kills what it still runs), shims are told to go,
 //!    mounts are detached, cgroups removed, directories deleted.
+//! 3. Last, containers whose restart policy wants them up are started,
+//!    those that exited while the daemon was down among them.
 
 use std::collections::HashSet;
 use std::fs;
@@ -44,9 +46,17 @@ impl ContainerService {
         }
         let mut removing = HashSet::new();
         let mut restored = Vec::new();
-        for rec in scan.records {
+        for mut rec in scan.records {
             let paths = self.paths(&rec.id);
             record::remove_save_leftovers(&paths);
+            if rec.state.status == Status::Restarting {
+                // A policy restart the daemon died waiting for: no process
+                // runs; the policy pass below decides again.
+                rec.state.status = Status::Exited;
+                if let Err(e) = record::save(&paths, &rec, record::Sync::Cached) {
+                    tracing::warn!(id = %ids::short(&rec.id), "saving the record: {e}");
+                }
+            }
             let c = Arc::new(Container::new(rec, paths));
             if c.status() == Status::Removing {
                 // Out of the API's view before the crash: finish it unseen.
@@ -107,6 +117,7 @@ impl ContainerService {
         if let Err(e) = self.net.sync_firewall().await {
             tracing::warn!("writing the packet filter: {e}");
         }
+        self.start_by_policy();
         Ok(())
     }
 

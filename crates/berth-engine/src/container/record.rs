@@ -45,7 +45,8 @@ impl Status {
         }
     }
 
-    /// Running or paused: a live process exists.
+    /// Running, paused, or waiting to be started again by its restart
+    /// policy: the API treats it as up (stop, kill and `rm -f` apply).
     pub fn is_live(self) -> bool {
         matches!(self, Status::Running | Status::Paused | Status::Restarting)
     }
@@ -121,6 +122,10 @@ pub struct ContainerRecord {
     pub args: Vec<String>,
     pub state: State,
     pub restart_count: i64,
+    /// A stop or kill through the API ended the last run: an
+    /// `unless-stopped` container stays down, even after a daemon restart.
+    #[serde(default)]
+    pub stopped_by_user: bool,
     /// Network name -> what the user asked of the container's endpoint
     /// there (aliases, addresses, links, MAC). The one `NetworkMode`
     /// names (`bridge` for `default`) is its first endpoint.
@@ -324,6 +329,7 @@ mod tests {
             args: vec![],
             state: State::default(),
             restart_count: 0,
+            stopped_by_user: false,
             networks: Default::default(),
             sandbox: None,
         };

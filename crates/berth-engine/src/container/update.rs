@@ -1,7 +1,8 @@
-//! `POST /containers/{id}/update`: new resource limits (and restart
-//! policy) for a container. The record changes; a running container's
-//! cgroup follows at once through the runtime (`runc update`), which knows
-//! cgroup v1 and v2.
+//! `POST /containers/{id}/update`: new resource limits and restart policy
+//! for a container. The record changes; a running container's cgroup
+//! follows at once through the runtime (`runc update`), which knows cgroup
+//! v1 and v2. The policy is read at each exit, so a new one applies from
+//! the next exit on.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use bollard_stubs::models::{HostConfig, RestartPolicy, RestartPolicyNameEnum};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::ContainerService;
+use super::{ContainerService, Status};
 use crate::error::{Error, Result};
 
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -77,16 +78,6 @@ impl UpdateRequest {
                 )));
             }
         }
-        let name = fields
-            .get("RestartPolicy")
-            .and_then(|p| p.get("Name"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !matches!(name, "" | "no") {
-            return Err(Error::invalid(
-                "RestartPolicy is not supported by berth yet (restart policies)",
-            ));
-        }
         serde_json::from_value(body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))
     }
 }
@@ -98,6 +89,18 @@ fn set(v: Option<i64>) -> Option<i64> {
 impl UpdateRequest {
     /// docker's checks, before anything changes.
     fn validate(&self, current: &HostConfig) -> Result<()> {
+        if let Some(p) = self.new_restart_policy() {
+            super::validate::check_restart_policy(&HostConfig {
+                restart_policy: Some(p.clone()),
+                ..Default::default()
+            })?;
+            let none = p.name == Some(RestartPolicyNameEnum::NO);
+            if current.auto_remove.unwrap_or(false) && !none {
+                return Err(Error::conflict(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                ));
+            }
+        }
         if let Some(m) = set(self.memory) {
             if m < MIN_MEMORY {
                 return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
@@ -164,14 +167,16 @@ impl UpdateRequest {
         if let Some(v) = self.blkio_weight.filter(|w| *w != 0) {
             hc.blkio_weight = Some(v);
         }
-        // An empty name is what clients send when --restart is not given.
-        if let Some(p) = self
-            .restart_policy
-            .clone()
-            .filter(|p| p.name.is_some_and(|n| n != RestartPolicyNameEnum::EMPTY))
-        {
-            hc.restart_policy = Some(p);
+        if let Some(p) = self.new_restart_policy() {
+            hc.restart_policy = Some(p.clone());
         }
+    }
+
+    /// An empty name is what clients send when --restart is not given.
+    fn new_restart_policy(&self) -> Option<&RestartPolicy> {
+        self.restart_policy
+            .as_ref()
+            .filter(|p| p.name.is_some_and(|n| n != RestartPolicyNameEnum::EMPTY))
     }
 
     /// The OCI `linux.resources` with only what this request changes.
@@ -230,9 +235,18 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let _op = c.op.lock().await;
         let rec = c.snapshot();
-        req.validate(&rec.host_config)?;
+        req.validate(&rec.host_config).map_err(|e| {
+            if e.kind == crate::ErrorKind::Conflict {
+                Error::conflict(format!("Cannot update container {}: {}", c.id, e.message))
+            } else {
+                e
+            }
+        })?;
         let resources = req.oci_resources();
-        if rec.state.status.is_live() && resources.as_object().is_some_and(|o| !o.is_empty()) {
+        // A container waiting for its policy restart has no cgroup yet: its
+        // next start takes the new limits from the record.
+        let runs = matches!(rec.state.status, Status::Running | Status::Paused);
+        if runs && resources.as_object().is_some_and(|o| !o.is_empty()) {
             let runtime = self.runtime.clone();
             let id = c.id.clone();
             tokio::task::spawn_blocking(move || runtime.update(&id, &resources))
@@ -305,8 +319,45 @@ mod tests {
             e.message,
             "CpuRealtimeRuntime cannot be updated by berth yet"
         );
-        let e = UpdateRequest::from_json(json!({"RestartPolicy": {"Name": "always"}})).unwrap_err();
-        assert!(e.message.starts_with("RestartPolicy"));
+    }
+
+    #[test]
+    fn restart_policies_are_checked_and_applied() {
+        let hc = HostConfig::default();
+        let always =
+            UpdateRequest::from_json(json!({"RestartPolicy": {"Name": "always"}})).unwrap();
+        assert!(always.validate(&hc).is_ok());
+        let mut applied = hc.clone();
+        always.apply(&mut applied);
+        assert_eq!(
+            applied.restart_policy.and_then(|p| p.name),
+            Some(RestartPolicyNameEnum::ALWAYS)
+        );
+        let bad = UpdateRequest::from_json(
+            json!({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 2}}),
+        )
+        .unwrap();
+        assert_eq!(
+            bad.validate(&hc).unwrap_err().message,
+            "maximum retry count cannot be used with restart policy 'always'"
+        );
+        let rm = HostConfig {
+            auto_remove: Some(true),
+            ..Default::default()
+        };
+        let e = always.validate(&rm).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Conflict);
+        let no = UpdateRequest::from_json(json!({"RestartPolicy": {"Name": "no"}})).unwrap();
+        assert!(no.validate(&rm).is_ok());
+        // Not given: the policy stays.
+        let mut kept = HostConfig {
+            restart_policy: always.restart_policy.clone(),
+            ..Default::default()
+        };
+        UpdateRequest::from_json(json!({"RestartPolicy": {"Name": ""}}))
+            .unwrap()
+            .apply(&mut kept);
+        assert_eq!(kept.restart_policy, always.restart_policy);
     }
 
     #[test]

@@ -297,6 +297,25 @@ fn restart_name(hc: &HostConfig) -> &'static str {
     }
 }
 
+/// dockerd's checks of a restart policy, on create and on update.
+pub(super) fn check_restart_policy(hc: &HostConfig) -> Result<()> {
+    let restart = restart_name(hc);
+    let retries = hc
+        .restart_policy
+        .as_ref()
+        .and_then(|p| p.maximum_retry_count)
+        .unwrap_or(0);
+    match restart {
+        "always" | "unless-stopped" | "no" if retries != 0 => Err(Error::invalid(format!(
+            "maximum retry count cannot be used with restart policy '{restart}'"
+        ))),
+        "on-failure" if retries < 0 => {
+            Err(Error::invalid("maximum retry count cannot be negative"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_host_config(hc: &HostConfig) -> Result<()> {
     let restart = restart_name(hc);
     if hc.auto_remove.unwrap_or(false) && !matches!(restart, "" | "no") {
@@ -322,22 +341,7 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
         }
     }
     check_port_bindings(hc)?;
-    let retries = hc
-        .restart_policy
-        .as_ref()
-        .and_then(|p| p.maximum_retry_count)
-        .unwrap_or(0);
-    match restart {
-        "always" | "unless-stopped" | "no" if retries != 0 => {
-            return Err(Error::invalid(format!(
-                "maximum retry count cannot be used with restart policy '{restart}'"
-            )));
-        }
-        "on-failure" if retries < 0 => {
-            return Err(Error::invalid("maximum retry count cannot be negative"));
-        }
-        _ => {}
-    }
+    check_restart_policy(hc)?;
     if hc.annotations.iter().flatten().any(|(k, _)| k.is_empty()) {
         return Err(Error::invalid(
             "invalid Annotations: the empty string is not permitted as an annotation key",
@@ -683,9 +687,6 @@ fn refuse_unsupported(c: &ContainerConfig, hc: &HostConfig, net: &NetworkingConf
     }
     if has(&hc.volumes_from) {
         return unsupported("HostConfig.VolumesFrom", "volumes");
-    }
-    if !matches!(restart_name(hc), "" | "no") {
-        return unsupported("HostConfig.RestartPolicy", "restart policies");
     }
     if has(&hc.device_requests) {
         return unsupported("HostConfig.DeviceRequests", "GPU and other device drivers");
