@@ -567,6 +567,10 @@ impl ContainerService {
     /// The shim reported an exit (or vanished and left an exit record).
     pub(super) fn on_exit(self: &Arc<Self>, c: &Arc<Container>, exit: ExitRecord) {
         let code = exit.exit_code as i64;
+        // A repeated exit report must not advance the back-off.
+        if !matches!(c.status(), Status::Running | Status::Paused) {
+            return;
+        }
         let restart = self.decide_restart(c, code, &exit.finished_at);
         let updated = c.update(|r| {
             if !matches!(r.state.status, Status::Running | Status::Paused) {
