@@ -11,6 +11,7 @@ mod create;
 mod exec;
 #[cfg(test)]
 mod fakes;
+mod health;
 mod inspect;
 mod lifecycle;
 #[cfg(test)]
@@ -93,6 +94,8 @@ pub struct Container {
     pending_stdin: Mutex<PendingStdin>,
     /// The previous stats sample, for `precpu_stats`.
     stats_sample: Mutex<Option<stats::Sample>>,
+    /// The healthcheck's monitor task, while it probes.
+    health_task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Container {
@@ -113,6 +116,7 @@ impl Container {
             shim: Mutex::new(None),
             pending_stdin: Mutex::new(PendingStdin::default()),
             stats_sample: Mutex::new(None),
+            health_task: Mutex::new(None),
         }
     }
 

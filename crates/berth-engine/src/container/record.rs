@@ -89,6 +89,9 @@ pub struct State {
     pub finished_at: String,
     pub oom_killed: bool,
     pub error: String,
+    /// Absent until a run with a healthcheck began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 impl Default for State {
@@ -101,6 +104,7 @@ impl Default for State {
             finished_at: ZERO_TIME.into(),
             oom_killed: false,
             error: String::new(),
+            health: None,
         }
     }
 }
