@@ -125,10 +125,6 @@ fn features_of_later_issues_are_refused_by_name() {
             "HostConfig.VolumesFrom",
         ),
         (
-            json!({"Image": "busybox", "Healthcheck": {"Test": ["CMD", "true"]}}),
-            "Config.Healthcheck",
-        ),
-        (
             json!({"Image": "busybox", "Volumes": {"/data": {}}}),
             "Config.Volumes",
         ),

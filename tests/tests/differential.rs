@@ -41,10 +41,6 @@ const EFFECT_SAMPLES: usize = 30;
 /// daemons refuse); `unsupported_fields_are_refused_by_name` sends each valid
 /// value here to berth alone. Edit this list as features land.
 const NOT_SUPPORTED: &[Unsupported] = &[
-    Unsupported::config(
-        "Healthcheck",
-        r#"{"Test":["CMD","true"],"Interval":1000000000}"#,
-    ),
     Unsupported::host("VolumesFrom", r#"["other"]"#),
     Unsupported::host("Binds", r#"["vol:/data"]"#),
     Unsupported::host(

@@ -308,10 +308,12 @@ fn field_groups() -> Vec<BoxedStrategy<Vec<Field>>> {
         cfg("NetworkDisabled", vec![json!(true), json!(false)]),
         cfg("Shell", vec![json!(["/bin/sh", "-c"]), json!([])]),
         cfg("OnBuild", vec![json!(["RUN true"]), json!([])]),
-        // Healthcheck: not supported yet, so only values both refuse.
         cfg(
             "Healthcheck",
             vec![
+                json!({"Test": ["CMD", "true"], "Interval": 1_000_000_000}),
+                json!({"Test": ["CMD-SHELL", "exit 0"], "Retries": 2}),
+                json!({"Test": ["NONE"]}),
                 json!({"Test": ["CMD", "true"], "Interval": -1}),
                 json!({"Test": ["CMD", "true"], "Timeout": -5}),
                 json!({"Test": ["CMD", "true"], "StartPeriod": -1}),

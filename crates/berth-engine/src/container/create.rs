@@ -56,6 +56,7 @@ impl ContainerService {
         let image = tokio::task::spawn_blocking(move || images.resolve(&lookup)).await??;
 
         merge_image_defaults(&mut config, &image.config);
+        super::health::merge_image_healthcheck(&mut config, &image.raw_config);
         let mut args = config.entrypoint.clone().unwrap_or_default();
         args.extend(config.cmd.clone().unwrap_or_default());
         if args.is_empty() {

@@ -278,6 +278,22 @@ impl ContainerService {
         }
     }
 
+    /// Signals a started exec's process (a healthcheck probe that ran out
+    /// of time).
+    pub(super) fn signal_exec(&self, id: &str, sig: i32) {
+        if let Ok(e) = self.get_exec(id) {
+            e.send(frame(protocol::KILL, &sig.to_be_bytes()));
+        }
+    }
+
+    /// Forgets a finished exec nobody will inspect (a healthcheck probe),
+    /// files and all, so probes do not pile up in a long-running container.
+    pub(super) fn discard_exec(&self, id: &str) {
+        if let Some(e) = self.exec_map().remove(id) {
+            let _ = fs::remove_dir_all(&e.dir);
+        }
+    }
+
     /// `POST /exec/{id}/resize`: applied at once, or at start if it comes first.
     pub fn resize_exec(&self, id: &str, rows: i64, cols: i64) -> Result<()> {
         let e = self.get_exec(id)?;

@@ -41,7 +41,14 @@ fn state_enum(s: Status) -> ContainerStateStatusEnum {
 pub fn status_text(rec: &ContainerRecord) -> String {
     let s = &rec.state;
     match s.status {
-        Status::Running => format!("Up {}", timefmt::since(&s.started_at)),
+        Status::Running => format!(
+            "Up {}{}",
+            timefmt::since(&s.started_at),
+            s.health
+                .as_ref()
+                .map(super::health::status_suffix)
+                .unwrap_or_default()
+        ),
         Status::Paused => format!("Up {} (Paused)", timefmt::since(&s.started_at)),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
@@ -96,7 +103,7 @@ impl ContainerService {
             error: Some(s.error.clone()),
             started_at: Some(s.started_at.clone()),
             finished_at: Some(s.finished_at.clone()),
-            health: None,
+            health: s.health.as_ref().map(super::health::Health::to_api),
         };
         let mut config = rec.config.clone();
         config.image = Some(rec.image.clone());
@@ -172,7 +179,9 @@ impl ContainerService {
     pub fn list(self: &Arc<Self>, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
         opts.filters.validate(&[
             "id", "name", "label", "status", "exited", "ancestor", "before", "since", "network",
+            "health",
         ])?;
+        super::health::check_filter(&opts.filters)?;
         let mut recs: Vec<ContainerRecord> = self.all().iter().map(|c| c.snapshot()).collect();
         // Newest first, like docker.
         recs.sort_by(|a, b| b.created.cmp(&a.created));
@@ -289,6 +298,9 @@ impl ContainerService {
             && (f.matches_pattern("name", &rec.name)
                 || f.matches_pattern("name", &format!("/{}", rec.name)))
             && any("status", &|v| v == rec.state.status.as_str())
+            && any("health", &|v| {
+                v == super::health::filter_value(rec.state.health.as_ref())
+            })
             && any("exited", &|v| {
                 rec.state.status == Status::Exited && v.parse() == Ok(rec.state.exit_code)
             })

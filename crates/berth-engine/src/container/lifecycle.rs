@@ -319,6 +319,7 @@ impl ContainerService {
         tokio::task::spawn_blocking(move || rt.pause(&id)).await??;
         berth_store::crash_point!("pause.frozen");
         c.update(|r| r.state.status = Status::Paused)?;
+        self.stop_health(&c);
         self.event(&c.snapshot(), "pause", &[]);
         Ok(())
     }
@@ -330,6 +331,7 @@ impl ContainerService {
             return Err(Error::conflict(format!("Container {} is not paused", c.id)));
         }
         self.resume_runtime(&c).await?;
+        self.resume_health(&c);
         self.event(&c.snapshot(), "unpause", &[]);
         Ok(())
     }
@@ -537,7 +539,7 @@ impl ContainerService {
     /// before the start request's task runs again).
     /// The process runs whatever happens here: a record that cannot be
     /// written is still Running in memory, and logged.
-    pub(super) fn on_started(&self, c: &Container, pid: i64) {
+    pub(super) fn on_started(self: &Arc<Self>, c: &Arc<Container>, pid: i64) {
         let saved = c.update(|r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
@@ -553,6 +555,7 @@ impl ContainerService {
         c.progress.send_modify(|p| p.live = true);
         tracing::debug!(id = %ids::short(&c.id), pid, "started");
         self.event(&c.snapshot(), "start", &[]);
+        self.init_health(c);
     }
 
     /// A user stopped or killed a container that waits for its policy
@@ -591,6 +594,7 @@ impl ContainerService {
         if !matches!(updated, Ok(true)) {
             return;
         }
+        self.stop_health(c);
         berth_store::crash_point!("exit.recorded");
         let rec = c.snapshot();
         tracing::debug!(id = %ids::short(&c.id), code, "exited");

@@ -11,6 +11,7 @@ mod create;
 mod exec;
 #[cfg(test)]
 mod fakes;
+mod health;
 mod inspect;
 mod lifecycle;
 #[cfg(test)]
@@ -95,6 +96,8 @@ pub struct Container {
     /// The previous stats sample, for `precpu_stats`.
     stats_sample: Mutex<Option<stats::Sample>>,
     restarter: restart::Restarter,
+    /// The healthcheck's monitor task, while it probes.
+    health_task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Container {
@@ -116,6 +119,7 @@ impl Container {
             pending_stdin: Mutex::new(PendingStdin::default()),
             stats_sample: Mutex::new(None),
             restarter: restart::Restarter::default(),
+            health_task: Mutex::new(None),
         }
     }
 

@@ -129,6 +129,8 @@ impl ContainerService {
                 if status.as_deref().is_some_and(|s| s.starts_with("running ")) {
                     self.sync_paused(c).await;
                     self.restore_execs(c);
+                    // As dockerd: a fresh start of probing, the log kept.
+                    self.init_health(c);
                 }
                 if status.as_deref() == Some("created") {
                     // Let go; until it is gone it could still delete the

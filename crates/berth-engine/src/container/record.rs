@@ -90,6 +90,9 @@ pub struct State {
     pub finished_at: String,
     pub oom_killed: bool,
     pub error: String,
+    /// Absent until a run with a healthcheck began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 impl Default for State {
@@ -102,6 +105,7 @@ impl Default for State {
             finished_at: ZERO_TIME.into(),
             oom_killed: false,
             error: String::new(),
+            health: None,
         }
     }
 }

@@ -669,12 +669,6 @@ fn unsupported(field: &str, what: &str) -> Result<()> {
 /// the field, never accepted and ignored. The differential suite keeps
 /// this list in step with tests/tests/differential.rs.
 fn refuse_unsupported(c: &ContainerConfig, hc: &HostConfig, net: &NetworkingConfig) -> Result<()> {
-    if let Some(h) = &c.healthcheck {
-        let test = h.test.as_deref().unwrap_or_default();
-        if !(test.is_empty() || test.first().map(String::as_str) == Some("NONE")) {
-            return unsupported("Config.Healthcheck", "health checks");
-        }
-    }
     if c.volumes.as_ref().is_some_and(|v| !v.is_empty()) {
         return unsupported("Config.Volumes", "anonymous volumes");
     }
