@@ -17,13 +17,26 @@ pub struct VolumeRecord {
     pub name: String,
     /// Always `local`: the only driver.
     pub driver: String,
+    /// `None` when the request had none (dockerd answers `null` then, and
+    /// `{}` for an empty map).
     #[serde(default)]
-    pub labels: BTreeMap<String, String>,
+    pub labels: Option<BTreeMap<String, String>>,
     /// The request's `DriverOpts`, as given.
     #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    pub options: Option<BTreeMap<String, String>>,
     /// RFC 3339, seconds, UTC (dockerd's `CreatedAt`).
     pub created_at: String,
+}
+
+impl VolumeRecord {
+    pub fn label(&self, key: &str) -> Option<&String> {
+        self.labels.as_ref().and_then(|l| l.get(key))
+    }
+
+    /// A volume with driver options (tmpfs, bind): not local data.
+    pub fn has_options(&self) -> bool {
+        self.options.as_ref().is_some_and(|o| !o.is_empty())
+    }
 }
 
 pub fn load(dir: &Path) -> Result<Option<VolumeRecord>> {

@@ -106,16 +106,17 @@ impl VolumeRoot {
     pub fn create(
         &self,
         name: &str,
-        opts: BTreeMap<String, String>,
-        labels: BTreeMap<String, String>,
+        opts: Option<BTreeMap<String, String>>,
+        labels: Option<BTreeMap<String, String>>,
     ) -> Result<(VolumeRecord, bool)> {
         crate::name::validate(name)?;
-        options::validate(&opts)?;
+        let no_opts = BTreeMap::new();
+        options::validate(opts.as_ref().unwrap_or(&no_opts))?;
         let mut vols = self.locked();
         if let Some(e) = vols.get(name) {
             return Ok((e.rec.clone(), false));
         }
-        let spec = options::spec(&opts)?;
+        let spec = options::spec(opts.as_ref().unwrap_or(&no_opts))?;
         let rec = VolumeRecord {
             name: name.to_string(),
             driver: crate::DRIVER.into(),
@@ -244,8 +245,8 @@ fn load_entry(path: &Path, name: &str, mounter: &dyn Mounter) -> Result<Option<E
             VolumeRecord {
                 name: name.to_string(),
                 driver: crate::DRIVER.into(),
-                labels: BTreeMap::new(),
-                options: BTreeMap::new(),
+                labels: None,
+                options: None,
                 created_at: created,
             }
         }
@@ -256,7 +257,7 @@ fn load_entry(path: &Path, name: &str, mounter: &dyn Mounter) -> Result<Option<E
             rec.name
         )));
     }
-    let spec = options::spec(&rec.options)?;
+    let spec = options::spec(rec.options.as_ref().unwrap_or(&BTreeMap::new()))?;
     let data = path.join(DATA);
     let mounted = spec.is_some() && mounter.mounts_under(&data)?.contains(&data);
     Ok(Some(Entry {

@@ -43,11 +43,13 @@ impl Mounter for Fake {
     }
 }
 
-fn kv(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn kv(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn open(dir: &Path, fake: &Fake) -> VolumeRoot {
@@ -61,6 +63,7 @@ fn create_get_list_remove() {
     let (rec, created) = root.create("v1", kv(&[]), kv(&[("a", "1")])).unwrap();
     assert!(created);
     assert_eq!(rec.driver, "local");
+    assert_eq!(rec.label("a").map(String::as_str), Some("1"));
     assert!(chrono::DateTime::parse_from_rfc3339(&rec.created_at).is_ok());
     let data = d.path().join("volumes/v1/_data");
     assert_eq!(root.data_path("v1"), data);
@@ -69,7 +72,8 @@ fn create_get_list_remove() {
     let (again, created) = root.create("v1", kv(&[]), kv(&[("b", "2")])).unwrap();
     assert!(!created);
     assert_eq!(again, rec);
-    root.create("v0", kv(&[]), kv(&[])).unwrap();
+    let (v0, _) = root.create("v0", None, None).unwrap();
+    assert!(v0.labels.is_none() && !v0.has_options());
     let names: Vec<String> = root.list().into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["v0", "v1"]);
     fs::write(data.join("f"), "x").unwrap();
@@ -123,7 +127,7 @@ fn records_survive_a_reopen() {
     let root = open(d.path(), &fake);
     assert_eq!(root.get("keep").unwrap(), rec);
     let byhand = root.get("byhand").unwrap();
-    assert!(byhand.labels.is_empty() && byhand.options.is_empty());
+    assert!(byhand.labels.is_none() && byhand.options.is_none());
     assert!(matches!(root.get("notavolume"), Err(Error::NotFound)));
     assert!(!d.path().join("volumes/.new-1-2").exists());
     assert!(!d.path().join("volumes/.gone-1-3").exists());
