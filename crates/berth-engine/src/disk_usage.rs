@@ -1,7 +1,7 @@
 //! `GET /system/df`: what images and containers take on disk, in docker's
 //! shape (`LayersSize`, `Images[]` with `Containers` and `SharedSize`,
-//! `Containers[]` with `SizeRw` and `SizeRootFs`). Volumes and the build
-//! cache are empty until those exist.
+//! `Containers[]` with `SizeRw` and `SizeRootFs`, `Volumes[]` with
+//! `UsageData`). The build cache is empty until one exists.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -116,13 +116,25 @@ impl Engine {
             image_rows.push(row);
         }
         self.containers.fill_sizes(&mut containers).await;
+        let volumes = if want.volumes {
+            let engine = self.clone();
+            tokio::task::spawn_blocking(move || {
+                let users = engine.volume_users();
+                engine
+                    .volumes
+                    .disk_usage(&|n: &str| users.get(n).map_or(0, Vec::len))
+            })
+            .await?
+        } else {
+            Vec::new()
+        };
         // Sections not asked for are null, as in dockerd's v1.47 answer.
         let pick = |on: bool, v: Value| if on { v } else { Value::Null };
         Ok(json!({
             "LayersSize": if want.images { layers_size } else { 0 },
             "Images": pick(want.images, json!(image_rows)),
             "Containers": pick(want.containers, json!(containers)),
-            "Volumes": pick(want.volumes, json!([])),
+            "Volumes": pick(want.volumes, json!(volumes)),
             "BuildCache": pick(want.build_cache, json!([])),
             "BuilderSize": 0,
         }))

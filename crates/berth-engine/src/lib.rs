@@ -19,6 +19,7 @@ pub mod prune;
 pub mod signal;
 pub mod system;
 pub mod timefmt;
+pub mod volume;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub struct Engine {
     pub images: Arc<ImageStore>,
     pub containers: Arc<container::ContainerService>,
     pub networks: Arc<network::NetworkService>,
+    pub volumes: Arc<volume::VolumeService>,
     pub events: Arc<events::EventBus>,
     pub started: std::time::Instant,
 }
@@ -106,6 +108,7 @@ impl Engine {
             events.clone(),
         )
         .await?;
+        let volumes = volume::VolumeService::open(config.root.clone(), events.clone())?;
         let containers = container::ContainerService::new(
             config.clone(),
             images.clone(),
@@ -123,6 +126,7 @@ impl Engine {
             images,
             containers,
             networks,
+            volumes,
             events,
             started: std::time::Instant::now(),
         }))

@@ -14,6 +14,7 @@ mod exec;
 mod images;
 mod networks;
 mod system;
+mod volumes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ pub use exec::ExecBackend;
 pub use images::{ImagesBackend, LayerLoaded, ProgressLine};
 pub use networks::NetworksBackend;
 pub use system::SystemBackend;
+pub use volumes::VolumesBackend;
 
 use crate::Engine;
 
@@ -40,6 +42,7 @@ pub struct Backends {
     pub networks: Arc<dyn NetworksBackend>,
     pub system: Arc<dyn SystemBackend>,
     pub events: Arc<dyn EventsBackend>,
+    pub volumes: Arc<dyn VolumesBackend>,
 }
 
 /// The engine seen through one area's trait. The engine's methods take
@@ -56,6 +59,7 @@ impl Engine {
             networks: area(),
             system: area(),
             events: area(),
+            volumes: area(),
         }
     }
 }

@@ -38,6 +38,10 @@ pub const GROUPS: &[Group] = &[
         name: "system",
         about: "Manage the daemon",
     },
+    Group {
+        name: "volume",
+        about: "Manage volumes",
+    },
 ];
 
 /// Runs a leaf with its parsed matches; `Ctx::path` names the path used.
@@ -168,6 +172,16 @@ pub const LEAVES: &[Leaf] = &[
         "[OPTIONS]", network::prune::PruneArgs, network::prune::prune),
     leaf!(["network rm|remove"], "Remove one or more networks",
         "NETWORK [NETWORK...]", network::rm::RmArgs, network::rm::rm),
+    leaf!(["volume create"], "Create a volume",
+        "[OPTIONS] [VOLUME]", volume::create::CreateArgs, volume::create::create),
+    leaf!(["volume inspect"], "Display detailed information on one or more volumes",
+        "[OPTIONS] VOLUME [VOLUME...]", volume::inspect::InspectArgs, volume::inspect::inspect),
+    leaf!(["volume ls|list"], "List volumes",
+        "[OPTIONS]", volume::ls::LsArgs, volume::ls::ls),
+    leaf!(["volume prune"], "Remove unused local volumes",
+        "[OPTIONS]", volume::prune::PruneArgs, volume::prune::prune),
+    leaf!(["volume rm|remove"], "Remove one or more volumes",
+        "[OPTIONS] VOLUME [VOLUME...]", volume::rm::RmArgs, volume::rm::rm),
     leaf!(["login"], "Authenticate to a registry",
         "[OPTIONS] [SERVER]", login::LoginArgs, login::login),
     leaf!(["logout"], "Log out from a registry",

@@ -82,8 +82,17 @@ fn df_verbose(v: &Value) -> Result<String> {
         &container_rows,
     )
     .map_err(|e| anyhow!(e))?;
+    let volumes: Vec<berth_api::models::Volume> =
+        serde_json::from_value(v.get("Volumes").cloned().unwrap_or(json!([])))?;
+    let volume_rows: Vec<_> = volumes.iter().map(super::volume::ls::volume_row).collect();
+    let volumes_table = listing::render(
+        "table {{.Name}}\\t{{.Links}}\\t{{.Size}}",
+        super::volume::ls::VOLUME_HEADERS,
+        &volume_rows,
+    )
+    .map_err(|e| anyhow!(e))?;
     Ok(format!(
-        "Images space usage:\n\n{images_table}\nContainers space usage:\n\n{containers_table}\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"
+        "Images space usage:\n\n{images_table}\nContainers space usage:\n\n{containers_table}\nLocal Volumes space usage:\n\n{volumes_table}\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"
     ))
 }
 
@@ -99,6 +108,19 @@ pub fn df_rows(v: &Value) -> Vec<crate::format::json_value::Json> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let volumes = v
+        .get("Volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let usage = |vol: &Value, key: &str| vol.get("UsageData").map_or(0, |u| num(u, key));
+    let v_size: i64 = volumes.iter().map(|x| usage(x, "Size").max(0)).sum();
+    let v_reclaim: i64 = volumes
+        .iter()
+        .filter(|x| usage(x, "RefCount") == 0)
+        .map(|x| usage(x, "Size").max(0))
+        .sum();
+    let active_volumes = volumes.iter().filter(|x| usage(x, "RefCount") > 0).count();
     let layers = num(v, "LayersSize");
     let used: i64 = images
         .iter()
@@ -140,7 +162,13 @@ pub fn df_rows(v: &Value) -> Vec<crate::format::json_value::Json> {
             c_size,
             with_pct(c_reclaim, c_size),
         ),
-        r("Local Volumes", 0, 0, 0, human_size(0.0)),
+        r(
+            "Local Volumes",
+            volumes.len(),
+            active_volumes,
+            v_size,
+            with_pct(v_reclaim, v_size),
+        ),
         r("Build Cache", 0, 0, 0, human_size(0.0)),
     ]
 }

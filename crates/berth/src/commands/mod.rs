@@ -52,6 +52,7 @@ pub mod transfer;
 pub mod unpause;
 pub mod update;
 pub mod version;
+pub mod volume;
 pub mod wait;
 
 use std::io::Write;

@@ -169,6 +169,11 @@ pub async fn system_prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<()> {
     }
     let (ids, c_space) = prune_containers(ctx, &prune_query(&args.filter, None)).await?;
     let networks = super::network::prune::prune_networks(ctx, &args.filter).await?;
+    let (volumes, v_space) = if args.volumes {
+        super::volume::prune::prune_volumes(ctx, &args.filter, false).await?
+    } else {
+        (Vec::new(), 0)
+    };
     let dangling = if args.all { "false" } else { "true" };
     let q = prune_query(&args.filter, Some(("dangling", dangling)));
     let (lines, i_space) = prune_images(ctx, &q).await?;
@@ -176,8 +181,9 @@ pub async fn system_prune(ctx: &Ctx, args: SystemPruneArgs) -> Result<()> {
     print_out(
         &(section("Deleted Containers:", &ids)
             + &networks
+            + &section("Deleted Volumes:", &volumes)
             + &section("Deleted Images:", &lines)
-            + &total(c_space + i_space)),
+            + &total(c_space + v_space + i_space)),
     );
     Ok(())
 }

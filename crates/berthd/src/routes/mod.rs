@@ -13,6 +13,7 @@ mod networks;
 mod system;
 #[cfg(test)]
 mod tests;
+mod volumes;
 
 use crate::error::ApiError;
 use axum::body::Body;
@@ -40,6 +41,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .route("/build/prune", post(system::build_prune))
         .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))

@@ -11,7 +11,7 @@ use berth_api::models::{ContainerInspectResponse, ContainerSummary, ContainerTop
 use berth_api::models::{ExecInspectResponse, HistoryResponseItem, ImageSummary, SystemInfo};
 use berth_engine::backend::{
     Backends, BoxFuture, ContainersBackend, EventsBackend, ExecBackend, ImagesBackend, LayerLoaded,
-    NetworksBackend, ProgressLine, SystemBackend,
+    NetworksBackend, ProgressLine, SystemBackend, VolumesBackend,
 };
 use berth_engine::container::{
     Attach, AttachOptions, CommitOptions, CreateRequest, ExecSession, ExecSpec, ListOptions,
@@ -72,6 +72,7 @@ impl Fake {
             networks: self.clone(),
             system: self.clone(),
             events: self.clone(),
+            volumes: self.clone(),
         }
     }
 
@@ -448,5 +449,45 @@ impl NetworksBackend for Fake {
     async fn disconnect(&self, network: &str, container: &str, force: bool) -> Result<()> {
         self.record(format!("network-disconnect {network},{container},{force}"));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl VolumesBackend for Fake {
+    async fn list(&self, filters: Filters) -> Result<berth_engine::volume::VolumeList> {
+        self.record(format!("volume-list {}", filters.get("name").join(",")));
+        Ok(berth_engine::volume::VolumeList {
+            volumes: Vec::new(),
+            warnings: None,
+        })
+    }
+    async fn inspect(&self, name: &str) -> Result<berth_engine::volume::Volume> {
+        self.record(format!("volume-inspect {name}"));
+        Err(Error::not_found(format!("get {name}: no such volume")))
+    }
+    async fn create(
+        &self,
+        req: berth_engine::volume::CreateVolume,
+    ) -> Result<berth_engine::volume::Volume> {
+        let name = req.name.unwrap_or_default();
+        self.record(format!("volume-create {name}"));
+        Ok(berth_engine::volume::Volume {
+            created_at: "2026-01-01T00:00:00Z".into(),
+            driver: "local".into(),
+            labels: None,
+            mountpoint: format!("/v/{name}/_data"),
+            name,
+            options: None,
+            scope: "local".into(),
+            usage_data: None,
+        })
+    }
+    async fn remove(&self, name: &str, force: bool) -> Result<()> {
+        self.record(format!("volume-remove {name},{force}"));
+        Ok(())
+    }
+    async fn prune(&self, filters: Filters) -> Result<berth_engine::volume::VolumesPruned> {
+        self.record(format!("volume-prune all={}", filters.get("all").join(",")));
+        Ok(berth_engine::volume::VolumesPruned::default())
     }
 }

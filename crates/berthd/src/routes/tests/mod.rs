@@ -7,6 +7,7 @@ mod exec;
 mod fakes;
 mod images;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -61,12 +62,24 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
+    send_at(fake, ApiVersion::current(), method, uri, headers, body).await
+}
+
+/// A request as a client of API `version` sends it.
+pub async fn send_at(
+    fake: &Arc<Fake>,
+    version: ApiVersion,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut req = Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
     let mut req = req.body(Body::from(body.to_string())).expect("request");
-    req.extensions_mut().insert(ApiVersion::current());
+    req.extensions_mut().insert(version);
     let resp = super::router(fake.state())
         .oneshot(req)
         .await
