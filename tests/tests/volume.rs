@@ -51,7 +51,7 @@ fn docker_cli_create_ls_inspect_rm() {
     let table = ok(&d.docker(&["volume", "ls"]));
     // The anonymous name is random: it sorts before, between or after the
     // others (the CLI's natural order is byte order for these names).
-    let mut names = vec![anon.clone(), "db".to_string(), "web".to_string()];
+    let mut names = [anon.clone(), "db".to_string(), "web".to_string()];
     names.sort();
     let mut want = vec!["DRIVER    VOLUME NAME".to_string()];
     want.extend(names.iter().map(|n| format!("local     {n}")));
