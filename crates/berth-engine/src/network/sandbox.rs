@@ -147,18 +147,24 @@ impl State {
     fn release(&mut self, id: &str) -> Option<Sandbox> {
         let sb = self.sandboxes.remove(id)?;
         for ep in &sb.endpoints {
-            if let Some(net) = self.nets.get_mut(&ep.network_id) {
-                for ip in ep.ipv4.iter().chain(ep.ipv6.iter()) {
-                    for pool in &mut net.pools {
-                        if pool.contains(&ip.addr()) {
-                            pool.release(ip.addr());
-                        }
-                    }
-                }
-            }
+            self.release_addresses(ep);
         }
         self.ports.release_owner(id);
         Some(sb)
+    }
+
+    /// Gives an endpoint's addresses back to its network's pools.
+    fn release_addresses(&mut self, ep: &Endpoint) {
+        let Some(net) = self.nets.get_mut(&ep.network_id) else {
+            return;
+        };
+        for ip in ep.ipv4.iter().chain(ep.ipv6.iter()) {
+            for pool in &mut net.pools {
+                if pool.contains(&ip.addr()) {
+                    pool.release(ip.addr());
+                }
+            }
+        }
     }
 
     /// One endpoint on network `name`, its addresses taken from the pools.
@@ -685,15 +691,7 @@ impl NetworkService {
             .iter()
             .position(|e| e.network_id == network_id)?;
         let ep = sb.endpoints.remove(pos);
-        if let Some(net) = st.nets.get_mut(network_id) {
-            for ip in ep.ipv4.iter().chain(ep.ipv6.iter()) {
-                for pool in &mut net.pools {
-                    if pool.contains(&ip.addr()) {
-                        pool.release(ip.addr());
-                    }
-                }
-            }
-        }
+        st.release_addresses(&ep);
         Some(ep)
     }
 
