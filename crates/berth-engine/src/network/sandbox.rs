@@ -492,23 +492,18 @@ impl NetworkService {
     /// previous daemon made and this one never adopted. Idempotent.
     pub async fn detach(self: &Arc<Self>, id: &str, rec: Option<&SandboxRecord>) {
         let sb = self.state.locked().release(id);
-        let (key, veths, had_ports) = match (&sb, rec) {
-            (Some(sb), _) => (
-                sb.key.clone(),
-                sb.endpoints.iter().map(|e| e.host_ifname.clone()).collect(),
-                !sb.ports.is_empty(),
-            ),
-            (None, Some(r)) => (
+        // What this daemon holds wins over the record of it.
+        let held = sb.as_ref().map(sandbox_record);
+        let (key, veths, had_ports) = match held.as_ref().or(rec) {
+            Some(r) => (
                 r.key.clone(),
                 r.endpoints.iter().map(|e| e.host_ifname.clone()).collect(),
                 !r.ports.is_empty(),
             ),
-            (None, None) => (self.netns_dir().join(id), Vec::new(), false),
+            None => (self.netns_dir().join(id), Vec::new(), false),
         };
-        if let Some(mut sb) = sb {
-            if let Some(d) = sb.dns.take() {
-                d.stop();
-            }
+        if let Some(d) = sb.and_then(|mut sb| sb.dns.take()) {
+            d.stop();
         }
         // Deleting the host end takes the pair down at once; the namespace
         // alone would take it only when the kernel gets round to it.
